@@ -1,0 +1,53 @@
+/**
+ * Dapr's actor-state key layout for workflow instances, in one place.
+ * Facts from dapr/dapr pkg/actors/state/state.go and pkg/runtime/wfengine/state/state.go:
+ *   `<appID>||<actorType>||<actorID>||<stateKey>`, workflow actor type `dapr.internal.<ns>.<appID>.workflow`.
+ */
+export const KEY_SEPARATOR = "||";
+
+export interface AppRef {
+  appId: string;
+  namespace: string;
+}
+
+export function workflowActorType({ appId, namespace }: AppRef): string {
+  return `dapr.internal.${namespace}.${appId}.workflow`;
+}
+
+export function activityActorType({ appId, namespace }: AppRef): string {
+  return `dapr.internal.${namespace}.${appId}.activity`;
+}
+
+/** Every state key of one app's workflow instances starts with this. */
+export function workflowKeyPrefix(app: AppRef): string {
+  return `${app.appId}${KEY_SEPARATOR}${workflowActorType(app)}${KEY_SEPARATOR}`;
+}
+
+/** Every state key of one instance starts with this, and no key of another instance does. */
+export function instanceKeyPrefix(app: AppRef, instanceId: string): string {
+  return `${workflowKeyPrefix(app)}${instanceId}${KEY_SEPARATOR}`;
+}
+
+export const METADATA_KEY = "metadata";
+export const CUSTOM_STATUS_KEY = "customStatus";
+export const PROPAGATED_HISTORY_KEY = "propagated-history";
+
+export type MultiEntryKind = "history" | "inbox" | "signature" | "sigcert" | "ext-sigcert";
+
+/** `history-000012`: index zero-padded to six digits, simply longer past 999999 (Dapr's getMultiEntryKeyName). */
+export function multiEntryKey(kind: MultiEntryKind, index: number): string {
+  return `${kind}-${String(index).padStart(6, "0")}`;
+}
+
+/**
+ * Splits a full workflow state key into its instance ID and state key, or returns undefined when the key is not
+ * exactly four `||`-separated parts under this app's prefix (Dapr rejects such keys the same way).
+ */
+export function parseWorkflowKey(app: AppRef, fullKey: string): { instanceId: string; stateKey: string } | undefined {
+  const prefix = workflowKeyPrefix(app);
+  if (!fullKey.startsWith(prefix)) return undefined;
+  const rest = fullKey.slice(prefix.length);
+  const parts = rest.split(KEY_SEPARATOR);
+  if (parts.length !== 2 || parts[0] === "" || parts[1] === "") return undefined;
+  return { instanceId: parts[0]!, stateKey: parts[1]! };
+}

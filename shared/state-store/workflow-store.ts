@@ -1,0 +1,256 @@
+/**
+ * The workflow view over any StateBackend: streams an app's instances in pages and reads one instance whole, decoding
+ * Dapr's values and deriving what Dapr derives. Undecodable instances are reported (key + reason), never fatal.
+ */
+import { errorMessage } from "../errors.ts";
+import type { FailureDetails, HistoryEvent, WorkflowStateMetadata } from "../workflow/history-event.ts";
+import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workflow/history-event.ts";
+import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import { deriveState } from "../workflow/runtime-status.ts";
+import type { StateBackend } from "./backend.ts";
+import type { AppRef } from "./keys.ts";
+import {
+  CUSTOM_STATUS_KEY,
+  instanceKeyPrefix,
+  KEY_SEPARATOR,
+  METADATA_KEY,
+  multiEntryKey,
+  PROPAGATED_HISTORY_KEY,
+  parseWorkflowKey,
+  workflowKeyPrefix,
+} from "./keys.ts";
+
+export interface InstanceSummary {
+  namespace: string;
+  appId: string;
+  instanceId: string;
+  name: string;
+  runtimeStatus: RuntimeStatus;
+  createdAt: Date | undefined;
+  lastUpdatedAt: Date | undefined;
+  completedAt: Date | undefined;
+  customStatus: string | undefined;
+  failureMessage: string | undefined;
+  parentInstanceId: string | undefined;
+  isTerminal: boolean;
+  metadata: WorkflowStateMetadata;
+}
+
+export interface InstanceRecord extends InstanceSummary {
+  input: string | undefined;
+  output: string | undefined;
+  failureDetails: FailureDetails | undefined;
+  history: HistoryEvent[];
+  inbox: HistoryEvent[];
+}
+
+/** An instance whose state could not be decoded: named by its key and the reason, so an operator can look. */
+export interface UnreadableInstance {
+  instanceId: string;
+  key: string;
+  reason: string;
+}
+
+export interface InstancePage {
+  instances: InstanceSummary[];
+  unreadable: UnreadableInstance[];
+  /** Pass back to continue after this page; undefined when the listing is complete. */
+  cursor: string | undefined;
+}
+
+export interface ListOptions {
+  pageSize?: number;
+  cursor?: string | undefined;
+}
+
+const DEFAULT_PAGE_SIZE = 200;
+
+export class WorkflowStateStore {
+  constructor(
+    readonly backend: StateBackend,
+    readonly app: AppRef,
+  ) {}
+
+  /** Streams instance pages; memory is bounded by one page of instances and their histories. */
+  async *listInstances(options: ListOptions = {}): AsyncGenerator<InstancePage> {
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    let cursor = options.cursor;
+    const seen = new Set<string>(); // guards against the rare repeat of a Redis SCAN within one page run
+    do {
+      const page = await this.backend.scanKeys({
+        prefix: workflowKeyPrefix(this.app),
+        suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
+        pageSize,
+        cursor,
+      });
+      cursor = page.cursor;
+      const ids: string[] = [];
+      for (const key of page.keys) {
+        const parsed = parseWorkflowKey(this.app, key);
+        if (parsed && parsed.stateKey === METADATA_KEY && !seen.has(parsed.instanceId)) ids.push(parsed.instanceId);
+      }
+      if (this.backend.kind === "redis") for (const id of ids) seen.add(id);
+      yield { ...(await this.readSummaries(ids)), cursor };
+    } while (cursor !== undefined);
+  }
+
+  /** Reads one instance whole; undefined when it has no metadata key (it does not exist). */
+  async readInstance(instanceId: string): Promise<InstanceRecord | undefined> {
+    const prefix = instanceKeyPrefix(this.app, instanceId);
+    const metaValues = await this.backend.getMany([prefix + METADATA_KEY]);
+    const metaBytes = metaValues.get(prefix + METADATA_KEY);
+    if (!metaBytes) return undefined;
+    const metadata = decodeMetadata(metaBytes);
+    const keys = [
+      ...eventKeys(prefix, "history", metadata.historyLength),
+      ...eventKeys(prefix, "inbox", metadata.inboxLength),
+    ];
+    keys.push(prefix + CUSTOM_STATUS_KEY);
+    const values = await this.backend.getMany(keys);
+    return this.buildRecord(instanceId, metadata, values, true);
+  }
+
+  /**
+   * Every state key the instance owns, from its metadata counts (Dapr's own purge deletes exactly these). Includes
+   * keys that may not exist (customStatus, propagated-history); deleting a missing key is harmless.
+   */
+  instanceStateKeys(instanceId: string, metadata: WorkflowStateMetadata): string[] {
+    const prefix = instanceKeyPrefix(this.app, instanceId);
+    return [
+      ...eventKeys(prefix, "inbox", metadata.inboxLength),
+      ...eventKeys(prefix, "history", metadata.historyLength),
+      ...eventKeys(prefix, "signature", metadata.signatureLength),
+      ...eventKeys(prefix, "sigcert", metadata.signingCertificateLength),
+      ...eventKeys(prefix, "ext-sigcert", metadata.externalSigningCertificateLength),
+      prefix + CUSTOM_STATUS_KEY,
+      prefix + PROPAGATED_HISTORY_KEY,
+      prefix + METADATA_KEY,
+    ];
+  }
+
+  private async readSummaries(ids: string[]): Promise<Omit<InstancePage, "cursor">> {
+    const instances: InstanceSummary[] = [];
+    const unreadable: UnreadableInstance[] = [];
+    if (ids.length === 0) return { instances, unreadable };
+    const metaKeys = ids.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
+    const metaValues = await this.backend.getMany(metaKeys);
+
+    const decoded: Array<{ id: string; metadata: WorkflowStateMetadata }> = [];
+    const valueKeys: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      const key = metaKeys[i]!;
+      const bytes = metaValues.get(key);
+      if (!bytes) continue; // purged between the scan and the read: it no longer exists
+      try {
+        const metadata = decodeMetadata(bytes);
+        decoded.push({ id, metadata });
+        const prefix = instanceKeyPrefix(this.app, id);
+        valueKeys.push(...eventKeys(prefix, "history", metadata.historyLength), prefix + CUSTOM_STATUS_KEY);
+        // A PENDING instance keeps its ExecutionStarted in the inbox: read it for the workflow name.
+        if (metadata.historyLength === 0 && metadata.inboxLength > 0)
+          valueKeys.push(multiEntryKeyOf(prefix, "inbox", 0));
+      } catch (error) {
+        unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
+      }
+    }
+    const values = await this.backend.getMany(valueKeys);
+    for (const { id, metadata } of decoded) {
+      try {
+        instances.push(this.buildRecord(id, metadata, values, false));
+      } catch (error) {
+        const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
+        unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
+      }
+    }
+    return { instances, unreadable };
+  }
+
+  private buildRecord(
+    instanceId: string,
+    metadata: WorkflowStateMetadata,
+    values: Map<string, Uint8Array>,
+    withInbox: boolean,
+  ): InstanceRecord {
+    const prefix = instanceKeyPrefix(this.app, instanceId);
+    const history = decodeEvents(prefix, "history", metadata.historyLength, values, true);
+    const inboxCount = withInbox
+      ? metadata.inboxLength
+      : metadata.historyLength === 0
+        ? Math.min(1, metadata.inboxLength)
+        : 0;
+    const inbox = decodeEvents(prefix, "inbox", inboxCount, values, false);
+    const customStatusBytes = values.get(prefix + CUSTOM_STATUS_KEY);
+    let customStatus: string | undefined;
+    if (customStatusBytes) {
+      try {
+        customStatus = decodeCustomStatus(customStatusBytes);
+      } catch (error) {
+        throw new KeyedDecodeError(prefix + CUSTOM_STATUS_KEY, errorMessage(error));
+      }
+    }
+    const derived = deriveState(history, inbox);
+    return {
+      namespace: this.app.namespace,
+      appId: this.app.appId,
+      instanceId,
+      name: derived.name,
+      runtimeStatus: derived.runtimeStatus,
+      createdAt: derived.createdAt,
+      lastUpdatedAt: derived.lastUpdatedAt,
+      completedAt: derived.completedAt,
+      customStatus,
+      failureMessage: derived.failureDetails?.errorMessage,
+      parentInstanceId: derived.parentInstanceId,
+      isTerminal: derived.isTerminal,
+      metadata,
+      input: derived.input,
+      output: derived.output,
+      failureDetails: derived.failureDetails,
+      history,
+      inbox,
+    };
+  }
+}
+
+class KeyedDecodeError extends Error {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+function multiEntryKeyOf(prefix: string, kind: "history" | "inbox", index: number): string {
+  return prefix + multiEntryKey(kind, index);
+}
+
+function eventKeys(prefix: string, kind: Parameters<typeof multiEntryKey>[0], count: number): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) keys.push(prefix + multiEntryKey(kind, i));
+  return keys;
+}
+
+function decodeEvents(
+  prefix: string,
+  kind: "history" | "inbox",
+  count: number,
+  values: Map<string, Uint8Array>,
+  required: boolean,
+): HistoryEvent[] {
+  const events: HistoryEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = multiEntryKeyOf(prefix, kind, i);
+    const bytes = values.get(key);
+    if (!bytes) {
+      if (required) throw new KeyedDecodeError(key, `metadata counts ${count} ${kind} events but this key is missing`);
+      continue;
+    }
+    try {
+      events.push(decodeHistoryEvent(bytes));
+    } catch (error) {
+      throw new KeyedDecodeError(key, errorMessage(error));
+    }
+  }
+  return events;
+}
