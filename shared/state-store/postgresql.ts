@@ -77,27 +77,31 @@ export class PostgresStateBackend implements StateBackend {
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
     const values = new Map<string, Uint8Array>();
-    for (let i = 0; i < keys.length; i += GET_CHUNK) {
-      const chunk = keys.slice(i, i + GET_CHUNK);
-      if (this.layout === "v2") {
-        const result = await this.query<{ key: string; value: Buffer }>(
-          `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
-          [chunk],
-        );
-        for (const row of result.rows) values.set(row.key, row.value);
-      } else {
-        // Binary rows hold a JSON string of base64; other rows hold JSON whose text is the value (legacy state).
-        const result = await this.query<{ key: string; isbinary: boolean; text: string }>(
-          `SELECT key, isbinary, CASE WHEN isbinary THEN value #>> '{}' ELSE value::text END AS text
-             FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
-          [chunk],
-        );
-        for (const row of result.rows) {
-          values.set(row.key, row.isbinary ? Buffer.from(row.text, "base64") : Buffer.from(row.text, "utf8"));
-        }
-      }
-    }
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += GET_CHUNK) chunks.push(keys.slice(i, i + GET_CHUNK));
+    // Chunks run side by side on the pool (bounded by its size), so a large read is not one long serial chain.
+    await Promise.all(chunks.map((chunk) => this.readChunk(chunk, values)));
     return values;
+  }
+
+  private async readChunk(chunk: string[], into: Map<string, Uint8Array>): Promise<void> {
+    if (this.layout === "v2") {
+      const result = await this.query<{ key: string; value: Buffer }>(
+        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
+        [chunk],
+      );
+      for (const row of result.rows) into.set(row.key, row.value);
+      return;
+    }
+    // Binary rows hold a JSON string of base64; other rows hold JSON whose text is the value (legacy state).
+    const result = await this.query<{ key: string; isbinary: boolean; text: string }>(
+      `SELECT key, isbinary, CASE WHEN isbinary THEN value #>> '{}' ELSE value::text END AS text
+         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
+      [chunk],
+    );
+    for (const row of result.rows) {
+      into.set(row.key, row.isbinary ? Buffer.from(row.text, "base64") : Buffer.from(row.text, "utf8"));
+    }
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {

@@ -71,27 +71,37 @@ export class WorkflowStateStore {
     readonly app: AppRef,
   ) {}
 
-  /** Streams instance pages; memory is bounded by one page of instances and their histories. */
+  /**
+   * Streams instance pages; memory is bounded by two pages of instances and their histories: while the caller works
+   * on one page, the next one is already being read (one page of read-ahead hides the store's round trips).
+   */
   async *listInstances(options: ListOptions = {}): AsyncGenerator<InstancePage> {
     const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-    let cursor = options.cursor;
-    const seen = new Set<string>(); // guards against the rare repeat of a Redis SCAN within one page run
-    do {
+    const seen = new Set<string>(); // Redis SCAN may return a key twice; other stores never do
+    const readPage = async (cursor: string | undefined): Promise<InstancePage> => {
       const page = await this.backend.scanKeys({
         prefix: workflowKeyPrefix(this.app),
         suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
         pageSize,
         cursor,
       });
-      cursor = page.cursor;
       const ids: string[] = [];
       for (const key of page.keys) {
         const parsed = parseWorkflowKey(this.app, key);
-        if (parsed && parsed.stateKey === METADATA_KEY && !seen.has(parsed.instanceId)) ids.push(parsed.instanceId);
+        if (!parsed || parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
+        ids.push(parsed.instanceId);
+        if (this.backend.kind === "redis") seen.add(parsed.instanceId);
       }
-      if (this.backend.kind === "redis") for (const id of ids) seen.add(id);
-      yield { ...(await this.readSummaries(ids)), cursor };
-    } while (cursor !== undefined);
+      return { ...(await this.readSummaries(ids)), cursor: page.cursor };
+    };
+    let next: Promise<InstancePage> | undefined = readPage(options.cursor);
+    while (next) {
+      const page: InstancePage = await next;
+      next = page.cursor === undefined ? undefined : readPage(page.cursor);
+      // Keep the read-ahead's rejection from going unhandled if the consumer stops early.
+      next?.catch(() => {});
+      yield page;
+    }
   }
 
   /** Reads one instance whole; undefined when it has no metadata key (it does not exist). */

@@ -12,7 +12,7 @@ import type { BuiltInstance, InstanceSpec } from "../../shared/testdata/instance
 import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { deriveState } from "../../shared/workflow/runtime-status.ts";
-import { STORE_FACTORIES } from "../support/stores.ts";
+import { storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "my_app", namespace: "default" };
 const NEIGHBOURS: AppRef[] = [
@@ -33,7 +33,8 @@ function specs(): InstanceSpec[] {
   }));
 }
 
-for (const factory of STORE_FACTORIES) {
+// Redis logical DB 2 belongs to this file.
+for (const factory of storeFactories(2)) {
   describe(`WorkflowStateStore on ${factory.name}`, () => {
     let backend: StateBackend;
     let written: BuiltInstance[];

@@ -1,13 +1,16 @@
 /**
  * One factory per real state store the harness runs, each giving a fresh, isolated backend in Dapr's layout.
- * Tests that must hold for every store loop over STORE_FACTORIES.
+ * Tests that must hold for every store loop over storeFactories().
  */
+import { Redis } from "ioredis";
 import pg from "pg";
 import { inject } from "vitest";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
+import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
 import type { PostgresLayout } from "../../shared/state-store/postgresql.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
-import { createPostgresDatabase, uniqueDatabaseName } from "./servers.ts";
+import { openRedisBackend } from "../../shared/state-store/redis.ts";
+import { createMysqlDatabase, createPostgresDatabase, uniqueDatabaseName } from "./servers.ts";
 
 export interface StoreFactory {
   name: string;
@@ -28,4 +31,33 @@ function postgres(layout: PostgresLayout): StoreFactory {
   };
 }
 
-export const STORE_FACTORIES: StoreFactory[] = [postgres("v1"), postgres("v2")];
+const mysqlFactory: StoreFactory = {
+  name: "MariaDB",
+  async open() {
+    const info = await createMysqlDatabase(inject("mysql"), uniqueDatabaseName("wf_mysql"));
+    const connection = { host: info.host, port: info.port, user: info.user, password: info.password };
+    await createMysqlDaprTable(connection, info.database, "state");
+    return openMysqlBackend({ ...connection, database: info.database, tableName: "state" });
+  },
+};
+
+/**
+ * Redis has no databases to create: each test file passes its own logical DB index (1–15), which is flushed first.
+ * Keep the indexes distinct across test files.
+ */
+function redis(db: number): StoreFactory {
+  return {
+    name: "Redis",
+    async open() {
+      const url = `${inject("redisUrl")}/${db}`;
+      const admin = new Redis(url);
+      await admin.flushdb();
+      admin.disconnect();
+      return openRedisBackend({ url });
+    },
+  };
+}
+
+export function storeFactories(redisDb: number): StoreFactory[] {
+  return [postgres("v1"), postgres("v2"), mysqlFactory, redis(redisDb)];
+}

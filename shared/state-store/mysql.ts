@@ -1,0 +1,418 @@
+/**
+ * MySQL / MariaDB adapter for Dapr's `state.mysql` component (components-contrib state/mysql/mysql.go).
+ *
+ * Dapr's layout: database `dapr_state_store` (metadata `schemaName`), table `state` (`tableName`):
+ *   id VARCHAR(255) PK, value JSON, isbinary BOOLEAN, insertDate, updateDate, eTag VARCHAR(36) (a UUID),
+ *   expiredate TIMESTAMP NULL (since 1.11), row_id BIGINT UNSIGNED AUTO_INCREMENT UNIQUE (since 1.17).
+ * A binary value (all workflow state since 1.15) is stored as a JSON string holding standard base64, isbinary = 1.
+ * Any other value is stored as its JSON encoding with isbinary = 0 (e.g. Dapr ≤ 1.14 workflow metadata); Dapr returns
+ * that JSON text as the value's bytes, and so do we.
+ *
+ * Key comparison: Dapr's table uses the server's default collation, usually case- and accent-insensitive
+ * (utf8mb4_0900_ai_ci, utf8mb4_unicode_ci). SQL does the coarse filtering (so indexes are used) and every key this
+ * adapter returns is re-checked in JS, so scanKeys and getMany match keys byte-for-byte, as the port requires.
+ * deleteMany leaves equality to the database, i.e. it removes the row Dapr itself would address by that key.
+ */
+import { randomUUID } from "node:crypto";
+import mysql from "mysql2/promise";
+import { errorMessage, HousekeeperError } from "../errors.ts";
+import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import { escapeLike } from "./backend.ts";
+
+/** Dapr's `schemaName` default. */
+export const DAPR_MYSQL_DEFAULT_DATABASE = "dapr_state_store";
+/** Dapr's `tableName` default. */
+export const DAPR_MYSQL_DEFAULT_TABLE = "state";
+/** Dapr's `metadataTableName` default (holds the TTL garbage collector's `last-cleanup` row). */
+export const DAPR_MYSQL_DEFAULT_METADATA_TABLE = "dapr_metadata";
+
+export interface MysqlBackendOptions extends Omit<mysql.PoolOptions, "database"> {
+  /** Dapr's `schemaName` (default `dapr_state_store`). */
+  database?: string;
+  /** Dapr's `tableName` (default `state`). */
+  tableName?: string;
+  /** Pool size (default 4); bounded so one run never floods the server. */
+  connectionLimit?: number;
+}
+
+/** Keys per `IN (…)` list. */
+const GET_CHUNK = 500;
+/** IN-list lengths are padded up to one of these, so only a handful of prepared statements ever exist. */
+const IN_LIST_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, GET_CHUNK] as const;
+/** Rows per INSERT statement: at most this many, rounded down to a power of two (again to bound statement shapes). */
+const WRITE_ROWS = 64;
+/** Approximate encoded bytes per INSERT statement, well below the default max_allowed_packet (MariaDB 16 MiB). */
+const WRITE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_CONNECTIONS = 4;
+const MAX_CONNECTIONS = 32;
+
+export async function openMysqlBackend(options: MysqlBackendOptions): Promise<MysqlStateBackend> {
+  const { database = DAPR_MYSQL_DEFAULT_DATABASE, tableName = DAPR_MYSQL_DEFAULT_TABLE, ...connection } = options;
+  const table = qualifiedTableName(database, tableName);
+  const limit = Math.min(Math.max(1, Math.floor(connection.connectionLimit ?? DEFAULT_CONNECTIONS)), MAX_CONNECTIONS);
+  const pool = mysql.createPool({
+    ...connection,
+    connectionLimit: limit,
+    maxIdle: limit,
+    // JSON columns as their text (MySQL) — MariaDB's JSON is LONGTEXT anyway — so the bytes are never re-encoded.
+    jsonStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    maxPreparedStatements: 64,
+  });
+  const where = connection.socketPath ?? `${connection.host ?? "localhost"}:${connection.port ?? 3306}`;
+  try {
+    const layout = await inspectTable(pool, database, tableName, where);
+    return new MysqlStateBackend(pool, table, layout, `mysql ${where} database ${database} table ${tableName}`);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+}
+
+interface TableLayout {
+  /** The table has Dapr's `expiredate` column (added in Dapr 1.11). */
+  hasExpiry: boolean;
+  /** Declared length of `id` in characters (255 in Dapr's DDL). */
+  idMaxLength: number;
+}
+
+export class MysqlStateBackend implements StateBackend {
+  readonly kind = "mysql" as const;
+  private readonly notExpired: string;
+
+  /** Prefer openMysqlBackend(), which checks the table and builds `table` from validated identifiers. */
+  constructor(
+    private readonly pool: mysql.Pool,
+    /** Already quoted `db`.`table`. */
+    private readonly table: string,
+    private readonly layout: TableLayout,
+    readonly location: string,
+  ) {
+    // Same predicate as Dapr's Get/BulkGet/KeysLike: a row whose expiredate has passed is absent.
+    this.notExpired = layout.hasExpiry ? "AND (expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP)" : "";
+  }
+
+  async scanKeys({ prefix, suffix, pageSize, cursor }: ScanKeysRequest): Promise<KeyPage> {
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      throw new HousekeeperError("bad-input", `page size must be a positive integer, got ${pageSize}`);
+    }
+    // Keyset paging on the primary key (ORDER BY id, id > cursor): each page continues the index range scan where the
+    // last one stopped. Ordering and `>` both use the column's collation, under which ids are unique (it is the PK),
+    // so pages never overlap and never skip a row. Parameters are bound, so no string-literal escaping is involved;
+    // the LIKE escape character is bound too, which keeps it `\` whatever NO_BACKSLASH_ESCAPES says.
+    const params: string[] = [`${escapeLike(prefix)}%${escapeLike(suffix)}`, "\\"];
+    let after = "";
+    if (cursor !== undefined) {
+      params.push(cursor);
+      after = "AND id > ?";
+    }
+    const rows = await this.run<{ id: string }>(
+      `SELECT id FROM ${this.table} WHERE id LIKE ? ESCAPE ? ${after} ${this.notExpired} ORDER BY id LIMIT ${pageSize}`,
+      params,
+    );
+    const minLength = prefix.length + suffix.length;
+    // The collation may be case/accent-insensitive: keep only literal matches (the cursor still advances past all).
+    const keys = rows
+      .map((r) => r.id)
+      .filter((id) => id.length >= minLength && id.startsWith(prefix) && id.endsWith(suffix));
+    return { keys, cursor: rows.length < pageSize ? undefined : rows.at(-1)?.id };
+  }
+
+  async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const wanted = [...new Set(keys)];
+    const values = new Map<string, Uint8Array>();
+    for (let i = 0; i < wanted.length; i += GET_CHUNK) {
+      const chunk = padInList(wanted.slice(i, i + GET_CHUNK));
+      const rows = await this.run<{ id: string; isbinary: number | string; value: string }>(
+        `SELECT id, isbinary, value FROM ${this.table}
+          WHERE id IN (${placeholders(chunk.length)}) ${this.notExpired}`,
+        chunk,
+      );
+      const inChunk = new Set(chunk);
+      for (const row of rows) {
+        if (inChunk.has(row.id)) values.set(row.id, decodeValue(row, this.location));
+      }
+    }
+    return values;
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+    if (entries.length === 0) return;
+    for (const [key] of entries) this.checkKey(key);
+    const rows = entries.map(([key, value]) => [key, JSON.stringify(Buffer.from(value).toString("base64"))] as const);
+    const expiry = this.layout.hasExpiry;
+    await this.transaction(async (conn) => {
+      for (let i = 0; i < rows.length; ) {
+        const count = writeBatchSize(rows, i);
+        const batch = rows.slice(i, i + count);
+        i += count;
+        const params: string[] = [];
+        for (const [key, json] of batch) params.push(key, json, randomUUID());
+        // Dapr writes with REPLACE INTO; an upsert stores the same columns (value, isbinary, fresh eTag, no expiry).
+        const tuple = expiry ? "(?, ?, ?, 1, NULL)" : "(?, ?, ?, 1)";
+        await conn.execute(
+          `INSERT INTO ${this.table} (id, value, eTag, isbinary${expiry ? ", expiredate" : ""})
+           VALUES ${Array(batch.length).fill(tuple).join(", ")}
+           ON DUPLICATE KEY UPDATE value = VALUES(value), eTag = VALUES(eTag), isbinary = 1${expiry ? ", expiredate = NULL" : ""}`,
+          params,
+        );
+      }
+    });
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    const unique = [...new Set(keys)];
+    if (unique.length === 0) return 0;
+    return this.transaction(async (conn) => {
+      let deleted = 0;
+      for (let i = 0; i < unique.length; i += GET_CHUNK) {
+        const chunk = padInList(unique.slice(i, i + GET_CHUNK));
+        const [result] = await conn.execute<mysql.ResultSetHeader>(
+          `DELETE FROM ${this.table} WHERE id IN (${placeholders(chunk.length)})`,
+          chunk,
+        );
+        deleted += result.affectedRows;
+      }
+      return deleted;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private checkKey(key: string): void {
+    // Outside strict SQL mode MySQL silently truncates an over-long id, which would write to another key.
+    if (key === "" || [...key].length > this.layout.idMaxLength) {
+      throw new HousekeeperError(
+        "bad-input",
+        `state key must be 1–${this.layout.idMaxLength} characters for ${this.location}: ${JSON.stringify(key.slice(0, 80))}`,
+      );
+    }
+  }
+
+  private async run<R>(sql: string, params: string[]): Promise<R[]> {
+    try {
+      const [rows] = await this.pool.execute<mysql.RowDataPacket[]>(sql, params);
+      return rows as R[];
+    } catch (error) {
+      throw new HousekeeperError("store-error", `MySQL query on ${this.location} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private async transaction<T>(work: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+    let conn: mysql.PoolConnection | undefined;
+    try {
+      conn = await this.pool.getConnection();
+      await conn.beginTransaction();
+      const result = await work(conn);
+      await conn.commit();
+      return result;
+    } catch (error) {
+      await conn?.rollback().catch(() => {});
+      if (error instanceof HousekeeperError) throw error;
+      throw new HousekeeperError("store-error", `MySQL write on ${this.location} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    } finally {
+      conn?.release();
+    }
+  }
+}
+
+/** Undoes Dapr's encoding (state/mysql/mysql.go readRow): base64 inside a JSON string when isbinary, else JSON text. */
+function decodeValue(row: { id: string; isbinary: number | string; value: string }, location: string): Uint8Array {
+  const text = String(row.value);
+  if (Number(row.isbinary) === 0) return Buffer.from(text, "utf8");
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(text);
+  } catch {
+    decoded = undefined;
+  }
+  if (typeof decoded !== "string" || !isStandardBase64(decoded)) {
+    throw new HousekeeperError(
+      "corrupt-data",
+      `row ${JSON.stringify(row.id)} in ${location} has isbinary = 1 but its value is not a JSON string of base64`,
+    );
+  }
+  return Buffer.from(decoded, "base64");
+}
+
+function isStandardBase64(s: string): boolean {
+  return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+}
+
+function placeholders(n: number): string {
+  return Array(n).fill("?").join(", ");
+}
+
+/** Repeats the first key so the list length is one of IN_LIST_SIZES (duplicates in IN change nothing). */
+function padInList(keys: string[]): string[] {
+  const size = IN_LIST_SIZES.find((s) => s >= keys.length) ?? keys.length;
+  const first = keys[0];
+  if (first === undefined || size === keys.length) return keys;
+  return [...keys, ...Array<string>(size - keys.length).fill(first)];
+}
+
+/** How many rows from `start` go in the next INSERT: a power of two ≤ WRITE_ROWS within WRITE_BYTES (at least 1). */
+function writeBatchSize(rows: ReadonlyArray<readonly [string, string]>, start: number): number {
+  let count = 0;
+  let bytes = 0;
+  while (start + count < rows.length && count < WRITE_ROWS) {
+    const row = rows[start + count]!;
+    const size = row[0].length * 4 + row[1].length + 64;
+    if (count > 0 && bytes + size > WRITE_BYTES) break;
+    bytes += size;
+    count++;
+  }
+  return 2 ** Math.floor(Math.log2(count));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Identifiers and table inspection
+
+const IDENTIFIER = /^[A-Za-z0-9_$]{1,64}$/;
+
+/**
+ * Validates a database or table name and returns it quoted with backticks. Dapr itself accepts only ASCII letters,
+ * digits and `_` (mysql.go validIdentifier) and splices the name unquoted; `$` is accepted here too. Anything else,
+ * including `schema.table`, is rejected.
+ */
+export function quoteMysqlIdentifier(name: string, what = "identifier"): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new HousekeeperError(
+      "bad-input",
+      `invalid MySQL ${what} ${JSON.stringify(name)}: use 1–64 ASCII letters, digits, _ or $ (no dots; give the database separately)`,
+    );
+  }
+  return `\`${name}\``;
+}
+
+function qualifiedTableName(database: string, tableName: string): string {
+  return `${quoteMysqlIdentifier(database, "database name")}.${quoteMysqlIdentifier(tableName, "table name")}`;
+}
+
+async function inspectTable(
+  pool: mysql.Pool,
+  database: string,
+  tableName: string,
+  where: string,
+): Promise<TableLayout> {
+  let columns: Map<string, { type: string; length: number | null }>;
+  try {
+    const [rows] = await pool.execute<mysql.RowDataPacket[]>(
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length
+         FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+      [database, tableName],
+    );
+    columns = new Map(
+      rows.map((r) => [
+        String(r.name).toLowerCase(),
+        { type: String(r.type).toLowerCase(), length: r.length === null ? null : Number(r.length) },
+      ]),
+    );
+  } catch (error) {
+    throw new HousekeeperError("store-error", `cannot connect to MySQL at ${where}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  if (columns.size === 0) {
+    throw new HousekeeperError(
+      "not-found",
+      `table ${database}.${tableName} does not exist on MySQL at ${where} (or is not visible to this user); pass the component's schemaName and tableName`,
+    );
+  }
+  const id = columns.get("id");
+  if (!id || !columns.has("value") || !columns.has("isbinary")) {
+    throw new HousekeeperError(
+      "bad-input",
+      `table ${database}.${tableName} is not a Dapr MySQL state table (expected columns id, value, isbinary)`,
+    );
+  }
+  return { hasExpiry: columns.has("expiredate"), idMaxLength: id.length ?? 255 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Creating Dapr's table (test-data writer and tests only; reads never create anything)
+
+export interface CreateMysqlDaprTableOptions {
+  /** Add Dapr ≥ 1.11's `expiredate` column and index (default true). */
+  expireDate?: boolean;
+  /** Add Dapr ≥ 1.17's `row_id` column (default true). */
+  rowId?: boolean;
+  /** Also create Dapr's metadata table (default `dapr_metadata`); false to skip. */
+  metadataTable?: string | false;
+}
+
+/**
+ * Creates the database and the state table the way Dapr's component does at Init (ensureStateSchema,
+ * ensureStateTable, ensureMetadataTable). Idempotent. `target` is a pool/connection, or options to open one.
+ */
+export async function createMysqlDaprTable(
+  target: mysql.Pool | mysql.Connection | mysql.ConnectionOptions,
+  database: string = DAPR_MYSQL_DEFAULT_DATABASE,
+  tableName: string = DAPR_MYSQL_DEFAULT_TABLE,
+  options: CreateMysqlDaprTableOptions = {},
+): Promise<void> {
+  const db = quoteMysqlIdentifier(database, "database name");
+  const table = qualifiedTableName(database, tableName);
+  const metadataTable = options.metadataTable ?? DAPR_MYSQL_DEFAULT_METADATA_TABLE;
+  const meta = metadataTable === false ? undefined : qualifiedTableName(database, metadataTable);
+  const owned = isQueryable(target) ? undefined : await mysql.createConnection({ ...target, database: undefined });
+  const conn: mysql.Pool | mysql.Connection = owned ?? (target as mysql.Pool | mysql.Connection);
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+    // Dapr's DDL verbatim (mysql.go ensureStateTable), plus its later ALTERs.
+    await conn.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      id VARCHAR(255) NOT NULL PRIMARY KEY,
+      value JSON NOT NULL,
+      isbinary BOOLEAN NOT NULL,
+      insertDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+      updateDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+      eTag VARCHAR(36) NOT NULL${
+        options.expireDate === false
+          ? ""
+          : `,
+      expiredate TIMESTAMP NULL,
+      INDEX expiredate_idx(expiredate)`
+      }
+      )`);
+    if (options.rowId !== false && !(await columnExists(conn, database, tableName, "row_id"))) {
+      await conn.query(`ALTER TABLE ${table}
+        ADD COLUMN row_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        ADD UNIQUE KEY row_id_uidx (row_id)`);
+    }
+    if (meta) {
+      await conn.query(
+        `CREATE TABLE IF NOT EXISTS ${meta} (id VARCHAR(255) NOT NULL PRIMARY KEY, value TEXT NOT NULL)`,
+      );
+    }
+  } catch (error) {
+    throw new HousekeeperError("store-error", `cannot create ${database}.${tableName}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  } finally {
+    await owned?.end().catch(() => {});
+  }
+}
+
+function isQueryable(target: unknown): target is mysql.Pool | mysql.Connection {
+  return typeof (target as { query?: unknown }).query === "function";
+}
+
+async function columnExists(
+  conn: mysql.Pool | mysql.Connection,
+  database: string,
+  tableName: string,
+  column: string,
+): Promise<boolean> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+    [database, tableName, column],
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
+}
