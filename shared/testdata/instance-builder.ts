@@ -213,7 +213,7 @@ class HistoryBuilder {
         break;
       case "running-timer": {
         const fireAt = spec.timerFireAt ?? new Date(this.end + 3_600_000);
-        this.action({ timerCreated: { fireAt: dateToTimestamp(fireAt), name: "retry-delay", origin: "createTimer" } });
+        this.action({ timerCreated: { fireAt: dateToTimestamp(fireAt), name: "retry-delay", createTimer: {} } });
         this.turnEnd();
         break;
       }

@@ -85,6 +85,7 @@ export interface HistoryEvent {
     fireAt?: Timestamp;
     name?: string;
     origin?: "createTimer" | "externalEvent" | "activityRetry" | "childWorkflowRetry";
+    createTimer?: Record<string, never>;
     externalEvent?: { name?: string };
   };
   timerFired?: { fireAt?: Timestamp; timerId?: number };

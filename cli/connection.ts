@@ -1,0 +1,96 @@
+/**
+ * The connection flags every store-reading command shares (`-a -n -c -t`, as `dapr workflow` spells them) and the one
+ * place that opens the state store and always closes it again.
+ */
+import type { Command } from "commander";
+import { Option } from "commander";
+import { HousekeeperError } from "../shared/errors.ts";
+import type { StateBackend } from "../shared/state-store/backend.ts";
+import type { AppRef } from "../shared/state-store/keys.ts";
+import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
+
+export const CONNECTION_STRING_ENV = "HOUSEKEEPER_CONNECTION_STRING";
+
+export interface ConnectionFlags {
+  appId: string;
+  namespace: string;
+  connectionString?: string | undefined;
+  tableName?: string | undefined;
+}
+
+export interface ConnectionOptionsConfig {
+  /** `--app-id` must be given (default true). */
+  requireAppId?: boolean;
+}
+
+/** Adds `-a/--app-id`, `-n/--namespace`, `-c/--connection-string` (env default) and `-t/--table-name`. */
+export function addConnectionOptions<C extends Command>(command: C, config: ConnectionOptionsConfig = {}): C {
+  command.addOption(
+    new Option("-a, --app-id <id>", "the app ID owning the workflow instances").makeOptionMandatory(
+      config.requireAppId ?? true,
+    ),
+  );
+  command.addOption(new Option("-n, --namespace <ns>", "the app's namespace").default("default"));
+  command.addOption(
+    new Option(
+      "-c, --connection-string <str>",
+      "connection string of the actor state store (PostgreSQL, MySQL, SQL Server, MongoDB, Redis); " +
+        "default: the embedded store under ./.housekeeper/",
+    ).env(CONNECTION_STRING_ENV),
+  );
+  command.addOption(
+    new Option("-t, --table-name <name>", "the state store's table (or collection) name, if not Dapr's default"),
+  );
+  return command;
+}
+
+/** Reads the connection flags from a command's parsed options, validating what commander cannot. */
+export function connectionFlags(command: Command): ConnectionFlags {
+  const opts = command.opts<{ appId?: string; namespace: string; connectionString?: string; tableName?: string }>();
+  const appId = opts.appId ?? "";
+  if (appId.trim() === "") throw new HousekeeperError("bad-input", "--app-id must not be empty");
+  if (opts.namespace.trim() === "") throw new HousekeeperError("bad-input", "--namespace must not be empty");
+  let connectionString = opts.connectionString;
+  if (connectionString !== undefined && connectionString.trim() === "") {
+    // An empty HOUSEKEEPER_CONNECTION_STRING means "unset"; an explicit empty -c is a mistake worth reporting.
+    if (command.getOptionValueSource("connectionString") === "env") connectionString = undefined;
+    else throw new HousekeeperError("bad-connection-string", "--connection-string must not be empty");
+  }
+  if (opts.tableName !== undefined && opts.tableName.trim() === "") {
+    throw new HousekeeperError("bad-input", "--table-name must not be empty");
+  }
+  return { appId, namespace: opts.namespace, connectionString, tableName: opts.tableName };
+}
+
+export function appRef(flags: ConnectionFlags): AppRef {
+  return { appId: flags.appId, namespace: flags.namespace };
+}
+
+/** Opens the store the flags name: the connection string's store, else the embedded default. */
+export async function openBackend(flags: ConnectionFlags): Promise<StateBackend> {
+  if (flags.connectionString !== undefined) {
+    // Imported lazily: each door pulls in only the drivers it uses, and `--help` stays fast.
+    const { openStateBackend } = await import("../shared/state-store/open.ts");
+    return openStateBackend(
+      flags.connectionString,
+      flags.tableName === undefined ? {} : { tableName: flags.tableName },
+    );
+  }
+  const { openEmbeddedBackend } = await import("../shared/state-store/embedded.ts");
+  return openEmbeddedBackend();
+}
+
+/** Runs `fn` with a WorkflowStateStore for the flags' app; the backend is closed afterwards, whatever happens. */
+export async function withWorkflowStore<T>(
+  flags: ConnectionFlags,
+  fn: (store: WorkflowStateStore) => Promise<T>,
+): Promise<T> {
+  const backend = await openBackend(flags);
+  try {
+    return await fn(new WorkflowStateStore(backend, appRef(flags)));
+  } finally {
+    await backend.close().catch(() => {
+      // Closing is best effort: the command's own result or error is what the user needs to see.
+    });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Buffered, back-pressured text output: collects small writes into ~64 KiB chunks and waits for the stream to drain,
+ * so printing 100,000 rows into a slow pipe never queues the whole output in memory.
+ */
+import type { Writable } from "node:stream";
+import { stringify } from "yaml";
+import { goJsonIndent } from "./go-format.ts";
+
+const CHUNK = 64 * 1024;
+
+export class OutputSink {
+  private parts: string[] = [];
+  private size = 0;
+
+  constructor(private readonly stream: Writable = process.stdout) {}
+
+  async write(text: string): Promise<void> {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= CHUNK) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const chunk = this.parts.join("");
+    this.parts = [];
+    this.size = 0;
+    if (!this.stream.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => {
+          this.stream.off("error", onError);
+          resolve();
+        };
+        const onError = (error: Error) => {
+          this.stream.off("drain", onDrain);
+          reject(error);
+        };
+        this.stream.once("drain", onDrain);
+        this.stream.once("error", onError);
+      });
+    }
+  }
+}
+
+/** Writes a JSON array element by element, laid out like Go json.MarshalIndent(list, "", "  "). */
+export class JsonArrayWriter {
+  private count = 0;
+
+  constructor(private readonly sink: OutputSink) {}
+
+  async item(value: unknown): Promise<void> {
+    await this.sink.write(`${this.count === 0 ? "[\n" : ",\n"}  ${goJsonIndent(value, 1)}`);
+    this.count++;
+  }
+
+  /** Closes the array (prints `[]` when empty) and ends the line. */
+  async end(): Promise<void> {
+    await this.sink.write(this.count === 0 ? "[]\n" : "\n]\n");
+  }
+}
+
+/** Writes a YAML sequence item by item (`- key: value` blocks), via the `yaml` package. */
+export class YamlListWriter {
+  private count = 0;
+
+  constructor(private readonly sink: OutputSink) {}
+
+  async item(value: unknown): Promise<void> {
+    await this.sink.write(yamlListItem(value));
+    this.count++;
+  }
+
+  async end(): Promise<void> {
+    if (this.count === 0) await this.sink.write("[]\n");
+  }
+}
+
+/** One YAML sequence item, ending in a newline. */
+export function yamlListItem(value: unknown): string {
+  return stringify([value], { lineWidth: 0 });
+}

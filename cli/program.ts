@@ -1,0 +1,49 @@
+/**
+ * The `housekeeper` command tree. Command groups are separate modules (`cli/workflow/`, later `scheduler`, `report`,
+ * `retention`), each exporting a function that returns its commander Command; add new groups to COMMAND_GROUPS.
+ * Every command in the tree gets the same error handling: commander throws instead of exiting, and prints its own
+ * errors as one `Error: …` line.
+ */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { errorLine } from "./errors.ts";
+import { workflowCommand } from "./workflow/index.ts";
+
+const COMMAND_GROUPS: Array<() => Command> = [workflowCommand];
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+export interface ProgramOutput {
+  writeOut?: (text: string) => void;
+  writeErr?: (text: string) => void;
+}
+
+export function createProgram(output: ProgramOutput = {}): Command {
+  const program = new Command("housekeeper")
+    .description("Housekeeping for Dapr Workflow: reads workflow state directly from Dapr's state stores")
+    .version(packageVersion(), "-v, --version");
+  for (const group of COMMAND_GROUPS) program.addCommand(group());
+
+  const writeOut = output.writeOut ?? ((text: string) => process.stdout.write(text));
+  const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));
+  const configure = (command: Command) => {
+    command
+      .exitOverride()
+      .showSuggestionAfterError(true)
+      .configureOutput({
+        writeOut,
+        writeErr,
+        outputError: (text, write) => write(`${errorLine(text)}\n`),
+      });
+    for (const sub of command.commands) configure(sub);
+  };
+  configure(program);
+  return program;
+}

@@ -1,0 +1,15 @@
+/**
+ * The `workflow` command group. Each subcommand lives in its own module and is added here; later ones (`run`,
+ * `purge`, …) follow the same pattern: export a `xxxCommand(): Command` and add it to the list below.
+ */
+import { Command } from "commander";
+import { historyCommand } from "./history.ts";
+import { listCommand } from "./list.ts";
+
+export function workflowCommand(): Command {
+  const group = new Command("workflow")
+    .alias("wf")
+    .description("Workflow instances: list them and show their history, read directly from Dapr's state store");
+  for (const sub of [listCommand(), historyCommand()]) group.addCommand(sub);
+  return group;
+}
