@@ -77,7 +77,8 @@ export async function openBackend(flags: ConnectionFlags): Promise<StateBackend>
     );
   }
   const { openEmbeddedBackend } = await import("../shared/state-store/embedded.ts");
-  return openEmbeddedBackend();
+  // The first run creates the embedded database (a few seconds): say so on stderr, so stdout stays clean.
+  return openEmbeddedBackend({ onCreate: (message) => process.stderr.write(`${message}\n`) });
 }
 
 /** Runs `fn` with a WorkflowStateStore for the flags' app; the backend is closed afterwards, whatever happens. */
