@@ -120,6 +120,13 @@ export class WorkflowStateStore {
     return this.buildRecord(instanceId, metadata, values, true);
   }
 
+  /** Which of these instances exist (have a metadata key), in one round trip. */
+  async existingInstanceIds(instanceIds: readonly string[]): Promise<Set<string>> {
+    const keys = instanceIds.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
+    const found = await this.backend.getMany(keys);
+    return new Set(instanceIds.filter((_, i) => found.has(keys[i]!)));
+  }
+
   /**
    * Every state key the instance owns, from its metadata counts (Dapr's own purge deletes exactly these). Includes
    * keys that may not exist (customStatus, propagated-history); deleting a missing key is harmless.

@@ -239,15 +239,33 @@ class HistoryBuilder {
   }
 
   /**
-   * Stamps times: the first turn (WorkflowStarted + ExecutionStarted) at `createdAt`, the rest evenly up to
-   * `createdAt + durationMs`, inbox events at the end.
+   * Stamps times as the runtime does, one time per turn (WorkflowStarted … WorkflowCompleted): the first turn (with
+   * the ExecutionStarted) at `createdAt`, the last turn (with the ExecutionCompleted, if any) at
+   * `createdAt + durationMs`, the turns between evenly spread; inbox events at the end.
    */
   private result(): BuiltInstance {
-    const n = this.history.length;
-    this.history.forEach((event, i) => {
-      const t = n <= 2 ? this.start : this.start + ((this.end - this.start) * Math.max(0, i - 1)) / (n - 2);
-      event.timestamp = dateToTimestamp(new Date(Math.round(t)));
-    });
+    const turnSizes: number[] = [];
+    for (const event of this.history) {
+      if (event.workflowStarted || turnSizes.length === 0) turnSizes.push(0);
+      turnSizes[turnSizes.length - 1]!++;
+    }
+    const turns = turnSizes.length;
+    let turn = -1;
+    let inTurn = 0;
+    for (const event of this.history) {
+      if (event.workflowStarted || turn < 0) {
+        turn++;
+        inTurn = 0;
+      }
+      // Events of one turn are a millisecond apart; the ExecutionStarted (second event of the first turn) lands on
+      // createdAt exactly and the last event on createdAt + durationMs exactly.
+      let base: number;
+      if (turn === 0) base = this.start - 1;
+      else if (turn === turns - 1) base = this.end - (turnSizes[turn]! - 1);
+      else base = this.start + ((this.end - this.start) * turn) / (turns - 1);
+      event.timestamp = dateToTimestamp(new Date(Math.round(base) + inTurn));
+      inTurn++;
+    }
     for (const event of this.inbox) event.timestamp ??= dateToTimestamp(new Date(this.end));
     return {
       instanceId: this.spec.instanceId,

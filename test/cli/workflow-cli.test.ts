@@ -365,7 +365,9 @@ describe("housekeeper workflow list", () => {
   it("uses the embedded store when no connection string is given", async () => {
     const run = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "json"], { cwd: tempCwd });
     // The first run says on stderr why it pauses; stdout holds only the records.
-    expect(run.stderr).toMatch(/^creating the embedded sample store in .*\.housekeeper.* \(first use; this takes a few seconds\)\n$/);
+    expect(run.stderr).toMatch(
+      /^creating the embedded sample store in .*\.housekeeper.* \(first use; this takes a few seconds\)\n$/,
+    );
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as WideRecord[]).length).toBeGreaterThan(0);
     expect(existsSync(join(tempCwd, ".housekeeper"))).toBe(true);
@@ -426,9 +428,9 @@ describe("housekeeper workflow history", () => {
       "WorkflowCompleted",
     ]);
     expect(lines[1]).toMatch(/^WorkflowStarted +- +- +Age:240\.\dh +RUNNING +replay$/);
-    expect(lines[2]).toMatch(/^ExecutionStarted +Wf_completed +- +RUNNING +workflowStart$/);
-    expect(lines[3]).toMatch(/^TaskScheduled +ValidateOrder +0 +200\.0ms +RUNNING +-$/);
-    expect(lines[11]).toMatch(/^ExecutionCompleted +- +2 +200\.0ms +COMPLETED +execDuration=1\.80s$/);
+    expect(lines[2]).toMatch(/^ExecutionStarted +Wf_completed +- +1\.0ms +RUNNING +workflowStart$/);
+    expect(lines[3]).toMatch(/^TaskScheduled +ValidateOrder +0 +1\.0ms +RUNNING +-$/);
+    expect(lines[11]).toMatch(/^ExecutionCompleted +- +2 +1\.0ms +COMPLETED +execDuration=2\.00s$/);
   });
 
   it("prints the wide table with PLAY, TIMESTAMP, EXECUTION ID and ATTRS", async () => {
@@ -438,7 +440,7 @@ describe("housekeeper workflow history", () => {
     // ROUTER is dropped: no event has a router, and Dapr drops all-blank columns.
     expect(header).toMatch(/^PLAY +TYPE +NAME +EVENTID +TIMESTAMP +ELAPSED +STATUS +DETAILS +EXECUTION ID +ATTRS$/);
     expect(rows).toHaveLength(12);
-    expect(rows[9]).toMatch(/^3 +TaskFailed +\S+Z +200\.0ms +FAILED +scheduledId=1;errorType=ActivityFailedError/);
+    expect(rows[9]).toMatch(/^3 +TaskFailed +\S+Z +1\.0ms +FAILED +scheduledId=1;errorType=ActivityFailedError/);
   });
 
   it("prints a failed instance's history as JSON and YAML records with Dapr's keys", async () => {
@@ -459,12 +461,13 @@ describe("housekeeper workflow history", () => {
       "details",
     ]);
     expect(rows[0]).toMatchObject({ namespace: "default", appID: APP, play: 1, name: null, details: "replay" });
-    expect(rows[0]!.timestamp).toBe(iso(base.getTime() + HOUR));
+    // The first turn's WorkflowStarted is stamped 1 ms before the ExecutionStarted (createdAt), as in a real history.
+    expect(rows[0]!.timestamp).toBe(iso(base.getTime() + HOUR - 1));
     const taskFailed = rows.find((r) => r.type === "TaskFailed")!;
     expect(taskFailed).toMatchObject({ status: "FAILED", play: 3, name: null, details: null });
     expect(taskFailed.attrs).toBe("scheduledId=1;errorType=ActivityFailedError;errorMsg=card declined");
     const completed = rows.find((r) => r.type === "ExecutionCompleted")!;
-    expect(completed).toMatchObject({ status: "FAILED", eventId: 2, details: "execDuration=1.80s" });
+    expect(completed).toMatchObject({ status: "FAILED", eventId: 2, details: "execDuration=2.00s" });
     expect(completed.attrs).toBe(
       "failureType=ActivityFailedError;failureMessage=activity 'ChargePayment' failed: card declined",
     );

@@ -27,17 +27,17 @@ describe("history rows (Dapr's HistoryWide/HistoryShort)", () => {
     const rows = historyRows(stored(built.history), context);
     expect(rows.map(historyShortCells)).toEqual([
       ["WorkflowStarted", "-", "-", "Age:3.0h", "RUNNING", "replay"],
-      ["ExecutionStarted", "OrderWorkflow", "-", "", "RUNNING", "workflowStart"],
-      ["TaskScheduled", "ValidateOrder", "0", "200.0ms", "RUNNING", "-"],
-      ["WorkflowCompleted", "-", "-", "200.0ms", "RUNNING", "-"],
-      ["WorkflowStarted", "-", "-", "200.0ms", "RUNNING", "replay"],
-      ["TaskCompleted", "-", "-", "200.0ms", "RUNNING", "eventId=0"],
-      ["TaskScheduled", "ReserveInventory", "1", "200.0ms", "RUNNING", "-"],
-      ["WorkflowCompleted", "-", "-", "200.0ms", "RUNNING", "-"],
-      ["WorkflowStarted", "-", "-", "200.0ms", "RUNNING", "replay"],
-      ["TaskCompleted", "-", "-", "200.0ms", "RUNNING", "eventId=1"],
-      ["ExecutionCompleted", "-", "2", "200.0ms", "COMPLETED", "execDuration=1.80s"],
-      ["WorkflowCompleted", "-", "-", "200.0ms", "RUNNING", "-"],
+      ["ExecutionStarted", "OrderWorkflow", "-", "1.0ms", "RUNNING", "workflowStart"],
+      ["TaskScheduled", "ValidateOrder", "0", "1.0ms", "RUNNING", "-"],
+      ["WorkflowCompleted", "-", "-", "1.0ms", "RUNNING", "-"],
+      ["WorkflowStarted", "-", "-", "998.0ms", "RUNNING", "replay"],
+      ["TaskCompleted", "-", "-", "1.0ms", "RUNNING", "eventId=0"],
+      ["TaskScheduled", "ReserveInventory", "1", "1.0ms", "RUNNING", "-"],
+      ["WorkflowCompleted", "-", "-", "1.0ms", "RUNNING", "-"],
+      ["WorkflowStarted", "-", "-", "994.0ms", "RUNNING", "replay"],
+      ["TaskCompleted", "-", "-", "1.0ms", "RUNNING", "eventId=1"],
+      ["ExecutionCompleted", "-", "2", "1.0ms", "COMPLETED", "execDuration=2.00s"],
+      ["WorkflowCompleted", "-", "-", "1.0ms", "RUNNING", "-"],
     ]);
     expect(rows.map((r) => r.play)).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
     expect(rows[1]).toEqual({
@@ -48,7 +48,7 @@ describe("history rows (Dapr's HistoryWide/HistoryShort)", () => {
       name: "OrderWorkflow",
       eventId: undefined,
       timestamp: "2024-05-01T10:00:00Z",
-      elapsed: "",
+      elapsed: "1.0ms",
       status: "RUNNING",
       details: "workflowStart",
       router: undefined,
@@ -61,7 +61,7 @@ describe("history rows (Dapr's HistoryWide/HistoryShort)", () => {
       "ValidateOrder",
       "0",
       "2024-05-01T10:00:00Z",
-      "200.0ms",
+      "1.0ms",
       "RUNNING",
       "",
       "",
@@ -79,7 +79,7 @@ describe("history rows (Dapr's HistoryWide/HistoryShort)", () => {
     expect(failed).toMatchObject({ status: "FAILED", name: null, details: null });
     expect(failed.attrs).toBe("scheduledId=1;errorType=ActivityFailedError;errorMsg=card declined");
     const completed = rows.find((r) => r.type === "ExecutionCompleted")!;
-    expect(completed).toMatchObject({ status: "FAILED", eventId: 2, details: "execDuration=1.80s" });
+    expect(completed).toMatchObject({ status: "FAILED", eventId: 2, details: "execDuration=2.00s" });
     expect(completed.attrs).toBe(
       "failureType=ActivityFailedError;failureMessage=activity 'ChargePayment' failed: card declined",
     );
