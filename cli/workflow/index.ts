@@ -3,13 +3,17 @@
  * `purge`, …) follow the same pattern: export a `xxxCommand(): Command` and add it to the list below.
  */
 import { Command } from "commander";
+import { registerWorkflowControlCommands } from "../workflow-control/index.ts";
 import { historyCommand } from "./history.ts";
 import { listCommand } from "./list.ts";
 
 export function workflowCommand(): Command {
   const group = new Command("workflow")
     .alias("wf")
-    .description("Workflow instances: list them and show their history, read directly from Dapr's state store");
+    .description(
+      "Workflow instances: list and history read directly from Dapr's state store; run, raise-event, suspend, resume, terminate, rerun and purge through the Dapr sidecar",
+    );
   for (const sub of [listCommand(), historyCommand()]) group.addCommand(sub);
+  registerWorkflowControlCommands(group);
   return group;
 }
