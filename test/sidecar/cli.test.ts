@@ -1,10 +1,9 @@
 /**
- * The workflow control commands end to end: a child process runs the CLI (bin/housekeeper.mjs once cli/main.ts
- * registers the commands; until then test/sidecar/fixtures/cli-entry.ts, the same command tree and error handling)
- * against the stand-in over a real PostgreSQL store, and the tests check stdout, stderr, the exit code and the
+ * The workflow control commands end to end: a child process runs the real CLI (bin/housekeeper.mjs) against the
+ * stand-in over a real PostgreSQL store, and the tests check stdout, stderr, the exit code and the
  * state the stand-in left in the store.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
@@ -12,14 +11,7 @@ import { storeFactories } from "../support/stores.ts";
 import { storedEvents } from "./helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = ["bin/housekeeper.mjs"];
-const FIXTURE = ["--import", "tsx", "test/sidecar/fixtures/cli-entry.ts"];
-/** Whether cli/main.ts already has the control commands (then the real binary is what we test). */
-const WIRED = spawnSync(process.execPath, [...BIN, "workflow", "rerun", "--help"], {
-  cwd: ROOT,
-  encoding: "utf8",
-}).stdout.includes("--new-instance-id");
-const ENTRY = WIRED ? BIN : FIXTURE;
+const ENTRY = ["bin/housekeeper.mjs"];
 
 interface Result {
   code: number | null;
