@@ -60,7 +60,7 @@ afterAll(async () => {
   await backend?.close();
 });
 
-describe(`housekeeper workflow control commands (${WIRED ? "bin/housekeeper.mjs" : "fixture entry"})`, () => {
+describe("housekeeper workflow control commands (bin/housekeeper.mjs)", () => {
   it("run prints the Dapr CLI's line; the input reaches the workflow as the JSON given", async () => {
     const result = await housekeeper(["workflow", "run", "Order", "-i", "cli-1", "-x", '{"sku":"A1"}', ...sidecar]);
     expect(result).toEqual({ code: 0, stdout: "ℹ️  Workflow instance started successfully: cli-1\n", stderr: "" });
