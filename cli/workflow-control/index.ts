@@ -1,5 +1,5 @@
 /**
- * `housekeeper workflow run | raise-event | suspend | resume | terminate | rerun | purge`: the Dapr CLI's workflow
+ * `housekeeper workflow run | raise-event | suspend | resume | terminate | rerun`: the Dapr CLI's workflow
  * control commands (dapr/cli cmd/workflow/*.go: same names, flags and output lines), through the sidecar client.
  *
  * Transport: the Dapr HTTP API at --sidecar-url, except where only the durabletask gRPC API at
@@ -150,30 +150,6 @@ export function registerWorkflowControlCommands(workflow: Command, io: Partial<C
       print.info(`Rerunning workflow instance: ${newId}`);
     });
   });
-
-  // Bulk purge (--all, --all-older-than, --all-filter-status) belongs to the purge job; it will add its flags
-  // here and take over when one of them is given (see purgeInstances).
-  sidecarOptions(
-    workflow
-      .command("purge")
-      .description("Purge workflow instances with a terminal state (and their child workflows)")
-      .argument("[instance-ids...]", "the workflow instance IDs")
-      .addOption(
-        new Option(
-          "--force",
-          "Purge regardless of the runtime state (Dapr ≥1.17, gRPC API); can corrupt an instance being processed",
-        ),
-      ),
-  ).action(async (instanceIds: string[], _options: unknown, cmd: Command) => {
-    if (instanceIds.length === 0) {
-      throw new HousekeeperError(
-        "bad-input",
-        "one or more workflow instance ID arguments are required when not using purge all flags",
-      );
-    }
-    const { force } = cmd.opts<{ force?: boolean }>();
-    await withSidecar(cmd, (sidecar) => purgeInstances(sidecar, instanceIds, { force: force === true }, print));
-  });
 }
 
 /** dapr/cli pkg/workflow/purge.go: one call per ID, in order, stopping at the first failure. */
@@ -212,15 +188,20 @@ export class StatusPrinter {
   }
 }
 
-/** Adds `-a/--app-id`, `--sidecar-url`, `--sidecar-grpc-address` and `--api-token` (env defaults as Dapr's). */
-export function sidecarOptions(command: Command): Command {
-  return command
-    .addOption(
+/**
+ * Adds `-a/--app-id`, `--sidecar-url`, `--sidecar-grpc-address` and `--api-token` (env defaults as Dapr's); a command
+ * that already has `-a` (from the connection options) passes `appIdOption: false`.
+ */
+export function sidecarOptions<C extends Command>(command: C, options: { appIdOption?: boolean } = {}): C {
+  if (options.appIdOption !== false) {
+    command.addOption(
       new Option(
         "-a, --app-id <id>",
         "The app hosting the workflow instance, if not the sidecar's own app (HTTP API only)",
       ),
-    )
+    );
+  }
+  return command
     .addOption(
       new Option("--sidecar-url <url>", "The Dapr sidecar's HTTP API")
         .env("DAPR_HTTP_ENDPOINT")

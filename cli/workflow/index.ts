@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { registerWorkflowControlCommands } from "../workflow-control/index.ts";
 import { historyCommand } from "./history.ts";
 import { listCommand } from "./list.ts";
+import { purgeCommand } from "./purge.ts";
 
 export function workflowCommand(): Command {
   const group = new Command("workflow")
@@ -15,5 +16,6 @@ export function workflowCommand(): Command {
     );
   for (const sub of [listCommand(), historyCommand()]) group.addCommand(sub);
   registerWorkflowControlCommands(group);
+  group.addCommand(purgeCommand());
   return group;
 }

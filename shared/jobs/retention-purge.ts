@@ -11,7 +11,12 @@
 import pLimit from "p-limit";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { AppRef } from "../state-store/keys.ts";
-import type { InstanceRecord, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
+import type {
+  InstancePage,
+  InstanceRecord,
+  InstanceSummary,
+  WorkflowStateStore,
+} from "../state-store/workflow-store.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 
 /** Purges one instance through the Dapr sidecar; "not found" and "not terminal" are outcomes, not errors. */
@@ -53,6 +58,11 @@ export interface RetentionOptions {
   safetyMarginMs?: number;
   /** Direct mode: purge child workflows together with their parent (as Dapr's purge API does). Default true. */
   recursive?: boolean;
+  /**
+   * Purge exactly these instances (by ID) instead of scanning the app; each is still read and must be terminal and
+   * match the retention. An ID that does not exist is reported as a failure ("no such instance"), as Dapr does.
+   */
+  instanceIds?: readonly string[];
   /** Called for every decision as it is made (a CLI prints them; a Lambda counts them). */
   onDecision?: (decision: PurgeDecision) => void;
   /** How many decisions of each kind the result keeps (default 1000); counts are always exact. */
@@ -154,7 +164,10 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   let attempts = 0;
 
   let pageStart = decodeToken(options.continuationToken, app);
-  for await (const page of ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize })) {
+  const pages = options.instanceIds
+    ? pagesOf(ports.store, options.instanceIds, record)
+    : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize });
+  for await (const page of pages) {
     for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
     result.scanned += page.instances.length;
     const tasks: Array<Promise<void>> = [];
@@ -162,11 +175,22 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
     // are purged on their own. This also keeps two tasks from ever deleting the same child.
     const parents = page.instances.flatMap((i) => (i.parentInstanceId ? [i.parentInstanceId] : []));
-    const livingParents = recursive && parents.length > 0 ? await ports.store.existingInstanceIds(parents) : new Set();
+    const livingParents =
+      recursive && !options.instanceIds && parents.length > 0
+        ? await ports.store.existingInstanceIds(parents)
+        : new Set();
     for (const instance of page.instances) {
       if (instance.parentInstanceId && livingParents.has(instance.parentInstanceId)) continue;
       const rule = select(instance);
-      if (!rule) continue;
+      if (!rule) {
+        if (options.instanceIds) {
+          const reason = instance.isTerminal
+            ? `${instance.runtimeStatus} is younger than its retention`
+            : `${instance.runtimeStatus} is not a terminal status`;
+          record({ instanceID: instance.instanceId, runtimeStatus: instance.runtimeStatus, action: "skip", reason });
+        }
+        continue;
+      }
       result.matched++;
       if (dryRun) {
         record({ ...rule, action: "would-purge" });
@@ -205,6 +229,21 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   }
   result.isComplete = true;
   return result;
+}
+
+/** Pages of the named instances, read one by one; missing ones are reported as failures right away. */
+async function* pagesOf(
+  store: WorkflowStateStore,
+  instanceIds: readonly string[],
+  record: (decision: PurgeDecision) => void,
+): AsyncGenerator<InstancePage> {
+  const instances: InstanceSummary[] = [];
+  for (const id of instanceIds) {
+    const instance = await store.readInstance(id);
+    if (instance) instances.push(instance);
+    else record({ instanceID: id, runtimeStatus: "PENDING", action: "fail", reason: "no such instance exists" });
+  }
+  yield { instances, unreadable: [], cursor: undefined };
 }
 
 type Selected = Omit<PurgeDecision, "action">;
@@ -269,10 +308,13 @@ function directPurge(ports: RetentionPorts, options: RetentionOptions, select: R
     let keysDeleted = 0;
     let remindersDeleted = 0;
     // Children first, then the parent: an interrupted purge never leaves children without a parent to find them.
+    // Reminders before state: if the Scheduler cannot be reached, nothing is deleted and the failure is the truth;
+    // a terminal instance's reminders are never needed again, so deleting them first loses nothing.
     for (const instance of [...family.records, current]) {
-      keysDeleted += await store.backend.deleteMany(store.instanceStateKeys(instance.instanceId, instance.metadata));
-      if (ports.reminders)
+      if (ports.reminders) {
         remindersDeleted += await ports.reminders.deleteInstanceReminders(store.app, instance.instanceId);
+      }
+      keysDeleted += await store.backend.deleteMany(store.instanceStateKeys(instance.instanceId, instance.metadata));
     }
     return { decision: { ...stillDue, action: "purge" }, keysDeleted, remindersDeleted };
   };

@@ -1,0 +1,28 @@
+/** Durations in policy files: Go durations (`720h`, `90m`) as the Dapr CLI takes them, plus whole days (`30d`). */
+import { z } from "zod";
+import { HousekeeperError } from "../errors.ts";
+import { parseGoDuration } from "../workflow/instance-filter.ts";
+
+const DAYS = /^(\d+)d$/;
+
+export function parsePolicyDuration(text: string): number {
+  const days = DAYS.exec(text.trim());
+  if (days) return Number(days[1]) * 86_400_000;
+  try {
+    return parseGoDuration(text.trim());
+  } catch {
+    throw new HousekeeperError("bad-input", `invalid duration "${text}": use days like 30d or a Go duration like 720h`);
+  }
+}
+
+/** A zod type for such durations, giving milliseconds; the error names the value. */
+export const policyDuration = z.string().transform((text, ctx) => {
+  try {
+    const ms = parsePolicyDuration(text);
+    if (ms < 0) throw new HousekeeperError("bad-input", `duration "${text}" is negative`);
+    return ms;
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});

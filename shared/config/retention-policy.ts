@@ -1,0 +1,54 @@
+/**
+ * The retention policy: which terminal instances to purge, after how long, and how. One schema for the Lambda's
+ * scheduled input, `housekeeper retention run --policy policy.json`, and the tests.
+ */
+import { z } from "zod";
+import { HousekeeperError } from "../errors.ts";
+import { policyDuration } from "./duration.ts";
+import { targetSchema } from "./target.ts";
+
+const TERMINAL = ["COMPLETED", "FAILED", "TERMINATED", "CANCELED", "CONTINUED_AS_NEW"] as const;
+
+export const retentionRulesSchema = z
+  .partialRecord(z.enum(TERMINAL), policyDuration)
+  .refine((rules) => Object.keys(rules).length > 0, 'retention needs at least one status, e.g. {"COMPLETED": "30d"}');
+
+export const retentionPolicySchema = z
+  .object({
+    /** Retention per terminal status; statuses not listed are kept. */
+    retention: retentionRulesSchema,
+    /** Age from completion (default) or from creation (the Dapr CLI's --all-older-than). */
+    ageFrom: z.enum(["completed", "created"]).default("completed"),
+    mode: z.enum(["sidecar", "direct"]).default("sidecar"),
+    dryRun: z.boolean().default(false),
+    /** Purge attempts per run (per invocation); the continuation token carries on. */
+    maxInstancesPerRun: z.number().int().positive().optional(),
+    concurrency: z.number().int().min(1).max(256).default(20),
+    /** Purge child workflows with their parent (Dapr's purge API does). */
+    recursive: z.boolean().default(true),
+    targets: z.array(targetSchema).min(1, "the policy needs at least one target"),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    policy.targets.forEach((target, i) => {
+      if (policy.mode === "sidecar" && !policy.dryRun && !target.sidecar) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["targets", i, "sidecar"],
+          message: "sidecar mode needs the target's sidecar",
+        });
+      }
+    });
+  });
+
+export type RetentionPolicy = z.infer<typeof retentionPolicySchema>;
+
+/** Parses a policy (already JSON-decoded); every problem is named with its path in one error. */
+export function parseRetentionPolicy(input: unknown): RetentionPolicy {
+  const parsed = retentionPolicySchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(policy)"}: ${issue.message}`);
+    throw new HousekeeperError("bad-input", `invalid retention policy: ${problems.join("; ")}`);
+  }
+  return parsed.data;
+}

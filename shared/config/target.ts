@@ -1,0 +1,35 @@
+/**
+ * A target is one Dapr app whose workflows a job looks after: where its state store, sidecar and Scheduler are.
+ * Secrets (connection strings, API tokens) may be given as references resolved by shared/config/secrets.ts.
+ */
+import { z } from "zod";
+
+export const targetSchema = z
+  .object({
+    appId: z.string().min(1, "appId is required"),
+    namespace: z.string().min(1).default("default"),
+    stateStore: z
+      .object({
+        /** A connection string in one of Dapr's documented forms, or a secret reference (env:, secretsmanager:, ARN). */
+        connectionString: z.string().min(1),
+        tableName: z.string().min(1).optional(),
+      })
+      .strict(),
+    sidecar: z
+      .object({
+        url: z.url().default("http://127.0.0.1:3500"),
+        /** The Dapr API token, or a secret reference. */
+        apiToken: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    scheduler: z
+      .object({
+        etcdEndpoints: z.array(z.string().min(1)).min(1),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type Target = z.infer<typeof targetSchema>;

@@ -1,0 +1,77 @@
+/**
+ * Opens the real ports of a target: its state store (any of Dapr's forms), its sidecar (purges go through Dapr's own
+ * purge API) and its Scheduler (reminders of directly purged instances). Used by the purge Lambda and
+ * `housekeeper retention run`; tests open the same ports against the harness's real servers.
+ */
+
+import type { SecretResolver } from "../config/secrets.ts";
+import type { Target } from "../config/target.ts";
+import { deleteSelection } from "../scheduler/jobs.ts";
+import { instanceReminderSelection } from "../scheduler/keys.ts";
+import type { SchedulerStore } from "../scheduler/store.ts";
+import { isSidecarError } from "../sidecar/errors.ts";
+import type { WorkflowSidecar } from "../sidecar/types.ts";
+import type { AppRef } from "../state-store/keys.ts";
+import { openStateBackend } from "../state-store/open.ts";
+import { WorkflowStateStore } from "../state-store/workflow-store.ts";
+import type { InstancePurger, ReminderCleaner } from "./retention-purge.ts";
+import type { TargetPorts } from "./retention-run.ts";
+
+/** Dapr's purge API through a sidecar, with its typed errors turned into purge outcomes. */
+export function sidecarPurger(sidecar: Pick<WorkflowSidecar, "purge">): InstancePurger {
+  return {
+    async purge(instanceId) {
+      try {
+        await sidecar.purge(instanceId);
+        return "purged";
+      } catch (error) {
+        if (isSidecarError(error) && error.kind === "not-found") return "not-found";
+        if (isSidecarError(error) && error.kind === "not-terminal") return "not-terminal";
+        throw error;
+      }
+    },
+  };
+}
+
+/** Deletes an instance's workflow and activity reminders (jobs and counters) in one etcd transaction. */
+export function schedulerReminderCleaner(scheduler: SchedulerStore): ReminderCleaner {
+  return {
+    async deleteInstanceReminders(app: AppRef, instanceId: string) {
+      const deleted = await deleteSelection(scheduler, instanceReminderSelection(app, instanceId));
+      return deleted.jobs.length;
+    },
+  };
+}
+
+export function targetPortsOpener(secrets: SecretResolver) {
+  return async (target: Target, needs: { sidecar: boolean }): Promise<TargetPorts> => {
+    const closers: Array<() => Promise<void>> = [];
+    const close = async () => {
+      for (const c of closers.reverse()) await c().catch(() => {});
+    };
+    try {
+      const connectionString = await secrets.resolve(target.stateStore.connectionString);
+      const backend = await openStateBackend(connectionString, { tableName: target.stateStore.tableName });
+      closers.push(() => backend.close());
+      const store = new WorkflowStateStore(backend, { appId: target.appId, namespace: target.namespace });
+      const ports: TargetPorts = { store, close };
+      if (needs.sidecar && target.sidecar) {
+        const { HttpSidecarClient } = await import("../sidecar/http-client.ts");
+        const apiToken = target.sidecar.apiToken ? await secrets.resolve(target.sidecar.apiToken) : undefined;
+        const sidecar = new HttpSidecarClient({ url: target.sidecar.url, apiToken });
+        closers.push(() => sidecar.close());
+        ports.purger = sidecarPurger(sidecar);
+      }
+      if (target.scheduler) {
+        const { openEtcdSchedulerStore } = await import("../scheduler/etcd-store.ts");
+        const scheduler = openEtcdSchedulerStore({ endpoints: target.scheduler.etcdEndpoints });
+        closers.push(() => scheduler.close());
+        ports.reminders = schedulerReminderCleaner(scheduler);
+      }
+      return ports;
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  };
+}
