@@ -7,9 +7,10 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { errorLine } from "./errors.ts";
+import { retentionCommand } from "./retention/index.ts";
 import { workflowCommand } from "./workflow/index.ts";
 
-const COMMAND_GROUPS: Array<() => Command> = [workflowCommand];
+const COMMAND_GROUPS: Array<() => Command> = [workflowCommand, retentionCommand];
 
 function packageVersion(): string {
   try {

@@ -1,0 +1,78 @@
+/**
+ * `housekeeper retention run --policy policy.json`: runs exactly the job the purge Lambda runs, from a laptop or a CI
+ * job. Secrets in the policy may be `env:NAME` references (or Secrets Manager names/ARNs with AWS credentials).
+ */
+import { readFile } from "node:fs/promises";
+import { Command, Option } from "commander";
+import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
+import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
+import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
+import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { goJsonIndent } from "../output/go-format.ts";
+
+export function retentionCommand(): Command {
+  const group = new Command("retention").description(
+    "Retention purges driven by a policy file (what the purge Lambda runs)",
+  );
+  group
+    .command("run")
+    .description("Run a retention policy: purge terminal instances past their retention, target by target")
+    .requiredOption("--policy <file>", "the retention policy (JSON; see examples/retention-policy.json)")
+    .addOption(new Option("--dry-run", "list what would be purged, whatever the policy says"))
+    .addOption(new Option("--continuation-token <token>", "continue a run that stopped early"))
+    .addOption(
+      new Option("-o, --output <format>", "text: a line per decision; json: the run report")
+        .choices(["text", "json"])
+        .default("text"),
+    )
+    .action(async (opts: { policy: string; dryRun?: boolean; continuationToken?: string; output: "text" | "json" }) => {
+      let raw: string;
+      try {
+        raw = await readFile(opts.policy, "utf8");
+      } catch (error) {
+        throw new HousekeeperError("bad-input", `cannot read the policy file ${opts.policy}: ${errorMessage(error)}`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch (error) {
+        throw new HousekeeperError("bad-input", `the policy file ${opts.policy} is not JSON: ${errorMessage(error)}`);
+      }
+      const policy = parseRetentionPolicy(json);
+      if (opts.dryRun) policy.dryRun = true;
+      const text = opts.output === "text";
+      const report = await runRetentionPolicy(policy, {
+        openTarget: targetPortsOpener(createSecretResolver()),
+        continuationToken: opts.continuationToken,
+        onDecision: text
+          ? (d) => {
+              const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
+              if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})\n`);
+              else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
+              else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
+              else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
+            }
+          : undefined,
+      });
+      if (text) {
+        for (const t of report.targets)
+          if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);
+        process.stdout.write(
+          `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}, skipped ${report.skipped}, ` +
+            `failed ${report.failed.length} in ${(report.durationMs / 1000).toFixed(1)} s` +
+            `${report.isComplete ? "" : `; not complete, continue with --continuation-token ${report.continuationToken}`}\n`,
+        );
+      } else {
+        process.stdout.write(`${goJsonIndent(report)}\n`);
+      }
+      const targetErrors = report.targets.filter((t) => t.error).length;
+      if (report.failed.length > 0 || targetErrors > 0) {
+        throw new HousekeeperError(
+          "store-error",
+          `${report.failed.length} instance(s) and ${targetErrors} target(s) failed`,
+        );
+      }
+    });
+  return group;
+}
