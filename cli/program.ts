@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { errorLine } from "./errors.ts";
 import { retentionCommand } from "./retention/index.ts";
+import { registerSchedulerCommands } from "./scheduler/index.ts";
 import { workflowCommand } from "./workflow/index.ts";
 
 const COMMAND_GROUPS: Array<() => Command> = [workflowCommand, retentionCommand];
@@ -31,6 +32,7 @@ export function createProgram(output: ProgramOutput = {}): Command {
     .description("Housekeeping for Dapr Workflow: reads workflow state directly from Dapr's state stores")
     .version(packageVersion(), "-v, --version");
   for (const group of COMMAND_GROUPS) program.addCommand(group());
+  registerSchedulerCommands(program);
 
   const writeOut = output.writeOut ?? ((text: string) => process.stdout.write(text));
   const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));

@@ -1,0 +1,90 @@
+/**
+ * The port the scheduler features use to reach the Dapr Scheduler's key-value store (its embedded etcd). Keys are
+ * canonical (`dapr/jobs/…`, `dapr/counters/…`); an adapter maps them onto its own root, so tests can work under a
+ * private prefix while everything above it speaks Dapr's layout. Values are the stored protobuf bytes, untouched.
+ *
+ * Consistency: every read of a `SchedulerSnapshot` is served at the snapshot's revision, so paging through 100,000
+ * keys (and reading counters after jobs) sees one point in time. Writes are transactions of at most
+ * MAX_TXN_OPS operations (etcd's default `--max-txn-ops`, and the batch `dapr scheduler import` uses).
+ */
+
+export const MAX_TXN_OPS = 128;
+/** Default request budget of one write transaction (etcd's default `--max-request-bytes` is 1.5 MiB). */
+export const DEFAULT_MAX_TXN_BYTES = 1024 * 1024;
+/** First page of an adaptive scan; later pages aim at DEFAULT_PAGE_BYTES from the sizes seen so far. */
+export const DEFAULT_PAGE_SIZE = 1000;
+export const DEFAULT_PAGE_BYTES = 4 * 1024 * 1024;
+export const MAX_PAGE_SIZE = 50_000;
+
+export interface StoredEntry {
+  /** Canonical key (`dapr/jobs/…`). */
+  key: string;
+  value: Uint8Array;
+  /** The canonical key as UTF-8 bytes, when a scan has them at hand (saves re-encoding `key`). */
+  keyBytes?: Uint8Array;
+}
+
+export interface ScanOptions {
+  /**
+   * Keys per page. Default: adaptive — 1000 first, then as many as fit in about 4 MiB (at most 50,000). Large pages
+   * matter: etcd (3.4–3.6) walks its index over the whole rest of the range on every limited Range request, so
+   * paging costs grow with (keys / page size) × keys.
+   */
+  pageSize?: number;
+  /** Resume strictly after this canonical key. */
+  after?: string;
+}
+
+export interface SchedulerSnapshot {
+  /** The store revision every read of this snapshot is served at (etcd revision, decimal). */
+  readonly revision: string;
+  /** Every key under the canonical prefix, in key (byte) order, in pages. */
+  scan(prefix: string, options?: ScanOptions): AsyncGenerator<StoredEntry[], void, undefined>;
+  /** The values of these keys (absent keys are missing from the map). */
+  get(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+}
+
+export interface PutOptions {
+  /** Write only if none of the keys exists; otherwise write nothing and return false (one atomic check). */
+  ifAbsent?: boolean;
+}
+
+export interface SchedulerStore {
+  /** Where the canonical `dapr/` root lives in this store (e.g. `dapr/`, or `t-1234/dapr/` in tests). */
+  readonly root: string;
+  /** Pins the current revision. */
+  snapshot(): Promise<SchedulerSnapshot>;
+  /** Current values of these keys, read at one revision. */
+  get(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /** Deletes these keys in one transaction (≤ MAX_TXN_OPS); returns which of them existed. */
+  deleteKeys(keys: readonly string[]): Promise<string[]>;
+  /** Deletes every key under each prefix in one transaction (≤ MAX_TXN_OPS); returns the deleted keys per prefix. */
+  deletePrefixes(prefixes: readonly string[]): Promise<string[][]>;
+  /** Puts these entries in one transaction (≤ MAX_TXN_OPS); false only when `ifAbsent` found a key. */
+  put(entries: readonly StoredEntry[], options?: PutOptions): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Splits entries into write batches of at most `maxOps` operations and about `maxBytes` of keys and values (an entry
+ * bigger than `maxBytes` goes alone).
+ */
+export function* writeBatches(
+  entries: Iterable<StoredEntry>,
+  maxOps = MAX_TXN_OPS,
+  maxBytes = DEFAULT_MAX_TXN_BYTES,
+): Generator<StoredEntry[]> {
+  let batch: StoredEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = Buffer.byteLength(entry.key) + entry.value.byteLength + 16;
+    if (batch.length > 0 && (batch.length >= maxOps || bytes + size > maxBytes)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(entry);
+    bytes += size;
+  }
+  if (batch.length > 0) yield batch;
+}
