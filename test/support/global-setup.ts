@@ -1,28 +1,34 @@
-// vitest globalSetup: starts one real PostgreSQL, MariaDB, Redis and etcd for the whole run (in parallel, on
-// 127.0.0.1, free ports, temp dirs) and hands their coordinates to test files through provide/inject:
+// vitest globalSetup: starts one real PostgreSQL, MariaDB, Redis, etcd and S3-compatible server (s3rver) for the whole
+// run (in parallel, on 127.0.0.1, free ports, temp dirs) and hands their coordinates to test files through
+// provide/inject:
 //
 //   import { inject } from "vitest";
 //   const url = await createPostgresDatabase(inject("postgresUrl"), "my_test_file");
 //   const db = await createMysqlDatabase(inject("mysql"), "my_test_file");
 //   inject("redisUrl");      // redis://127.0.0.1:PORT
 //   inject("etcdEndpoint");  // 127.0.0.1:PORT
+//   inject("s3");            // { endpoint: "http://127.0.0.1:PORT", region, accessKeyId, secretAccessKey } (s3rver)
 //
 // Escape hatches: to use an already-running server instead of starting one, set
 //   HOUSEKEEPER_TEST_POSTGRES_URL  postgres://user[:pass]@host:port/db   (user must be allowed to CREATE DATABASE)
 //   HOUSEKEEPER_TEST_MYSQL_URL     mysql://user:pass@host:port/          (user must be allowed to CREATE DATABASE)
 //   HOUSEKEEPER_TEST_REDIS_URL     redis://host:port
 //   HOUSEKEEPER_TEST_ETCD_ENDPOINT host:port   (an http:// prefix is accepted and stripped)
+//   HOUSEKEEPER_TEST_S3_ENDPOINT   http://host:port  (S3-compatible, path-style; credentials and region from
+//                                  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
 // Servers given this way are used as-is and never stopped.
 
 import type { TestProject } from "vitest/node";
 import {
   type MysqlConnectionInfo,
   parseMysqlUrl,
+  type S3ConnectionInfo,
   type StartedServer,
   startEtcd,
   startMariadb,
   startPostgres,
   startRedis,
+  startS3,
 } from "./servers.ts";
 
 declare module "vitest" {
@@ -35,6 +41,8 @@ declare module "vitest" {
     redisUrl: string;
     /** 127.0.0.1:PORT (no scheme) */
     etcdEndpoint: string;
+    /** An S3-compatible server (s3rver): path-style endpoint, region and credentials; tests create their own buckets. */
+    s3: S3ConnectionInfo;
   }
 }
 
@@ -67,6 +75,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
     env.HOUSEKEEPER_TEST_ETCD_ENDPOINT
       ? Promise.resolve(env.HOUSEKEEPER_TEST_ETCD_ENDPOINT.replace(/^https?:\/\//, "").replace(/\/+$/, ""))
       : startEtcd().then((s) => track(s).endpoint),
+    env.HOUSEKEEPER_TEST_S3_ENDPOINT
+      ? Promise.resolve({
+          endpoint: env.HOUSEKEEPER_TEST_S3_ENDPOINT.replace(/\/+$/, ""),
+          region: env.AWS_REGION ?? "us-east-1",
+          accessKeyId: env.AWS_ACCESS_KEY_ID ?? "",
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "",
+        } satisfies S3ConnectionInfo)
+      : startS3().then((s) => {
+          track(s);
+          const { endpoint, region, accessKeyId, secretAccessKey } = s;
+          return { endpoint, region, accessKeyId, secretAccessKey } satisfies S3ConnectionInfo;
+        }),
   ] as const);
 
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -75,17 +95,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const messages = failures.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason)));
     throw new Error(`test servers failed to start:\n\n${messages.join("\n\n")}`);
   }
-  const [postgres, mysql, redis, etcd] = results as unknown as [
+  const [postgres, mysql, redis, etcd, s3] = results as unknown as [
     PromiseFulfilledResult<string>,
     PromiseFulfilledResult<MysqlConnectionInfo>,
     PromiseFulfilledResult<string>,
     PromiseFulfilledResult<string>,
+    PromiseFulfilledResult<S3ConnectionInfo>,
   ];
 
   project.provide("postgresUrl", postgres.value);
   project.provide("mysql", mysql.value);
   project.provide("redisUrl", redis.value);
   project.provide("etcdEndpoint", etcd.value);
+  project.provide("s3", s3.value);
   if (started.length > 0) {
     console.log(`[test servers] ${started.length} started in ${Date.now() - t0} ms`);
   }

@@ -4,7 +4,8 @@
 // mkdtemp directory. stop() kills the process and removes that directory; a process 'exit' handler does the same
 // as a safety net, so no server outlives the test run.
 //
-// Debian packages: postgresql, mariadb-server, redis-server, etcd-server (see .ci/run).
+// Debian packages: postgresql, mariadb-server, redis-server, etcd-server (see .ci/run). The S3-compatible server is
+// s3rver (an npm dev dependency), run with the current Node as a child process like the others.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import {
@@ -19,6 +20,7 @@ import {
   statSync,
 } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
@@ -72,6 +74,20 @@ export interface EtcdServer extends StartedServer {
   endpoint: string;
   /** http://127.0.0.1:PORT */
   url: string;
+  host: string;
+  port: number;
+}
+
+/** Plain, serialisable coordinates of an S3-compatible server (passed through vitest's provide/inject). */
+export interface S3ConnectionInfo {
+  /** http://127.0.0.1:PORT (path-style addressing: use forcePathStyle). */
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface S3Server extends S3ConnectionInfo, StartedServer {
   host: string;
   port: number;
 }
@@ -734,6 +750,66 @@ export async function startEtcd(): Promise<EtcdServer> {
         if (body.health !== "true" && body.health !== true) throw new Error(`etcd /health: ${JSON.stringify(body)}`);
       });
       return { endpoint: `${HOST}:${port}`, url: clientUrl, host: HOST, port, stop: () => stopper.stop() };
+    },
+    () => stopper.stop(),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// S3 (s3rver)
+
+/** s3rver's built-in account: it accepts requests signed with exactly these credentials. */
+const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/** Starts s3rver (path-style buckets only, no buckets yet: tests create their own). */
+export async function startS3(): Promise<S3Server> {
+  let binary: string;
+  try {
+    binary = createRequire(import.meta.url).resolve("s3rver/bin/s3rver.js");
+  } catch {
+    throw new Error("s3rver not found: run npm install (it is a dev dependency)");
+  }
+  const dir = await mkdtemp(join(tmpdir(), "housekeeper-s3-"));
+  const stopper = makeStopper(dir, "SIGTERM");
+  return startOrCleanUp(
+    async () => {
+      const logFile = join(dir, "s3rver.log");
+      const dataDir = join(dir, "data");
+      await mkdir(dataDir);
+      const port = await freePort();
+      const proc = launch(
+        process.execPath,
+        // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node >= 17) only offers
+        // through its legacy provider; without it every truncated listing is a 500.
+        [
+          "--openssl-legacy-provider",
+          binary,
+          "--directory",
+          dataDir,
+          "--address",
+          HOST,
+          "--port",
+          String(port),
+          "--silent",
+          "--no-vhost-buckets",
+        ],
+        logFile,
+        { cwd: dir },
+      );
+      stopper.attach(proc);
+      const endpoint = `http://${HOST}:${port}`;
+      await waitUntilReady("s3rver", proc, logFile, async () => {
+        // Any HTTP answer (an unauthenticated ListBuckets gets an XML error) means it is listening.
+        await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.arrayBuffer());
+      });
+      return {
+        endpoint,
+        region: "us-east-1",
+        ...S3RVER_CREDENTIALS,
+        host: HOST,
+        port,
+        stop: () => stopper.stop(),
+      };
     },
     () => stopper.stop(),
   );

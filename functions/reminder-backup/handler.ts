@@ -1,0 +1,56 @@
+/**
+ * Scheduled reminder backup (EventBridge Scheduler → Lambda): exports the Scheduler's jobs and counters to S3 in the
+ * `dapr scheduler export` format with a manifest, and applies retention. Configuration: environment variables and
+ * the schedule's input (shared/config/reminder-backup.ts). A failure is logged with its code, counted, and rethrown
+ * so that the invocation fails (Scheduler retries, then its dead-letter queue).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
+import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
+import { type ReminderBackupResult, runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
+import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
+
+export const logger = new Logger({ serviceName: "reminder-backup" });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper",
+  serviceName: "reminder-backup",
+});
+/** Module scope: reused by warm invocations. */
+export const ports = new ReminderPortsCache();
+
+export async function backupReminders(event: unknown, _context?: Context): Promise<ReminderBackupResult> {
+  try {
+    const settings = reminderBackupSettings(process.env, event);
+    const result = await runReminderBackup(await ports.get(settings), settings.job);
+    metrics.addMetric("JobsExported", MetricUnit.Count, result.jobs);
+    metrics.addMetric("CountersExported", MetricUnit.Count, result.counters);
+    metrics.addMetric("BackupBytes", MetricUnit.Bytes, result.bytes);
+    metrics.addMetric("BackupDuration", MetricUnit.Milliseconds, result.durationMs);
+    metrics.addMetric("BackupsDeleted", MetricUnit.Count, result.deletedBackups.length);
+    logger.info("reminder backup written", {
+      key: result.key,
+      revision: result.revision,
+      jobs: result.jobs,
+      counters: result.counters,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      deletedBackups: result.deletedBackups,
+      durationMs: result.durationMs,
+    });
+    return result;
+  } catch (error) {
+    const code = error instanceof HousekeeperError ? error.code : "internal";
+    metrics.addMetric("BackupFailed", MetricUnit.Count, 1);
+    logger.error("reminder backup failed", { code, reason: errorMessage(error) });
+    throw error;
+  }
+}
+
+export const handler = middy(backupReminders)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));

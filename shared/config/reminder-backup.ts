@@ -1,0 +1,177 @@
+/**
+ * Configuration of the reminder backup function: environment variables (where things are) plus the scheduled
+ * event's input (what to do this time; EventBridge Scheduler sends the schedule's `input` JSON as the event), both
+ * validated with zod. The event overrides the environment field by field.
+ *
+ * Environment:
+ *   ETCD_ENDPOINTS         comma-separated host:port (http:// or https://) of the Scheduler's etcd (required)
+ *   ETCD_KEY_ROOT          where Dapr's `dapr/` keys live in that etcd (default `dapr/`)
+ *   BACKUP_BUCKET          S3 bucket; without it backups go to the local filesystem (BACKUP_DIR)
+ *   BACKUP_DIR             filesystem root when no bucket is set (default ./.housekeeper/backups/)
+ *   BACKUP_PREFIX          key prefix in the bucket (default `reminders`)
+ *   SCHEDULER_NAMESPACE    the Scheduler's namespace, the folder below the prefix (default `dapr-system`)
+ *   DAPR_NAMESPACE         Dapr namespace a display-name prefix is resolved in (default `default`)
+ *   REMINDER_PREFIX        back up only jobs under this display-name prefix (e.g. `workflow/my-app`)
+ *   RETENTION_KEEP_LAST    keep the newest N backups
+ *   RETENTION_KEEP_WITHIN  keep backups younger than this (Go duration `720h`, or days `30d`)
+ *   S3_ENDPOINT            custom endpoint of an S3-compatible store (path-style addressing is then used)
+ *   S3_FORCE_PATH_STYLE    true/false, to override that
+ *   AWS_REGION             as usual
+ */
+import { z } from "zod";
+import { HousekeeperError } from "../errors.ts";
+import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
+import type { ObjectStoreConfig } from "../object-store/open.ts";
+import { parseGoDuration } from "../workflow/instance-filter.ts";
+
+/** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`). */
+export function parseRetentionDuration(text: string): number {
+  const days = /^(\d+)d$/.exec(text.trim());
+  if (days) return Number(days[1]) * 86_400_000;
+  const ms = parseGoDuration(text.trim());
+  if (ms < 0) throw new HousekeeperError("bad-input", `invalid duration "${text}": must not be negative`);
+  return ms;
+}
+
+const duration = z.string().transform((text, ctx) => {
+  try {
+    return parseRetentionDuration(text);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((s) => (s === "" ? undefined : s))
+  .optional();
+
+const boolText = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((s) => s === "true" || s === "1" || s === "yes");
+
+const namespace = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only");
+const displayPrefix = z
+  .string()
+  .regex(/^(all|app|actor|workflow)(\/[^/]+){0,2}$/, "a delete-all prefix such as workflow/my-app");
+
+/** The environment shared by the backup and the restore functions. */
+export const reminderStorageEnvSchema = z.object({
+  ETCD_ENDPOINTS: z
+    .string({ error: "ETCD_ENDPOINTS is required (comma-separated host:port)" })
+    .transform((s) =>
+      s
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string()).min(1, "ETCD_ENDPOINTS names no endpoint")),
+  ETCD_KEY_ROOT: optionalText,
+  BACKUP_BUCKET: optionalText,
+  BACKUP_DIR: optionalText,
+  BACKUP_PREFIX: z.string().optional(),
+  SCHEDULER_NAMESPACE: optionalText.pipe(namespace.optional()),
+  DAPR_NAMESPACE: optionalText.pipe(namespace.optional()),
+  S3_ENDPOINT: optionalText.pipe(z.url().optional()),
+  S3_FORCE_PATH_STYLE: optionalText.pipe(boolText.optional()),
+  AWS_REGION: optionalText,
+});
+
+export const reminderBackupEnvSchema = reminderStorageEnvSchema.extend({
+  REMINDER_PREFIX: optionalText.pipe(displayPrefix.optional()),
+  RETENTION_KEEP_LAST: optionalText.pipe(
+    z.string().regex(/^\d+$/, "a whole number (0 or more)").transform(Number).optional(),
+  ),
+  RETENTION_KEEP_WITHIN: optionalText.pipe(duration.optional()),
+});
+
+/** The schedule's input: per-schedule overrides of the environment. */
+export const reminderBackupEventSchema = z
+  .object({
+    prefix: displayPrefix.optional(),
+    keyPrefix: z.string().optional(),
+    schedulerNamespace: namespace.optional(),
+    daprNamespace: namespace.optional(),
+    keepLast: z.number().int().min(0).optional(),
+    keepWithin: duration.optional(),
+  })
+  .strict();
+
+export interface StorageSettings {
+  etcd: { endpoints: string[]; root?: string };
+  objectStore: ObjectStoreConfig;
+}
+
+export interface ReminderBackupSettings extends StorageSettings {
+  job: ReminderBackupConfig;
+}
+
+/** zod issues as one line an operator can act on. */
+export function describeIssues(error: z.ZodError, where: string): string {
+  return error.issues
+    .map((issue) => `${where}${issue.path.length > 0 ? ` ${issue.path.join(".")}` : ""}: ${issue.message}`)
+    .join("; ");
+}
+
+function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, where: string): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new HousekeeperError("bad-input", describeIssues(parsed.error, where));
+  return parsed.data;
+}
+
+export function storageSettings(env: z.output<typeof reminderStorageEnvSchema>): StorageSettings {
+  const objectStore: ObjectStoreConfig = env.BACKUP_BUCKET
+    ? {
+        kind: "s3",
+        bucket: env.BACKUP_BUCKET,
+        ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+        ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
+        ...(env.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: env.S3_FORCE_PATH_STYLE } : {}),
+      }
+    : { kind: "filesystem", ...(env.BACKUP_DIR ? { root: env.BACKUP_DIR } : {}) };
+  return {
+    etcd: { endpoints: env.ETCD_ENDPOINTS, ...(env.ETCD_KEY_ROOT ? { root: env.ETCD_KEY_ROOT } : {}) },
+    objectStore,
+  };
+}
+
+/** The scheduled event, unwrapped: EventBridge Scheduler sends the input itself; a legacy rule wraps it in `detail`. */
+function eventInput(event: unknown): unknown {
+  if (event === undefined || event === null || event === "") return {};
+  if (typeof event === "object" && (event as Record<string, unknown>)["detail-type"] === "Scheduled Event") {
+    return (event as { detail?: unknown }).detail ?? {};
+  }
+  return event;
+}
+
+/** Environment + event → validated settings; HousekeeperError("bad-input") naming every problem. */
+export function reminderBackupSettings(env: NodeJS.ProcessEnv, event: unknown): ReminderBackupSettings {
+  const e = parseOrThrow(reminderBackupEnvSchema, env, "environment");
+  const input = parseOrThrow(reminderBackupEventSchema, eventInput(event), "event");
+  const keepLast = input.keepLast ?? e.RETENTION_KEEP_LAST;
+  const keepWithinMs = input.keepWithin ?? e.RETENTION_KEEP_WITHIN;
+  const prefix = input.prefix ?? e.REMINDER_PREFIX;
+  const schedulerNamespace = input.schedulerNamespace ?? e.SCHEDULER_NAMESPACE;
+  const daprNamespace = input.daprNamespace ?? e.DAPR_NAMESPACE;
+  const keyPrefix = input.keyPrefix ?? e.BACKUP_PREFIX;
+  const job: ReminderBackupConfig = {
+    ...(keyPrefix !== undefined ? { keyPrefix } : {}),
+    ...(schedulerNamespace ? { schedulerNamespace } : {}),
+    ...(daprNamespace ? { daprNamespace } : {}),
+    ...(prefix ? { prefix } : {}),
+    ...(keepLast !== undefined || keepWithinMs !== undefined
+      ? {
+          retention: {
+            ...(keepLast !== undefined ? { keepLast } : {}),
+            ...(keepWithinMs !== undefined ? { keepWithinMs } : {}),
+          },
+        }
+      : {}),
+    ...(env.HOUSEKEEPER_VERSION ? { toolVersion: env.HOUSEKEEPER_VERSION } : {}),
+  };
+  return { ...storageSettings(e), job };
+}
+
+export { parseOrThrow };

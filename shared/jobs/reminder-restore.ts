@@ -1,0 +1,468 @@
+/**
+ * Reminder restore: puts the jobs and counters of a backup (a `dapr scheduler export` file in the object store) back
+ * into the Scheduler's etcd.
+ *
+ * Nothing is written until the whole file has been read and checked:
+ *   1. the manifest is read (a missing one refuses the restore unless `allowMissingManifest`);
+ *   2. the file is streamed once: every byte goes into a sha256, every chunk into the gob decoder, and every entry is
+ *      checked to decode as its protobuf type (stored job / counter) under the right root;
+ *   3. size and sha256 must match the manifest (a flipped byte is a checksum mismatch, whatever the decoder thought of
+ *      it), then the decoder must have reached a clean end, and the counts must match the manifest.
+ * Any failure is HousekeeperError("corrupt-data") (or "not-found") and etcd is untouched. The selected entries are
+ * held in memory until written (about the file's size: the restore must see the whole file before its first write).
+ *
+ * Then, unit by unit (a job together with its counter, so both land in the same transaction), in transactions of at
+ * most 128 operations: the current values are read and compared byte for byte, and each key is created, overwritten,
+ * left unchanged (already identical) or skipped (exists with other bytes and the policy is skip-existing). Under
+ * skip-existing the counter of a skipped job is skipped too (it would not belong to the job that is there), and every
+ * write transaction is conditioned on all its keys still being absent (etcd compare create_revision = 0), so a key
+ * created concurrently is never overwritten: the batch is re-read and re-planned instead. A failed transaction stops
+ * the restore; the result says exactly which keys were written, and running the same restore again finishes the job
+ * (what was written is now identical, so it is left unchanged).
+ */
+import { createHash } from "node:crypto";
+import type { ErrorCode } from "../errors.ts";
+import { errorMessage, HousekeeperError } from "../errors.ts";
+import { type ObjectStore, readAll } from "../object-store/object-store.ts";
+import { validateExportEntry } from "../scheduler/export.ts";
+import { type ExportEntry, ExportFileDecoder, type ExportFileSummary } from "../scheduler/gob.ts";
+import { COUNTERS_PREFIX, JOBS_PREFIX, type KeySelection } from "../scheduler/keys.ts";
+import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
+import { DEFAULT_MAX_TXN_BYTES, MAX_TXN_OPS } from "../scheduler/store.ts";
+import {
+  DEFAULT_DAPR_NAMESPACE,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_SCHEDULER_NAMESPACE,
+  selectionForPrefix,
+} from "./reminder-backup.ts";
+import {
+  BACKUP_SUFFIX,
+  backupFolder,
+  listBackups,
+  manifestKeyOf,
+  type ReminderBackupManifest,
+  reminderBackupManifestSchema,
+} from "./reminder-backup-layout.ts";
+
+export type ConflictPolicy = "skip-existing" | "overwrite";
+export const LATEST = "latest";
+
+export interface ReminderRestorePorts {
+  scheduler: SchedulerStore;
+  objectStore: ObjectStore;
+}
+
+export interface ReminderRestoreRequest {
+  /** Object key of the .bin, or "latest" (the newest complete backup in `<keyPrefix>/<schedulerNamespace>/`). */
+  backupKey: string;
+  /** For "latest": where the backups are (defaults as for the backup). */
+  keyPrefix?: string;
+  schedulerNamespace?: string;
+  /** Read, verify and compare, but write nothing. */
+  dryRun?: boolean;
+  /** Default skip-existing. */
+  conflictPolicy?: ConflictPolicy;
+  /** Only jobs (and their counters) under this display-name prefix (`workflow/my-app`, `workflow/my-app/instance1`). */
+  prefix?: string;
+  /** Dapr namespace the prefix is resolved in (default `default`). */
+  daprNamespace?: string;
+  /** Restore a backup that has no manifest (no checksum to verify; the file is still fully decoded first). */
+  allowMissingManifest?: boolean;
+  /** Operations per etcd transaction (default and maximum 128). */
+  maxTxnOps?: number;
+  /** How many keys each list of the result keeps (default: all); counts are always exact. */
+  reportLimit?: number;
+}
+
+export interface RestoreCounts {
+  created: number;
+  overwritten: number;
+  /** Already identical in etcd. */
+  unchanged: number;
+  /** Exists in etcd with other bytes; kept because the policy is skip-existing. */
+  skipped: number;
+}
+
+export interface ReminderRestoreResult {
+  backupKey: string;
+  manifestKey: string;
+  dryRun: boolean;
+  conflictPolicy: ConflictPolicy;
+  prefix: string | null;
+  /** True when size and sha256 were checked against the manifest. */
+  verified: boolean;
+  /** From the manifest: when the backup was taken and at which etcd revision. */
+  backupCreatedAt: string | null;
+  backupRevision: string | null;
+  bytes: number;
+  sha256: string;
+  inBackup: { jobs: number; counters: number };
+  selected: { jobs: number; counters: number };
+  /** Exact counts (in a dry run: what would happen). */
+  counts: RestoreCounts;
+  /** Keys (canonical `dapr/…`) per outcome, in write order; cut at reportLimit (see `truncated`). */
+  created: string[];
+  overwritten: string[];
+  unchanged: string[];
+  skipped: string[];
+  truncated: boolean;
+  /** Write transactions committed. */
+  transactions: number;
+  /** False when a read or write failed midway: everything in `created`/`overwritten` was committed, nothing else. */
+  isComplete: boolean;
+  failure?: { code: ErrorCode; message: string };
+  durationMs: number;
+}
+
+/** One job with its counter (either may be absent from the backup). */
+interface Unit {
+  job?: StoredEntry;
+  counter?: StoredEntry;
+}
+
+type State = "absent" | "same" | "different";
+type Outcome = "create" | "overwrite" | "unchanged" | "skip";
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+function underAny(key: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => key.startsWith(p));
+}
+
+function selects(selection: KeySelection | undefined, entry: ExportEntry): boolean {
+  if (selection === undefined) return true;
+  return underAny(entry.key, entry.section === "jobs" ? selection.jobs : selection.counters);
+}
+
+async function resolveBackupKey(
+  store: ObjectStore,
+  request: ReminderRestoreRequest,
+): Promise<{ key: string; manifestKey: string }> {
+  if (request.backupKey !== LATEST) {
+    const key = request.backupKey.replace(/^\/+/, "");
+    return { key, manifestKey: manifestKeyOf(key) };
+  }
+  const folder = backupFolder(
+    request.keyPrefix ?? DEFAULT_KEY_PREFIX,
+    request.schedulerNamespace ?? DEFAULT_SCHEDULER_NAMESPACE,
+  );
+  const backups = await listBackups(store, folder);
+  const latest = backups.find((b) => b.hasData && (b.hasManifest || request.allowMissingManifest));
+  if (latest === undefined) {
+    throw new HousekeeperError("not-found", `no complete backup under ${store.location}/${folder}`);
+  }
+  return { key: latest.key, manifestKey: latest.manifestKey };
+}
+
+async function readManifest(
+  store: ObjectStore,
+  manifestKey: string,
+  backupKey: string,
+  allowMissing: boolean,
+): Promise<ReminderBackupManifest | undefined> {
+  let text: string;
+  try {
+    const { body } = await store.get(manifestKey);
+    text = (await readAll(body)).toString("utf8");
+  } catch (error) {
+    if (error instanceof HousekeeperError && error.code === "not-found") {
+      if (allowMissing) return undefined;
+      throw new HousekeeperError(
+        "not-found",
+        `backup ${backupKey} has no manifest (${manifestKey}), so its checksum cannot be verified; ` +
+          "restore it anyway with allowMissingManifest",
+      );
+    }
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new HousekeeperError("corrupt-data", `manifest ${manifestKey} is not JSON: ${errorMessage(error)}`);
+  }
+  const parsed = reminderBackupManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new HousekeeperError(
+      "corrupt-data",
+      `manifest ${manifestKey} is not a reminder backup manifest: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+interface DecodedBackup {
+  bytes: number;
+  sha256: string;
+  summary: ExportFileSummary;
+  entries: ExportEntry[];
+}
+
+/** Streams the file once: hashes all of it, decodes and validates every entry, keeps the selected ones. */
+async function readBackup(
+  store: ObjectStore,
+  key: string,
+  manifest: ReminderBackupManifest | undefined,
+  selection: KeySelection | undefined,
+): Promise<DecodedBackup> {
+  const { body } = await store.get(key);
+  const hash = createHash("sha256");
+  const decoder = new ExportFileDecoder();
+  const entries: ExportEntry[] = [];
+  let bytes = 0;
+  let summary: ExportFileSummary | undefined;
+  let decodeError: unknown;
+  const drain = () => {
+    for (;;) {
+      const step = decoder.next();
+      if (step.kind === "need-input") return;
+      if (step.kind === "done") {
+        summary = step.summary;
+        return;
+      }
+      validateExportEntry(step.entry);
+      if (selects(selection, step.entry)) entries.push(step.entry);
+    }
+  };
+  try {
+    for await (const raw of body) {
+      const chunk = typeof raw === "string" ? Buffer.from(raw) : (raw as Uint8Array);
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (decodeError !== undefined || summary !== undefined) continue;
+      try {
+        decoder.push(chunk);
+        drain();
+      } catch (error) {
+        decodeError = error;
+      }
+    }
+  } catch (error) {
+    throw error instanceof HousekeeperError
+      ? error
+      : new HousekeeperError("unavailable", `reading ${key} from ${store.location}: ${errorMessage(error)}`, {
+          cause: error,
+        });
+  }
+  if (decodeError === undefined && summary === undefined) {
+    try {
+      decoder.end();
+      drain();
+    } catch (error) {
+      decodeError = error;
+    }
+  }
+  const sha256 = hash.digest("hex");
+  if (manifest) {
+    if (bytes !== manifest.bytes || sha256 !== manifest.sha256) {
+      throw new HousekeeperError(
+        "corrupt-data",
+        `backup ${key} does not match its manifest: ${bytes} bytes with sha256 ${sha256}, ` +
+          `the manifest says ${manifest.bytes} bytes with sha256 ${manifest.sha256}; nothing was restored`,
+      );
+    }
+  }
+  if (decodeError !== undefined || summary === undefined) {
+    const reason = decodeError === undefined ? "the file has data after its end" : errorMessage(decodeError);
+    throw new HousekeeperError("corrupt-data", `backup ${key} cannot be restored: ${reason}; nothing was restored`, {
+      cause: decodeError,
+    });
+  }
+  if (summary.bytes !== bytes) {
+    throw new HousekeeperError(
+      "corrupt-data",
+      `backup ${key} has ${bytes - summary.bytes} bytes after the end of its export data; nothing was restored`,
+    );
+  }
+  if (manifest && (summary.jobs !== manifest.counts.jobs || summary.counters !== manifest.counts.counters)) {
+    throw new HousekeeperError(
+      "corrupt-data",
+      `backup ${key} holds ${summary.jobs} jobs and ${summary.counters} counters, its manifest says ` +
+        `${manifest.counts.jobs} and ${manifest.counts.counters}; nothing was restored`,
+    );
+  }
+  return { bytes, sha256, summary, entries };
+}
+
+/** Pairs each job with its counter (same name under the other root), in file order; orphan counters at the end. */
+function toUnits(entries: readonly ExportEntry[]): Unit[] {
+  const byName = new Map<string, Unit>();
+  const units: Unit[] = [];
+  for (const entry of entries) {
+    const [root, field] =
+      entry.section === "jobs" ? [JOBS_PREFIX, "job" as const] : [COUNTERS_PREFIX, "counter" as const];
+    const name = entry.key.slice(root.length);
+    let unit = byName.get(name);
+    if (unit === undefined) {
+      unit = {};
+      byName.set(name, unit);
+      units.push(unit);
+    }
+    unit[field] = { key: entry.key, value: entry.value };
+  }
+  return units;
+}
+
+function* unitBatches(units: readonly Unit[], maxOps: number, maxBytes: number): Generator<Unit[]> {
+  let batch: Unit[] = [];
+  let ops = 0;
+  let bytes = 0;
+  for (const unit of units) {
+    const parts = [unit.job, unit.counter].filter((e): e is StoredEntry => e !== undefined);
+    const size = parts.reduce((n, e) => n + Buffer.byteLength(e.key) + e.value.byteLength + 16, 0);
+    if (batch.length > 0 && (ops + parts.length > maxOps || bytes + size > maxBytes)) {
+      yield batch;
+      batch = [];
+      ops = 0;
+      bytes = 0;
+    }
+    batch.push(unit);
+    ops += parts.length;
+    bytes += size;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function stateOf(entry: StoredEntry, current: Map<string, Uint8Array>): State {
+  const existing = current.get(entry.key);
+  if (existing === undefined) return "absent";
+  return sameBytes(existing, entry.value) ? "same" : "different";
+}
+
+/** What to do with each key of a unit, given what etcd holds now. */
+function decide(
+  unit: Unit,
+  current: Map<string, Uint8Array>,
+  policy: ConflictPolicy,
+): Array<{ entry: StoredEntry; outcome: Outcome }> {
+  const out: Array<{ entry: StoredEntry; outcome: Outcome }> = [];
+  const outcomeOf = (state: State): Outcome => {
+    if (state === "absent") return "create";
+    if (state === "same") return "unchanged";
+    return policy === "overwrite" ? "overwrite" : "skip";
+  };
+  const jobOutcome = unit.job ? outcomeOf(stateOf(unit.job, current)) : undefined;
+  if (unit.job) out.push({ entry: unit.job, outcome: jobOutcome! });
+  if (unit.counter) {
+    let outcome = outcomeOf(stateOf(unit.counter, current));
+    // A job kept as it is in etcd keeps its own counter: the backup's would describe another job's firings.
+    if (jobOutcome === "skip" && outcome !== "unchanged") outcome = "skip";
+    out.push({ entry: unit.counter, outcome });
+  }
+  return out;
+}
+
+const MAX_CONFLICT_RETRIES = 5;
+
+export async function runReminderRestore(
+  ports: ReminderRestorePorts,
+  request: ReminderRestoreRequest,
+): Promise<ReminderRestoreResult> {
+  const startedAt = performance.now();
+  const { scheduler, objectStore } = ports;
+  const dryRun = request.dryRun ?? false;
+  const policy: ConflictPolicy = request.conflictPolicy ?? "skip-existing";
+  if (policy !== "skip-existing" && policy !== "overwrite") {
+    throw new HousekeeperError("bad-input", `conflict policy must be skip-existing or overwrite, got "${policy}"`);
+  }
+  const prefix = request.prefix === undefined || request.prefix === "" ? null : request.prefix;
+  const selection =
+    prefix === null ? undefined : selectionForPrefix(prefix, request.daprNamespace ?? DEFAULT_DAPR_NAMESPACE);
+  const maxOps = Math.max(1, Math.min(MAX_TXN_OPS, request.maxTxnOps ?? MAX_TXN_OPS));
+  const reportLimit = request.reportLimit ?? Number.POSITIVE_INFINITY;
+
+  const { key, manifestKey } = await resolveBackupKey(objectStore, request);
+  if (!key.endsWith(BACKUP_SUFFIX)) {
+    throw new HousekeeperError("bad-input", `backup key "${key}" does not end in ${BACKUP_SUFFIX}`);
+  }
+  if ((await objectStore.head(key)) === undefined) {
+    throw new HousekeeperError("not-found", `no backup ${key} in ${objectStore.location}`);
+  }
+  const manifest = await readManifest(objectStore, manifestKey, key, request.allowMissingManifest ?? false);
+  const backup = await readBackup(objectStore, key, manifest, selection);
+
+  const result: ReminderRestoreResult = {
+    backupKey: key,
+    manifestKey,
+    dryRun,
+    conflictPolicy: policy,
+    prefix,
+    verified: manifest !== undefined,
+    backupCreatedAt: manifest?.createdAt ?? null,
+    backupRevision: manifest?.revision ?? null,
+    bytes: backup.bytes,
+    sha256: backup.sha256,
+    inBackup: { jobs: backup.summary.jobs, counters: backup.summary.counters },
+    selected: {
+      jobs: backup.entries.filter((e) => e.section === "jobs").length,
+      counters: backup.entries.filter((e) => e.section === "counters").length,
+    },
+    counts: { created: 0, overwritten: 0, unchanged: 0, skipped: 0 },
+    created: [],
+    overwritten: [],
+    unchanged: [],
+    skipped: [],
+    truncated: false,
+    transactions: 0,
+    isComplete: true,
+    durationMs: 0,
+  };
+  const record = (outcome: Outcome, entryKey: string) => {
+    const [countKey, list] =
+      outcome === "create"
+        ? (["created", result.created] as const)
+        : outcome === "overwrite"
+          ? (["overwritten", result.overwritten] as const)
+          : outcome === "unchanged"
+            ? (["unchanged", result.unchanged] as const)
+            : (["skipped", result.skipped] as const);
+    result.counts[countKey]++;
+    if (list.length < reportLimit) list.push(entryKey);
+    else result.truncated = true;
+  };
+
+  try {
+    for (const batch of unitBatches(toUnits(backup.entries), maxOps, DEFAULT_MAX_TXN_BYTES)) {
+      const keys = batch.flatMap((u) => [u.job?.key, u.counter?.key].filter((k): k is string => k !== undefined));
+      for (let attempt = 0; ; attempt++) {
+        const current = await scheduler.get(keys);
+        const decisions = batch.flatMap((unit) => decide(unit, current, policy));
+        const writes = decisions.filter((d) => d.outcome === "create" || d.outcome === "overwrite");
+        if (dryRun || writes.length === 0) {
+          for (const d of decisions) record(d.outcome, d.entry.key);
+          break;
+        }
+        const committed = await scheduler.put(
+          writes.map((d) => d.entry),
+          policy === "skip-existing" ? { ifAbsent: true } : {},
+        );
+        if (committed) {
+          result.transactions++;
+          for (const d of decisions) record(d.outcome, d.entry.key);
+          break;
+        }
+        // Someone created one of these keys since we read them: read again and decide again.
+        if (attempt >= MAX_CONFLICT_RETRIES) {
+          throw new HousekeeperError(
+            "store-error",
+            `keys of this batch keep being created concurrently (${MAX_CONFLICT_RETRIES + 1} attempts)`,
+          );
+        }
+      }
+    }
+  } catch (error) {
+    result.isComplete = false;
+    const written = result.counts.created + result.counts.overwritten;
+    result.failure = {
+      code: error instanceof HousekeeperError ? error.code : "store-error",
+      message:
+        `restore stopped after ${result.transactions} transaction(s) (${written} key(s) written, listed in ` +
+        `created/overwritten; running the same restore again completes it): ${errorMessage(error)}`,
+    };
+  }
+  result.durationMs = Math.round(performance.now() - startedAt);
+  return result;
+}
