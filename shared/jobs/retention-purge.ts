@@ -24,9 +24,10 @@ export interface InstancePurger {
   purge(instanceId: string): Promise<"purged" | "not-found" | "not-terminal">;
 }
 
-/** Deletes the Scheduler reminders (jobs and counters) of one workflow instance and its activities. */
+/** Deletes the Scheduler reminders (jobs and counters) of workflow instances and their activities. */
 export interface ReminderCleaner {
-  deleteInstanceReminders(app: AppRef, instanceId: string): Promise<number>;
+  /** Returns how many reminder jobs were deleted. */
+  deleteRemindersOf(app: AppRef, instanceIds: readonly string[]): Promise<number>;
 }
 
 export interface RetentionPorts {
@@ -102,6 +103,8 @@ export interface RetentionResult {
 }
 
 const DEFAULT_CONCURRENCY = 20;
+const DIRECT_BATCH_SIZE = 100;
+const DIRECT_PARALLEL_BATCHES = 4;
 const DEFAULT_SAFETY_MARGIN_MS = 30_000;
 
 export async function runRetentionPurge(ports: RetentionPorts, options: RetentionOptions): Promise<RetentionResult> {
@@ -157,8 +160,17 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
 
   const select = selector(options.retention, options.ageFrom ?? "completed", now);
   const recursive = options.recursive ?? true;
-  const execute = mode === "direct" ? directPurge(ports, options, select) : sidecarPurge(ports);
+  const purgeOne = sidecarPurge(ports);
+  const purgeBatch = directPurgeBatch(ports, options, select);
   const run = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
+  // Direct mode works in batches (one read, one reminder transaction and one delete transaction per batch); a few
+  // batches run side by side, bounded by the store's connection pool anyway.
+  const runBatch = pLimit(Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, DIRECT_PARALLEL_BATCHES));
+  const account = (outcome: Outcome) => {
+    result.keysDeleted += outcome.keysDeleted ?? 0;
+    result.remindersDeleted += outcome.remindersDeleted ?? 0;
+    record(outcome.decision);
+  };
   const margin = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
   const outOfTime = () => options.timeLeftMs !== undefined && options.timeLeftMs() < margin;
   let attempts = 0;
@@ -171,6 +183,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
     result.scanned += page.instances.length;
     const tasks: Array<Promise<void>> = [];
+    const batch: Selected[] = [];
     let stopped: RetentionResult["stoppedBecause"];
     // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
     // are purged on their own. This also keeps two tasks from ever deleting the same child.
@@ -205,15 +218,29 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
         break;
       }
       attempts++;
+      if (mode === "direct") {
+        batch.push(rule);
+        continue;
+      }
       tasks.push(
         run(async () => {
           try {
-            const outcome = await execute(instance, rule);
-            result.keysDeleted += outcome.keysDeleted ?? 0;
-            result.remindersDeleted += outcome.remindersDeleted ?? 0;
-            record(outcome.decision);
+            account(await purgeOne(rule));
           } catch (error) {
             record({ ...rule, action: "fail", reason: errorMessage(error) });
+          }
+        }),
+      );
+    }
+    for (let i = 0; i < batch.length; i += DIRECT_BATCH_SIZE) {
+      const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
+      tasks.push(
+        runBatch(async () => {
+          try {
+            for (const outcome of await purgeBatch(chunk)) account(outcome);
+          } catch (error) {
+            // The batch's reminder or delete transaction failed: none of its state was deleted.
+            for (const rule of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
         }),
       );
@@ -274,7 +301,7 @@ interface Outcome {
 }
 
 function sidecarPurge(ports: RetentionPorts) {
-  return async (_instance: InstanceSummary, rule: Selected): Promise<Outcome> => {
+  return async (rule: Selected): Promise<Outcome> => {
     const outcome = await ports.purger!.purge(rule.instanceID);
     if (outcome === "not-found") return { decision: { ...rule, action: "already-gone", reason: "already purged" } };
     if (outcome === "not-terminal") {
@@ -284,39 +311,64 @@ function sidecarPurge(ports: RetentionPorts) {
   };
 }
 
-function directPurge(ports: RetentionPorts, options: RetentionOptions, select: ReturnType<typeof selector>) {
+/**
+ * Direct mode, one batch: re-read every instance right before deleting it (it may have been re-created or purged
+ * since it was listed), keep only those still terminal and due whose children are all terminal, then delete their
+ * reminders (one Scheduler transaction) and their state keys (one store transaction).
+ */
+function directPurgeBatch(ports: RetentionPorts, options: RetentionOptions, select: ReturnType<typeof selector>) {
   const { store } = ports;
   const recursive = options.recursive ?? true;
-  return async (_listed: InstanceSummary, rule: Selected): Promise<Outcome> => {
-    // Re-read right before deleting: the instance may have been re-created or purged since it was listed.
-    const current = await store.readInstance(rule.instanceID);
-    if (!current) return { decision: { ...rule, action: "already-gone", reason: "already purged" } };
-    const stillDue = select(current);
-    if (!current.isTerminal || !stillDue) {
-      return {
-        decision: {
-          ...rule,
-          runtimeStatus: current.runtimeStatus,
-          action: "skip",
-          reason: `now ${current.runtimeStatus}, no longer due`,
-        },
-      };
+  return async (rules: Selected[]): Promise<Outcome[]> => {
+    const outcomes: Outcome[] = [];
+    const records = await store.readInstances(rules.map((r) => r.instanceID));
+    const doomed: Array<{ rule: Selected; family: InstanceRecord[] }> = [];
+    for (const rule of rules) {
+      const current = records.get(rule.instanceID);
+      if (current instanceof Error) {
+        outcomes.push({ decision: { ...rule, action: "fail", reason: `cannot read it: ${current.message}` } });
+        continue;
+      }
+      if (!current) {
+        outcomes.push({ decision: { ...rule, action: "already-gone", reason: "already purged" } });
+        continue;
+      }
+      const stillDue = select(current);
+      if (!current.isTerminal || !stillDue) {
+        const reason = `now ${current.runtimeStatus}, no longer due`;
+        outcomes.push({ decision: { ...rule, runtimeStatus: current.runtimeStatus, action: "skip", reason } });
+        continue;
+      }
+      const children = recursive ? await collectChildren(store, current) : { records: [], blocker: undefined };
+      if (children.blocker) {
+        outcomes.push({ decision: { ...stillDue, action: "skip", reason: children.blocker } });
+        continue;
+      }
+      // Children first, then the parent: an interrupted purge never leaves children without a parent to find them.
+      doomed.push({ rule: stillDue, family: [...children.records, current] });
     }
-    const family = recursive ? await collectChildren(store, current) : { records: [], blocker: undefined };
-    if (family.blocker) return { decision: { ...stillDue, action: "skip", reason: family.blocker } };
-
-    let keysDeleted = 0;
-    let remindersDeleted = 0;
-    // Children first, then the parent: an interrupted purge never leaves children without a parent to find them.
+    if (doomed.length === 0) return outcomes;
+    const instances = doomed.flatMap((d) => d.family);
     // Reminders before state: if the Scheduler cannot be reached, nothing is deleted and the failure is the truth;
     // a terminal instance's reminders are never needed again, so deleting them first loses nothing.
-    for (const instance of [...family.records, current]) {
-      if (ports.reminders) {
-        remindersDeleted += await ports.reminders.deleteInstanceReminders(store.app, instance.instanceId);
-      }
-      keysDeleted += await store.backend.deleteMany(store.instanceStateKeys(instance.instanceId, instance.metadata));
-    }
-    return { decision: { ...stillDue, action: "purge" }, keysDeleted, remindersDeleted };
+    const remindersDeleted = ports.reminders
+      ? await ports.reminders.deleteRemindersOf(
+          store.app,
+          instances.map((i) => i.instanceId),
+        )
+      : 0;
+    const keysDeleted = await store.backend.deleteMany(
+      instances.flatMap((i) => store.instanceStateKeys(i.instanceId, i.metadata)),
+    );
+    doomed.forEach((d, i) => {
+      // Totals are per batch; they are attributed to its first decision so the sums stay exact.
+      outcomes.push({
+        decision: { ...d.rule, action: "purge" },
+        keysDeleted: i === 0 ? keysDeleted : 0,
+        remindersDeleted: i === 0 ? remindersDeleted : 0,
+      });
+    });
+    return outcomes;
   };
 }
 

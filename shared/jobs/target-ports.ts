@@ -33,12 +33,23 @@ export function sidecarPurger(sidecar: Pick<WorkflowSidecar, "purge">): Instance
   };
 }
 
-/** Deletes an instance's workflow and activity reminders (jobs and counters) in one etcd transaction. */
+/** Instances whose reminder prefixes go in one etcd transaction: 4 delete-range operations each, under 128. */
+const INSTANCES_PER_TXN = 30;
+
+/** Deletes instances' workflow and activity reminders (jobs and counters), a few dozen instances per transaction. */
 export function schedulerReminderCleaner(scheduler: SchedulerStore): ReminderCleaner {
   return {
-    async deleteInstanceReminders(app: AppRef, instanceId: string) {
-      const deleted = await deleteSelection(scheduler, instanceReminderSelection(app, instanceId));
-      return deleted.jobs.length;
+    async deleteRemindersOf(app: AppRef, instanceIds: readonly string[]) {
+      let deleted = 0;
+      for (let i = 0; i < instanceIds.length; i += INSTANCES_PER_TXN) {
+        const selections = instanceIds.slice(i, i + INSTANCES_PER_TXN).map((id) => instanceReminderSelection(app, id));
+        const result = await deleteSelection(scheduler, {
+          jobs: selections.flatMap((s) => s.jobs),
+          counters: selections.flatMap((s) => s.counters),
+        });
+        deleted += result.jobs.length;
+      }
+      return deleted;
     },
   };
 }

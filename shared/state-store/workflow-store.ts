@@ -2,7 +2,7 @@
  * The workflow view over any StateBackend: streams an app's instances in pages and reads one instance whole, decoding
  * Dapr's values and deriving what Dapr derives. Undecodable instances are reported (key + reason), never fatal.
  */
-import { errorMessage } from "../errors.ts";
+import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { FailureDetails, HistoryEvent, WorkflowStateMetadata } from "../workflow/history-event.ts";
 import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
@@ -106,18 +106,50 @@ export class WorkflowStateStore {
 
   /** Reads one instance whole; undefined when it has no metadata key (it does not exist). */
   async readInstance(instanceId: string): Promise<InstanceRecord | undefined> {
-    const prefix = instanceKeyPrefix(this.app, instanceId);
-    const metaValues = await this.backend.getMany([prefix + METADATA_KEY]);
-    const metaBytes = metaValues.get(prefix + METADATA_KEY);
-    if (!metaBytes) return undefined;
-    const metadata = decodeMetadata(metaBytes);
-    const keys = [
-      ...eventKeys(prefix, "history", metadata.historyLength),
-      ...eventKeys(prefix, "inbox", metadata.inboxLength),
-    ];
-    keys.push(prefix + CUSTOM_STATUS_KEY);
-    const values = await this.backend.getMany(keys);
-    return this.buildRecord(instanceId, metadata, values, true);
+    const result = (await this.readInstances([instanceId])).get(instanceId);
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /**
+   * Reads many instances whole in two round trips (metadata, then every value). Per ID: the record, undefined when
+   * it does not exist, or the Error that says why it cannot be decoded (other IDs are unaffected).
+   */
+  async readInstances(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord | undefined | Error>> {
+    const out = new Map<string, InstanceRecord | undefined | Error>();
+    const metaKeys = instanceIds.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
+    const metaValues = await this.backend.getMany(metaKeys);
+    const found: Array<{ id: string; metadata: WorkflowStateMetadata }> = [];
+    const keys: string[] = [];
+    for (const [i, id] of instanceIds.entries()) {
+      const bytes = metaValues.get(metaKeys[i]!);
+      if (!bytes) {
+        out.set(id, undefined);
+        continue;
+      }
+      try {
+        const metadata = decodeMetadata(bytes);
+        const prefix = instanceKeyPrefix(this.app, id);
+        keys.push(
+          ...eventKeys(prefix, "history", metadata.historyLength),
+          ...eventKeys(prefix, "inbox", metadata.inboxLength),
+          prefix + CUSTOM_STATUS_KEY,
+        );
+        found.push({ id, metadata });
+      } catch (error) {
+        out.set(id, new HousekeeperError("corrupt-data", `${errorMessage(error)} at ${metaKeys[i]}`));
+      }
+    }
+    const values = keys.length > 0 ? await this.backend.getMany(keys) : new Map<string, Uint8Array>();
+    for (const { id, metadata } of found) {
+      try {
+        out.set(id, this.buildRecord(id, metadata, values, true));
+      } catch (error) {
+        const where = error instanceof KeyedDecodeError ? ` at ${error.key}` : "";
+        out.set(id, new HousekeeperError("corrupt-data", `${errorMessage(error)}${where}`));
+      }
+    }
+    return out;
   }
 
   /** Which of these instances exist (have a metadata key), in one round trip. */

@@ -1,0 +1,543 @@
+/**
+ * The stuck-workflow report: streams an app's instances and reports the ones that have not finished and look stuck,
+ * each with stable reason codes (analyze.ts has the rules):
+ *   idle-too-long      RUNNING/PENDING/SUSPENDED/STALLED without progress longer than its status's threshold
+ *                      (RUNNING: unless a timer is still to fire or it waits for an event);
+ *   no-reminder        RUNNING/PENDING whose history waits on a timer, an activity or an inbox event that has no
+ *                      reminder in the Scheduler — nothing will wake it (only with a ReminderIndex);
+ *   timer-overdue      a pending durable timer whose fire time is long past;
+ *   waiting-for-event  waiting for an external event (named when the history names it) longer than the threshold;
+ *   past-retention     finished but still stored past the retention policy (only with a policy).
+ * Healthy instances are never reported.
+ *
+ * Streaming and memory: instance summaries stream in pages (WorkflowStateStore.listInstances); most are decided from
+ * the summary alone (finished ones, and everything updated too recently to be stuck). Only the rest (the candidates)
+ * are read whole, one page at a time and `readConcurrency` side by side, and only candidates that could lack a
+ * reminder are looked up in the Scheduler, once per page. Memory is bounded by two pages of summaries and one page of
+ * candidate histories whatever the app's size. Instances reported no-reminder are re-checked: if their metadata
+ * changed while their reminders were read, they moved, and the no-reminder finding is dropped.
+ *
+ * publishStuckReport renders the JSON, CSV and HTML reports in one pass over the records sorted oldest first
+ * (external merge sort: bounded memory however many are stuck) and uploads them side by side to the object store
+ * under a dated key, then a text and a JSON summary, then notifies when the count reaches the threshold.
+ */
+import pLimit from "p-limit";
+import { errorMessage, HousekeeperError } from "../errors.ts";
+import type { ObjectStore } from "../object-store/object-store.ts";
+import { TextChannel } from "../report/channel.ts";
+import { CsvReportWriter } from "../report/csv.ts";
+import { DEFAULT_HTML_ROW_LIMIT, HtmlReportWriter } from "../report/html.ts";
+import { JsonReportWriter } from "../report/json.ts";
+import { summaryHeadline, summaryText } from "../report/text.ts";
+import type { ReportFormat, ReportWriter } from "../report/writer.ts";
+import { REPORT_FORMATS } from "../report/writer.ts";
+import type { AppRef } from "../state-store/keys.ts";
+import { instanceKeyPrefix, METADATA_KEY } from "../state-store/keys.ts";
+import type { InstanceRecord, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
+import { externalSort } from "../util/external-sort.ts";
+import { decodeMetadata } from "../workflow/history-event.ts";
+import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import type { AgeFrom } from "./retention-purge.ts";
+import type { ClassifySettings, InstanceAnalysis } from "./stuck-report/analyze.ts";
+import {
+  analyzeInstance,
+  classifyActive,
+  classifyTerminal,
+  idleSince,
+  needsReminderCheck,
+} from "./stuck-report/analyze.ts";
+import type { StuckRecord, StuckSettingsEcho, StuckSummary, WatchedStatus } from "./stuck-report/model.ts";
+import { compareByAge, StuckTally, WATCHED_STATUSES } from "./stuck-report/model.ts";
+import type { StuckNotifier } from "./stuck-report/notify.ts";
+import type { InstanceReminder, ReminderIndex, ReminderQuery } from "./stuck-report/reminders.ts";
+
+export type { StuckReason, StuckRecord, StuckSummary } from "./stuck-report/model.ts";
+export { STUCK_REASONS } from "./stuck-report/model.ts";
+
+export interface StuckReportPorts {
+  store: WorkflowStateStore;
+  /** The Scheduler's reminders; without it there is no no-reminder check. */
+  reminders?: ReminderIndex;
+}
+
+export interface StuckReportOptions {
+  /** Idle threshold of every watched status, in ms (default 24h). */
+  olderThanMs?: number;
+  /** Per-status thresholds overriding `olderThanMs`. */
+  thresholds?: Partial<Record<WatchedStatus, number>>;
+  /** How long an instance may wait for an external event (default: the RUNNING threshold). */
+  eventWaitThresholdMs?: number;
+  /** How far past its fire time a pending timer is overdue (default 1h). */
+  timerOverdueMs?: number;
+  /** No-reminder only for instances untouched at least this long (default 5 min): Dapr writes state, then reminders. */
+  reminderGraceMs?: number;
+  /** Retention per terminal status, in ms (retention-purge's semantics); enables past-retention. */
+  retention?: Partial<Record<RuntimeStatus, number>>;
+  /** Measure retention age from completion (default) or from creation. */
+  retentionAgeFrom?: AgeFrom;
+  /** Instance summaries per page (default 200). */
+  pageSize?: number;
+  /** Candidate histories read side by side (default 16). */
+  readConcurrency?: number;
+  /** Milliseconds left for this run (Lambda's getRemainingTimeInMillis); the scan stops below the margin. */
+  timeLeftMs?: () => number;
+  /** Default 30 s. */
+  safetyMarginMs?: number;
+  /** Called with every instance that could not be read (the count is in the summary). */
+  onUnreadable?: (instance: { instanceID: string; key: string; reason: string }) => void;
+  now?: Date;
+}
+
+export const DEFAULT_OLDER_THAN_MS = 24 * 3_600_000;
+export const DEFAULT_TIMER_OVERDUE_MS = 3_600_000;
+export const DEFAULT_REMINDER_GRACE_MS = 5 * 60_000;
+const DEFAULT_READ_CONCURRENCY = 16;
+const DEFAULT_SAFETY_MARGIN_MS = 30_000;
+
+export function resolveSettings(options: StuckReportOptions): ClassifySettings {
+  const base = options.olderThanMs ?? DEFAULT_OLDER_THAN_MS;
+  const thresholds = Object.fromEntries(WATCHED_STATUSES.map((s) => [s, options.thresholds?.[s] ?? base])) as Record<
+    WatchedStatus,
+    number
+  >;
+  for (const [what, value] of Object.entries({
+    ...thresholds,
+    eventWait: options.eventWaitThresholdMs,
+    timerOverdue: options.timerOverdueMs,
+    reminderGrace: options.reminderGraceMs,
+    ...options.retention,
+  })) {
+    if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
+      throw new HousekeeperError("bad-input", `${what} threshold must be a duration of 0 or more, got ${value}`);
+    }
+  }
+  return {
+    thresholds,
+    eventWaitThresholdMs: options.eventWaitThresholdMs ?? thresholds.RUNNING,
+    timerOverdueMs: options.timerOverdueMs ?? DEFAULT_TIMER_OVERDUE_MS,
+    reminderGraceMs: options.reminderGraceMs ?? DEFAULT_REMINDER_GRACE_MS,
+    retention: options.retention && Object.keys(options.retention).length > 0 ? options.retention : undefined,
+    retentionAgeFrom: options.retentionAgeFrom ?? "completed",
+  };
+}
+
+function echo(settings: ClassifySettings): StuckSettingsEcho {
+  return {
+    thresholdsMs: settings.thresholds,
+    eventWaitThresholdMs: settings.eventWaitThresholdMs,
+    timerOverdueMs: settings.timerOverdueMs,
+    reminderGraceMs: settings.reminderGraceMs,
+    retentionMs: settings.retention ?? null,
+  };
+}
+
+/** A tally for a scan of `store` with these options (what scanStuckInstances fills in). */
+export function newTally(ports: StuckReportPorts, options: StuckReportOptions): StuckTally {
+  return new StuckTally(
+    ports.store.app,
+    options.now ?? new Date(),
+    echo(resolveSettings(options)),
+    ports.reminders !== undefined,
+  );
+}
+
+/**
+ * The stuck instances of the store's app, in store order, as they are found; `tally` is filled in as the scan goes
+ * (complete when the generator is done).
+ */
+export async function* scanStuckInstances(
+  ports: StuckReportPorts,
+  options: StuckReportOptions = {},
+  tally: StuckTally = newTally(ports, options),
+): AsyncGenerator<StuckRecord, StuckTally, undefined> {
+  const { store, reminders } = ports;
+  const settings = resolveSettings(options);
+  const now = tally.generatedAt;
+  const nowMs = now.getTime();
+  const run = pLimit(options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+  const margin = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
+  // Nothing can be stuck for a reason that needs a full read before this long without an update.
+  const quickest = Math.min(
+    ...Object.values(settings.thresholds),
+    settings.eventWaitThresholdMs,
+    settings.timerOverdueMs,
+    reminders ? settings.reminderGraceMs : Number.POSITIVE_INFINITY,
+  );
+
+  for await (const page of store.listInstances(options.pageSize ? { pageSize: options.pageSize } : {})) {
+    for (const u of page.unreadable) {
+      tally.unreadable++;
+      options.onUnreadable?.({ instanceID: u.instanceId, key: u.key, reason: u.reason });
+    }
+    tally.scanned += page.instances.length;
+    const candidates: InstanceSummary[] = [];
+    for (const instance of page.instances) {
+      if (instance.isTerminal) {
+        const record = classifyTerminal(instance, now, settings);
+        if (record) {
+          tally.add(record);
+          yield record;
+        }
+        continue;
+      }
+      if (isCandidate(instance, settings, nowMs, quickest)) candidates.push(instance);
+    }
+    for (const record of await classifyCandidates(ports, candidates, settings, now, run, tally, options)) {
+      tally.add(record);
+      yield record;
+    }
+    if (options.timeLeftMs !== undefined && options.timeLeftMs() < margin) {
+      tally.stoppedBecause = "time-budget";
+      return tally;
+    }
+  }
+  tally.isComplete = true;
+  return tally;
+}
+
+function isCandidate(instance: InstanceSummary, settings: ClassifySettings, nowMs: number, quickest: number): boolean {
+  switch (instance.runtimeStatus) {
+    case "PENDING":
+      return true; // its idle time counts from the inbox's ExecutionStarted, which only the full read has
+    case "SUSPENDED":
+    case "STALLED": {
+      const since = idleSince(instance, undefined);
+      return since === undefined || nowMs - since.getTime() >= settings.thresholds[instance.runtimeStatus];
+    }
+    case "RUNNING": {
+      // Timers fire no earlier than they were created, so an instance created within `quickest` cannot be overdue.
+      const since = instance.createdAt;
+      return since === undefined || nowMs - since.getTime() >= quickest;
+    }
+    default:
+      return false;
+  }
+}
+
+interface Candidate {
+  record: InstanceRecord;
+  analysis: InstanceAnalysis;
+}
+
+async function classifyCandidates(
+  ports: StuckReportPorts,
+  summaries: readonly InstanceSummary[],
+  settings: ClassifySettings,
+  now: Date,
+  run: ReturnType<typeof pLimit>,
+  tally: StuckTally,
+  options: StuckReportOptions,
+): Promise<StuckRecord[]> {
+  if (summaries.length === 0) return [];
+  const { store } = ports;
+  const read = await Promise.all(
+    summaries.map((summary) =>
+      run(async (): Promise<Candidate | undefined> => {
+        try {
+          const record = await store.readInstance(summary.instanceId);
+          if (!record || record.isTerminal) return undefined; // purged, or finished since it was listed
+          tally.read++;
+          return { record, analysis: analyzeInstance(record, store.app) };
+        } catch (error) {
+          tally.unreadable++;
+          options.onUnreadable?.({
+            instanceID: summary.instanceId,
+            key: instanceKeyPrefix(store.app, summary.instanceId) + METADATA_KEY,
+            reason: errorMessage(error),
+          });
+          return undefined;
+        }
+      }),
+    ),
+  );
+  const candidates = read.filter((c): c is Candidate => c !== undefined);
+
+  let reminders: Map<string, InstanceReminder[]> | undefined;
+  if (ports.reminders) {
+    const queries: ReminderQuery[] = candidates
+      .filter((c) => needsReminderCheck(c.record, c.analysis, now, settings.reminderGraceMs))
+      .map((c) => {
+        const apps = c.analysis.activities.flatMap((a) => (a.targetApp ? [a.targetApp] : []));
+        return apps.length > 0
+          ? { instanceId: c.record.instanceId, activityApps: apps }
+          : { instanceId: c.record.instanceId };
+      });
+    reminders = await ports.reminders.remindersOf(queries);
+  }
+
+  const records: StuckRecord[] = [];
+  const flagged: Array<{ candidate: Candidate; index: number }> = [];
+  for (const candidate of candidates) {
+    const record = classifyActive({
+      record: candidate.record,
+      analysis: candidate.analysis,
+      now,
+      settings,
+      reminders: reminders ? (reminders.get(candidate.record.instanceId) ?? []) : undefined,
+    });
+    if (!record) continue;
+    if (record.reasons.includes("no-reminder")) flagged.push({ candidate, index: records.length });
+    records.push(record);
+  }
+  if (flagged.length > 0) await dropIfMoved(store, flagged, records, settings, now);
+  return records.filter((r) => r.reasons.length > 0);
+}
+
+/**
+ * Re-reads the metadata of instances reported no-reminder: if it changed since the full read, the instance moved
+ * while its reminders were being read (a reminder fired and was consumed), so the finding is stale and dropped.
+ */
+async function dropIfMoved(
+  store: WorkflowStateStore,
+  flagged: Array<{ candidate: Candidate; index: number }>,
+  records: StuckRecord[],
+  settings: ClassifySettings,
+  now: Date,
+): Promise<void> {
+  const keys = flagged.map((f) => instanceKeyPrefix(store.app, f.candidate.record.instanceId) + METADATA_KEY);
+  const values = await store.backend.getMany(keys);
+  flagged.forEach((f, i) => {
+    const bytes = values.get(keys[i]!);
+    const before = f.candidate.record.metadata;
+    let moved = bytes === undefined;
+    if (bytes) {
+      try {
+        const after = decodeMetadata(bytes);
+        moved =
+          after.generation !== before.generation ||
+          after.historyLength !== before.historyLength ||
+          after.inboxLength !== before.inboxLength;
+      } catch {
+        moved = true;
+      }
+    }
+    if (!moved) return;
+    // Reclassify without the reminder check: the other findings still hold for the state that was read.
+    const again = classifyActive({
+      record: f.candidate.record,
+      analysis: f.candidate.analysis,
+      now,
+      settings,
+      reminders: undefined,
+    });
+    records[f.index] = again ?? { ...records[f.index]!, reasons: [] };
+  });
+}
+
+export interface StuckReportResult {
+  summary: StuckSummary;
+  /** The stuck instances, oldest first, up to `recordLimit`. */
+  records: StuckRecord[];
+  /** True when more were stuck than `records` holds (counts in the summary are exact). */
+  truncated: boolean;
+  unreadable: Array<{ instanceID: string; key: string; reason: string }>;
+  durationMs: number;
+}
+
+export interface RunOptions extends StuckReportOptions {
+  /** Records kept in the result (default 1000). */
+  recordLimit?: number;
+  /** How many unreadable instances the result lists (default 100; the count is exact). */
+  unreadableLimit?: number;
+  /** Every stuck instance as it is found (store order). */
+  onRecord?: (record: StuckRecord) => void | Promise<void>;
+}
+
+/** Runs the scan and returns the summary and the oldest stuck instances. */
+export async function runStuckReport(ports: StuckReportPorts, options: RunOptions = {}): Promise<StuckReportResult> {
+  const started = Date.now();
+  const limit = options.recordLimit ?? 1000;
+  const unreadable: StuckReportResult["unreadable"] = [];
+  const tally = newTally(ports, options);
+  const scanOptions: StuckReportOptions = {
+    ...options,
+    now: tally.generatedAt,
+    onUnreadable: (u) => {
+      if (unreadable.length < (options.unreadableLimit ?? 100)) unreadable.push(u);
+      options.onUnreadable?.(u);
+    },
+  };
+  let kept: StuckRecord[] = [];
+  for await (const record of scanStuckInstances(ports, scanOptions, tally)) {
+    await options.onRecord?.(record);
+    kept.push(record);
+    // Keep the `limit` oldest: trim in batches so this stays O(n log limit)-ish and bounded.
+    if (kept.length >= limit * 2 + 64) kept = kept.sort(compareByAge).slice(0, limit);
+  }
+  kept.sort(compareByAge);
+  return {
+    summary: tally.summary(),
+    records: kept.slice(0, limit),
+    truncated: kept.length > limit || tally.stuck > limit,
+    unreadable,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** The object-store port as the report needs it (shared/object-store's ObjectStore fits). */
+export type ReportSink = Pick<ObjectStore, "put" | "location">;
+
+export interface PublishPorts extends StuckReportPorts {
+  objectStore: ReportSink;
+  /** Notified when the stuck count reaches `notifyThreshold`. */
+  notifier?: StuckNotifier;
+}
+
+export interface PublishOptions extends StuckReportOptions {
+  /** Key prefix in the object store (default `stuck-reports`; "" for none). */
+  keyPrefix?: string;
+  /** Formats written (default all: json, csv, html); the text and JSON summaries are always written. */
+  formats?: readonly ReportFormat[];
+  /** Rows the HTML table shows (default 5000, the oldest). */
+  htmlRowLimit?: number;
+  /** Notify when at least this many instances are stuck (default 1). */
+  notifyThreshold?: number;
+  /** Records kept in the result (default 100). */
+  recordLimit?: number;
+  /** Records per in-memory sort run (default 20,000; beyond that the sort spills to a temp dir). */
+  sortRunSize?: number;
+}
+
+export interface PublishResult extends StuckReportResult {
+  /** Object keys per format, plus `summary` (text) and `summaryJson`. */
+  reports: Partial<Record<ReportFormat | "summary" | "summaryJson", string>>;
+  location: string;
+  summaryText: string;
+  notified: boolean;
+  notificationId?: string;
+}
+
+export const DEFAULT_KEY_PREFIX = "stuck-reports";
+
+/** `<prefix>/<namespace>/<app>/<YYYY-MM-DD>/<YYYYMMDDTHHMMSS.mmmZ>` (UTC): sortable, dated, one folder per day. */
+export function reportKeyBase(prefix: string, app: AppRef, at: Date): string {
+  const iso = at.toISOString();
+  const day = iso.slice(0, 10);
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 23)}Z`;
+  const clean = prefix.replace(/^\/+|\/+$/g, "");
+  for (const [what, value] of [
+    ["namespace", app.namespace],
+    ["app ID", app.appId],
+  ] as const) {
+    if (value === "" || value === "." || value === ".." || /[/\\]/.test(value)) {
+      throw new HousekeeperError("bad-input", `${what} "${value}" cannot be part of a report key`);
+    }
+  }
+  return `${clean === "" ? "" : `${clean}/`}${app.namespace}/${app.appId}/${day}/${stamp}`;
+}
+
+export function writerFor(format: ReportFormat, options: { htmlRowLimit?: number } = {}): ReportWriter {
+  switch (format) {
+    case "json":
+      return new JsonReportWriter();
+    case "csv":
+      return new CsvReportWriter();
+    case "html":
+      return new HtmlReportWriter(options.htmlRowLimit ?? DEFAULT_HTML_ROW_LIMIT);
+  }
+}
+
+/**
+ * Scans, writes the reports to the object store under a dated key, and notifies when the stuck count reaches the
+ * threshold. The reports are streamed into uploads that run side by side; a failure anywhere aborts all of them, and
+ * the object store never shows a partial object.
+ */
+export async function publishStuckReport(ports: PublishPorts, options: PublishOptions = {}): Promise<PublishResult> {
+  const started = Date.now();
+  const formats = [...new Set(options.formats ?? REPORT_FORMATS)];
+  const tally = newTally(ports, options);
+  const base = reportKeyBase(options.keyPrefix ?? DEFAULT_KEY_PREFIX, ports.store.app, tally.generatedAt);
+  const unreadable: StuckReportResult["unreadable"] = [];
+  const scanOptions: StuckReportOptions = {
+    ...options,
+    now: tally.generatedAt,
+    onUnreadable: (u) => {
+      if (unreadable.length < 100) unreadable.push(u);
+      options.onUnreadable?.(u);
+    },
+  };
+
+  const outputs = formats.map((format) => {
+    const writer = writerFor(format, options);
+    const channel = new TextChannel();
+    const key = `${base}${writer.extension}`;
+    const upload = ports.objectStore
+      .put(key, channel, { contentType: writer.contentType, metadata: { "report-format": format } })
+      .catch((error: unknown) => {
+        channel.abort(error);
+        throw error;
+      });
+    upload.catch(() => {}); // awaited below; keep an early failure from going unhandled meanwhile
+    return { format, writer, channel, key, upload };
+  });
+
+  const limit = options.recordLimit ?? 100;
+  const records: StuckRecord[] = [];
+  try {
+    const sorted = externalSort(scanStuckInstances(ports, scanOptions, tally), {
+      compare: compareByAge,
+      ...(options.sortRunSize ? { runSize: options.sortRunSize } : {}),
+    });
+    // The sort reads the whole scan before it yields the first record, so the tally is final here: the summary
+    // can lead each report.
+    let first = await sorted.next();
+    const summary = tally.summary();
+    for (const o of outputs) await o.channel.write(o.writer.begin(summary));
+    while (!first.done) {
+      const record = first.value;
+      if (records.length < limit) records.push(record);
+      for (const o of outputs) await o.channel.write(o.writer.row(record));
+      first = await sorted.next();
+    }
+    for (const o of outputs) {
+      await o.channel.write(o.writer.end(summary));
+      await o.channel.end();
+    }
+    await Promise.all(outputs.map((o) => o.upload));
+  } catch (error) {
+    for (const o of outputs) o.channel.abort(error);
+    await Promise.allSettled(outputs.map((o) => o.upload));
+    throw error;
+  }
+
+  const summary = tally.summary();
+  const reports: PublishResult["reports"] = {};
+  for (const o of outputs) reports[o.format] = o.key;
+  reports.summary = `${base}.summary.txt`;
+  reports.summaryJson = `${base}.summary.json`;
+  const described = Object.fromEntries(
+    Object.entries(reports).map(([format, key]) => [
+      format,
+      `${ports.objectStore.location.replace(/\/+$/, "")}/${key}`,
+    ]),
+  );
+  const text = summaryText(summary, described);
+  await ports.objectStore.put(reports.summary, text, { contentType: "text/plain; charset=utf-8" });
+  await ports.objectStore.put(reports.summaryJson, `${JSON.stringify({ ...summary, reports }, null, 2)}\n`, {
+    contentType: "application/json; charset=utf-8",
+  });
+
+  const result: PublishResult = {
+    summary,
+    records,
+    truncated: summary.stuck > records.length,
+    unreadable,
+    durationMs: 0,
+    reports,
+    location: ports.objectStore.location,
+    summaryText: text,
+    notified: false,
+  };
+  const threshold = options.notifyThreshold ?? 1;
+  if (ports.notifier && summary.stuck >= threshold) {
+    const sent = await ports.notifier.notify({
+      subject: `Dapr housekeeper: ${summaryHeadline(summary)}`,
+      message: text,
+      summary,
+    });
+    result.notified = true;
+    if (sent.messageId) result.notificationId = sent.messageId;
+  }
+  result.durationMs = Date.now() - started;
+  return result;
+}

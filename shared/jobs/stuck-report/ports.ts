@@ -1,0 +1,95 @@
+/**
+ * Opens (and keeps) the clients the stuck-report function needs, so warm Lambda invocations reuse connections: the
+ * state backend, the Scheduler's etcd, the object store and the SNS client. A client is replaced when its settings
+ * change; `close` releases everything (tests, shutdown).
+ */
+import type { StuckReportSettings } from "../../config/stuck-report.ts";
+import type { ObjectStore } from "../../object-store/object-store.ts";
+import { openObjectStore } from "../../object-store/open.ts";
+import type { SchedulerStore } from "../../scheduler/store.ts";
+import type { StateBackend } from "../../state-store/backend.ts";
+import type { AppRef } from "../../state-store/keys.ts";
+import { openStateBackend } from "../../state-store/open.ts";
+import { WorkflowStateStore } from "../../state-store/workflow-store.ts";
+import type { PublishPorts } from "../stuck-report.ts";
+import { SnsNotifier } from "./notify.ts";
+import { SchedulerReminderIndex } from "./reminders.ts";
+
+interface Slot<T> {
+  key: string;
+  value: T;
+  close: () => Promise<void> | void;
+}
+
+export class StuckReportPortsCache {
+  private backend: Slot<StateBackend> | undefined;
+  private scheduler: Slot<SchedulerStore> | undefined;
+  private objectStore: Slot<ObjectStore> | undefined;
+  private notifier: Slot<SnsNotifier> | undefined;
+
+  private async slot<T>(
+    current: Slot<T> | undefined,
+    key: string,
+    open: () => Promise<Slot<T>["value"]> | T,
+    close: (value: T) => Promise<void> | void,
+  ): Promise<Slot<T>> {
+    if (current?.key === key) return current;
+    if (current) await Promise.resolve(current.close()).catch(() => {});
+    const value = await open();
+    return { key, value, close: () => close(value) };
+  }
+
+  /** The ports for one app under these settings. */
+  async get(settings: StuckReportSettings, app: AppRef): Promise<PublishPorts> {
+    this.backend = await this.slot(
+      this.backend,
+      JSON.stringify(settings.connection),
+      () => openStateBackend(settings.connection.connectionString, { tableName: settings.connection.tableName }),
+      (b) => b.close(),
+    );
+    this.objectStore = await this.slot(
+      this.objectStore,
+      JSON.stringify(settings.objectStore),
+      () => openObjectStore(settings.objectStore),
+      (s) => s.close(),
+    );
+    const ports: PublishPorts = {
+      store: new WorkflowStateStore(this.backend.value, app),
+      objectStore: this.objectStore.value,
+    };
+    if (settings.etcd) {
+      const etcd = settings.etcd;
+      this.scheduler = await this.slot(
+        this.scheduler,
+        JSON.stringify(etcd),
+        async () => {
+          const { openEtcdSchedulerStore } = await import("../../scheduler/etcd-store.ts");
+          return openEtcdSchedulerStore({ endpoints: etcd.endpoints, ...(etcd.root ? { root: etcd.root } : {}) });
+        },
+        (s) => s.close(),
+      );
+      ports.reminders = new SchedulerReminderIndex(this.scheduler.value, app);
+    }
+    if (settings.sns) {
+      const sns = settings.sns;
+      this.notifier = await this.slot(
+        this.notifier,
+        JSON.stringify(sns),
+        () => new SnsNotifier(sns),
+        (n) => n.close(),
+      );
+      ports.notifier = this.notifier.value;
+    }
+    return ports;
+  }
+
+  async close(): Promise<void> {
+    for (const slot of [this.backend, this.scheduler, this.objectStore, this.notifier]) {
+      await Promise.resolve(slot?.close()).catch(() => {});
+    }
+    this.backend = undefined;
+    this.scheduler = undefined;
+    this.objectStore = undefined;
+    this.notifier = undefined;
+  }
+}
