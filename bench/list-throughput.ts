@@ -49,7 +49,9 @@ try {
   }
   await admin.query("VACUUM ANALYZE bench_state");
   const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM bench_state");
-  console.log(`seeded ${COUNT} instances (${rows[0]!.n} rows, with children) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `seeded ${COUNT} instances (${rows[0]!.n} rows, with children) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   // Raw limit: every row of the app, streamed with a server-side cursor.
   const raw = await time(async () => {
@@ -75,12 +77,29 @@ try {
   await backend.close();
 
   console.log(`raw SELECT key, value : ${raw.result} rows in ${raw.seconds.toFixed(2)} s`);
-  console.log(`WorkflowStateStore    : ${ours.result} instances in ${ours.seconds.toFixed(2)} s (${Math.round(ours.result / ours.seconds)} instances/s)`);
+  console.log(
+    `WorkflowStateStore    : ${ours.result} instances in ${ours.seconds.toFixed(2)} s (${Math.round(ours.result / ours.seconds)} instances/s)`,
+  );
   console.log(`ratio ours / raw      : ${(ours.seconds / raw.seconds).toFixed(2)}x the time of the raw read`);
 
   const cli = spawnSync(
     "/usr/bin/time",
-    ["-f", "%e %M", process.execPath, "bin/housekeeper.mjs", "workflow", "list", "-a", APP.appId, "-c", url, "-t", "bench_state", "-o", "json"],
+    [
+      "-f",
+      "%e %M",
+      process.execPath,
+      "bin/housekeeper.mjs",
+      "workflow",
+      "list",
+      "-a",
+      APP.appId,
+      "-c",
+      url,
+      "-t",
+      "bench_state",
+      "-o",
+      "json",
+    ],
     { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "ignore", "pipe"] },
   );
   const last = cli.stderr.trim().split("\n").at(-1) ?? "";

@@ -19,8 +19,8 @@ import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-st
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../shared/testdata/writer.ts";
-import { startSidecarStandin } from "../test/support/sidecar-standin.ts";
 import { startPostgres } from "../test/support/servers.ts";
+import { startSidecarStandin } from "../test/support/sidecar-standin.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -49,7 +49,11 @@ async function seed(table: string, count: number): Promise<void> {
   for (let start = 0; start < count; start += 5000) {
     const specs: InstanceSpec[] = [];
     for (let i = start; i < Math.min(count, start + 5000); i++) {
-      specs.push({ instanceId: `order-${i.toString().padStart(8, "0")}`, scenario: "completed", createdAt: new Date(NOW - 40 * DAY) });
+      specs.push({
+        instanceId: `order-${i.toString().padStart(8, "0")}`,
+        scenario: "completed",
+        createdAt: new Date(NOW - 40 * DAY),
+      });
     }
     await writeInstances(backend, APP, specs, { batchSize: 1000 });
   }
@@ -72,7 +76,9 @@ try {
       { retention: { COMPLETED: 30 * DAY }, mode: "direct", dryRun: true, reportLimit: 100 },
     );
     await backend.close();
-    console.log(JSON.stringify({ matched: result.matched, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+    console.log(
+      JSON.stringify({ matched: result.matched, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }),
+    );
   } else {
     const count = Number(args.count);
     // direct mode vs raw DELETE
@@ -93,7 +99,9 @@ try {
         await admin.query("DELETE FROM bench_raw WHERE key = ANY($1::text[])", [keys.slice(i, i + 5000)]);
       }
     });
-    console.log(`direct mode : purged ${ours.purged} instances (${rows} rows) in ${oursSeconds.toFixed(2)} s = ${Math.round(ours.purged / oursSeconds)} instances/s`);
+    console.log(
+      `direct mode : purged ${ours.purged} instances (${rows} rows) in ${oursSeconds.toFixed(2)} s = ${Math.round(ours.purged / oursSeconds)} instances/s`,
+    );
     console.log(`raw DELETE  : ${keys.length} rows in batches of 5000 in ${rawSeconds.toFixed(2)} s`);
     console.log(`ratio direct / raw DELETE: ${(oursSeconds / rawSeconds).toFixed(2)}x`);
 
@@ -104,35 +112,52 @@ try {
     for (const mode of ["ours", "dapr-cli"] as const) {
       await seed("bench_sidecar", sidecarCount);
       const sb = await openPostgresBackend({ connectionString: url, tableName: "bench_sidecar" });
-      const standin = await startSidecarStandin({ backend: sb, appId: APP.appId, namespace: APP.namespace, grpc: false });
+      const standin = await startSidecarStandin({
+        backend: sb,
+        appId: APP.appId,
+        namespace: APP.namespace,
+        grpc: false,
+      });
       standin.latencyMs = latencyMs;
       const sidecar = new HttpSidecarClient({ url: standin.url });
       const store = new WorkflowStateStore(sb, APP);
       const [purged, seconds] = await time(async () => {
         if (mode === "ours") {
-          const r = await runRetentionPurge({ store, purger: sidecarPurger(sidecar) }, { retention: { COMPLETED: 30 * DAY }, mode: "sidecar", concurrency: 20 });
+          const r = await runRetentionPurge(
+            { store, purger: sidecarPurger(sidecar) },
+            { retention: { COMPLETED: 30 * DAY }, mode: "sidecar", concurrency: 20 },
+          );
           return r.purged;
         }
         // dapr/cli pkg/workflow/purge.go: list everything first, then purge one by one, in order.
         const ids: string[] = [];
-        for await (const page of store.listInstances()) for (const i of page.instances) if (i.isTerminal) ids.push(i.instanceId);
+        for await (const page of store.listInstances())
+          for (const i of page.instances) if (i.isTerminal) ids.push(i.instanceId);
         for (const id of ids) await sidecar.purge(id);
         return ids.length;
       });
       rates[mode] = purged / seconds;
-      console.log(`sidecar ${mode.padEnd(8)}: ${purged} instances in ${seconds.toFixed(2)} s = ${Math.round(purged / seconds)} instances/s (latency ${latencyMs} ms)`);
+      console.log(
+        `sidecar ${mode.padEnd(8)}: ${purged} instances in ${seconds.toFixed(2)} s = ${Math.round(purged / seconds)} instances/s (latency ${latencyMs} ms)`,
+      );
       await sidecar.close();
       await standin.close();
       await sb.close();
     }
-    console.log(`ratio sidecar ours / Dapr CLI algorithm: ${(rates.ours! / rates["dapr-cli"]!).toFixed(1)}x the throughput`);
+    console.log(
+      `ratio sidecar ours / Dapr CLI algorithm: ${(rates.ours! / rates["dapr-cli"]!).toFixed(1)}x the throughput`,
+    );
 
     // memory: dry runs over growing stores, each in a fresh process
     for (const n of (args["memory-counts"] ?? "").split(",").filter(Boolean).map(Number)) {
       await seed("bench_memory", n);
-      const child = spawnSync(process.execPath, ["--import", "tsx", "bench/purge.ts", "--postgres-url", url, "--memory-child", "bench_memory"], {
-        encoding: "utf8",
-      });
+      const child = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "bench/purge.ts", "--postgres-url", url, "--memory-child", "bench_memory"],
+        {
+          encoding: "utf8",
+        },
+      );
       const line = child.stdout.trim().split("\n").at(-1) ?? "{}";
       const { matched, maxRssMiB } = JSON.parse(line) as { matched: number; maxRssMiB: number };
       console.log(`dry run over ${n} instances: matched ${matched}, peak RSS ${maxRssMiB} MiB`);

@@ -9,6 +9,8 @@ import type { HistoryEvent } from "../../shared/workflow/history-event.ts";
 import { decodeHistoryEvent, encodeHistoryEvent, eventTypeOf } from "../../shared/workflow/history-event.ts";
 
 const require = createRequire(import.meta.url);
+// biome-ignore lint/suspicious/noExplicitAny: the generated jspb builders are untyped CommonJS
+type Jspb = any;
 // biome-ignore lint/suspicious/noExplicitAny: generated jspb module without usable ESM types
 const pb: any = require("@dapr/durabletask-js/proto/orchestrator_service_pb.js");
 // biome-ignore lint/suspicious/noExplicitAny: same
@@ -72,15 +74,15 @@ describe("our decoder reads what the durabletask-js generated encoder writes", (
   it.each([
     [
       "taskScheduled",
-      (e: any) => e.setTaskscheduled(new pb.TaskScheduledEvent().setName("Charge").setInput(sv('"x"'))),
+      (e: Jspb) => e.setTaskscheduled(new pb.TaskScheduledEvent().setName("Charge").setInput(sv('"x"'))),
     ],
     [
       "taskCompleted",
-      (e: any) => e.setTaskcompleted(new pb.TaskCompletedEvent().setTaskscheduledid(2).setResult(sv("1"))),
+      (e: Jspb) => e.setTaskcompleted(new pb.TaskCompletedEvent().setTaskscheduledid(2).setResult(sv("1"))),
     ],
     [
       "taskFailed",
-      (e: any) =>
+      (e: Jspb) =>
         e.setTaskfailed(
           new pb.TaskFailedEvent()
             .setTaskscheduledid(2)
@@ -89,36 +91,36 @@ describe("our decoder reads what the durabletask-js generated encoder writes", (
     ],
     [
       "childWorkflowInstanceCreated",
-      (e: any) =>
+      (e: Jspb) =>
         e.setSuborchestrationinstancecreated(
           new pb.SubOrchestrationInstanceCreatedEvent().setInstanceid("wf-1:0001").setName("Child"),
         ),
     ],
     [
       "childWorkflowInstanceCompleted",
-      (e: any) =>
+      (e: Jspb) =>
         e.setSuborchestrationinstancecompleted(new pb.SubOrchestrationInstanceCompletedEvent().setTaskscheduledid(4)),
     ],
     [
       "childWorkflowInstanceFailed",
-      (e: any) =>
+      (e: Jspb) =>
         e.setSuborchestrationinstancefailed(new pb.SubOrchestrationInstanceFailedEvent().setTaskscheduledid(4)),
     ],
-    ["timerCreated", (e: any) => e.setTimercreated(new pb.TimerCreatedEvent().setFireat(ts(99)))],
-    ["timerFired", (e: any) => e.setTimerfired(new pb.TimerFiredEvent().setFireat(ts(99)).setTimerid(5))],
-    ["workflowStarted", (e: any) => e.setOrchestratorstarted(new pb.OrchestratorStartedEvent())],
-    ["workflowCompleted", (e: any) => e.setOrchestratorcompleted(new pb.OrchestratorCompletedEvent())],
-    ["eventSent", (e: any) => e.setEventsent(new pb.EventSentEvent().setInstanceid("other").setName("Ping"))],
+    ["timerCreated", (e: Jspb) => e.setTimercreated(new pb.TimerCreatedEvent().setFireat(ts(99)))],
+    ["timerFired", (e: Jspb) => e.setTimerfired(new pb.TimerFiredEvent().setFireat(ts(99)).setTimerid(5))],
+    ["workflowStarted", (e: Jspb) => e.setOrchestratorstarted(new pb.OrchestratorStartedEvent())],
+    ["workflowCompleted", (e: Jspb) => e.setOrchestratorcompleted(new pb.OrchestratorCompletedEvent())],
+    ["eventSent", (e: Jspb) => e.setEventsent(new pb.EventSentEvent().setInstanceid("other").setName("Ping"))],
     [
       "eventRaised",
-      (e: any) => e.setEventraised(new pb.EventRaisedEvent().setName("PaymentReceived").setInput(sv("{}"))),
+      (e: Jspb) => e.setEventraised(new pb.EventRaisedEvent().setName("PaymentReceived").setInput(sv("{}"))),
     ],
-    ["continueAsNew", (e: any) => e.setContinueasnew(new pb.ContinueAsNewEvent().setInput(sv("2")))],
-    ["executionSuspended", (e: any) => e.setExecutionsuspended(new pb.ExecutionSuspendedEvent().setInput(sv("why")))],
-    ["executionResumed", (e: any) => e.setExecutionresumed(new pb.ExecutionResumedEvent().setInput(sv("ok")))],
+    ["continueAsNew", (e: Jspb) => e.setContinueasnew(new pb.ContinueAsNewEvent().setInput(sv("2")))],
+    ["executionSuspended", (e: Jspb) => e.setExecutionsuspended(new pb.ExecutionSuspendedEvent().setInput(sv("why")))],
+    ["executionResumed", (e: Jspb) => e.setExecutionresumed(new pb.ExecutionResumedEvent().setInput(sv("ok")))],
     [
       "executionTerminated",
-      (e: any) => e.setExecutionterminated(new pb.ExecutionTerminatedEvent().setInput(sv("bye"))),
+      (e: Jspb) => e.setExecutionterminated(new pb.ExecutionTerminatedEvent().setInput(sv("bye"))),
     ],
   ])("decodes %s", (type, set) => {
     const bytes = set(jspbEvent(2, 1000)).serializeBinary();
