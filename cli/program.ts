@@ -7,11 +7,12 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { errorLine } from "./errors.ts";
+import { reportCommand } from "./report/index.ts";
 import { retentionCommand } from "./retention/index.ts";
 import { registerSchedulerCommands } from "./scheduler/index.ts";
 import { workflowCommand } from "./workflow/index.ts";
 
-const COMMAND_GROUPS: Array<() => Command> = [workflowCommand, retentionCommand];
+const COMMAND_GROUPS: Array<() => Command> = [workflowCommand, retentionCommand, () => reportCommand()];
 
 function packageVersion(): string {
   try {

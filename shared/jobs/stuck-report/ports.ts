@@ -1,19 +1,19 @@
 /**
  * Opens (and keeps) the clients the stuck-report function needs, so warm Lambda invocations reuse connections: the
- * state backend, the Scheduler's etcd, the object store and the SNS client. A client is replaced when its settings
+ * state backend, the Scheduler's etcd (EtcdReminders), the object store and the SNS client. A client is replaced when its settings
  * change; `close` releases everything (tests, shutdown).
  */
+import { createSecretResolver } from "../../config/secrets.ts";
 import type { StuckReportSettings } from "../../config/stuck-report.ts";
 import type { ObjectStore } from "../../object-store/object-store.ts";
 import { openObjectStore } from "../../object-store/open.ts";
-import type { SchedulerStore } from "../../scheduler/store.ts";
 import type { StateBackend } from "../../state-store/backend.ts";
 import type { AppRef } from "../../state-store/keys.ts";
 import { openStateBackend } from "../../state-store/open.ts";
 import { WorkflowStateStore } from "../../state-store/workflow-store.ts";
 import type { PublishPorts } from "../stuck-report.ts";
+import { EtcdReminders } from "./etcd-reminders.ts";
 import { SnsNotifier } from "./notify.ts";
-import { SchedulerReminderIndex } from "./reminders.ts";
 
 interface Slot<T> {
   key: string;
@@ -22,8 +22,10 @@ interface Slot<T> {
 }
 
 export class StuckReportPortsCache {
+  /** Secrets stay cached across warm invocations, with a finite expiry (shared/config/secrets.ts). */
+  private readonly secrets = createSecretResolver();
   private backend: Slot<StateBackend> | undefined;
-  private scheduler: Slot<SchedulerStore> | undefined;
+  private scheduler: Slot<EtcdReminders> | undefined;
   private objectStore: Slot<ObjectStore> | undefined;
   private notifier: Slot<SnsNotifier> | undefined;
 
@@ -44,7 +46,11 @@ export class StuckReportPortsCache {
     this.backend = await this.slot(
       this.backend,
       JSON.stringify(settings.connection),
-      () => openStateBackend(settings.connection.connectionString, { tableName: settings.connection.tableName }),
+      // The connection string may be a secret reference (secretsmanager:<name>, an ARN, env:NAME).
+      async () =>
+        openStateBackend(await this.secrets.resolve(settings.connection.connectionString), {
+          tableName: settings.connection.tableName,
+        }),
       (b) => b.close(),
     );
     this.objectStore = await this.slot(
@@ -62,13 +68,10 @@ export class StuckReportPortsCache {
       this.scheduler = await this.slot(
         this.scheduler,
         JSON.stringify(etcd),
-        async () => {
-          const { openEtcdSchedulerStore } = await import("../../scheduler/etcd-store.ts");
-          return openEtcdSchedulerStore({ endpoints: etcd.endpoints, ...(etcd.root ? { root: etcd.root } : {}) });
-        },
+        () => new EtcdReminders({ endpoints: etcd.endpoints, ...(etcd.root ? { root: etcd.root } : {}) }),
         (s) => s.close(),
       );
-      ports.reminders = new SchedulerReminderIndex(this.scheduler.value, app);
+      ports.reminders = this.scheduler.value.forApp(app);
     }
     if (settings.sns) {
       const sns = settings.sns;

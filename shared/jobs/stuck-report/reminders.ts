@@ -45,6 +45,12 @@ export interface ReminderIndex {
   remindersOf(queries: readonly ReminderQuery[]): Promise<Map<string, InstanceReminder[]>>;
 }
 
+/** Where ReminderIndexes come from: one connection to the Scheduler, an index per app. */
+export interface ReminderSource {
+  forApp(app: AppRef): ReminderIndex;
+  close(): Promise<void>;
+}
+
 export interface SchedulerReminderIndexOptions {
   /** Instances looked up side by side (default 16). */
   concurrency?: number;
@@ -92,7 +98,8 @@ export class SchedulerReminderIndex implements ReminderIndex {
   }
 }
 
-function toReminder(
+/** A reminder key (canonical) and value as one of `instanceId`'s reminders; undefined when it is not one. */
+export function toReminder(
   key: string,
   value: Uint8Array,
   instanceId: string,
