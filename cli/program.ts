@@ -10,9 +10,10 @@ import { errorLine } from "./errors.ts";
 import { reportCommand } from "./report/index.ts";
 import { retentionCommand } from "./retention/index.ts";
 import { registerSchedulerCommands } from "./scheduler/index.ts";
+import { webhookCommand } from "./webhook/index.ts";
 import { workflowCommand } from "./workflow/index.ts";
 
-const COMMAND_GROUPS: Array<() => Command> = [workflowCommand, retentionCommand, () => reportCommand()];
+const COMMAND_GROUPS: Array<() => Command> = [workflowCommand, retentionCommand, () => reportCommand(), webhookCommand];
 
 function packageVersion(): string {
   try {

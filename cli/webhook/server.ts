@@ -1,0 +1,204 @@
+/**
+ * The webhook job on Node's HTTP server (`housekeeper webhook serve`, and the tests and benchmark in-process): each
+ * request becomes the same API Gateway v2 event the Lambda receives — body base64-encoded, so the signed bytes arrive
+ * untouched — and the job's answer is written back. A body is read only up to the configured limit (beyond it, the
+ * rest is discarded unread and the answer is 413; a body far beyond it has its connection cut).
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { createSecretResolver, type SecretResolver } from "../../shared/config/secrets.ts";
+import type { RetryPolicy } from "../../shared/sidecar/retry.ts";
+import type { WebhookHttpResult } from "../../shared/webhook/http-event.ts";
+import { type IdempotencyStore, MemoryIdempotencyStore } from "../../shared/webhook/idempotency.ts";
+import { createWebhookJob, type WebhookJob, type WebhookLogger } from "../../shared/webhook/job.ts";
+import type { WebhookConfig } from "../../shared/webhook/routes.ts";
+import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
+
+export interface WebhookServerOptions {
+  config: WebhookConfig;
+  /** The sidecar's HTTP API. */
+  sidecarUrl: string;
+  /** The Dapr API token, or a secret reference to it. */
+  apiToken?: string | undefined;
+  /** The app hosting the workflows, if not the sidecar's own. */
+  appId?: string | undefined;
+  /** Default: in memory (this process only). The server closes it on close(). */
+  idempotency?: IdempotencyStore | undefined;
+  secrets?: SecretResolver | undefined;
+  /** Default: a Powertools Logger (JSON lines on stdout), service "webhook". */
+  logger?: WebhookLogger | undefined;
+  /** Default 8080; 0 = any free port. */
+  port?: number | undefined;
+  /** Default 127.0.0.1. */
+  host?: string | undefined;
+  sidecarRetry?: Partial<RetryPolicy> | false | undefined;
+  now?: (() => Date) | undefined;
+  /** How long requests in progress may take to finish on close() before their connections are cut (default 10 s). */
+  shutdownGraceMs?: number | undefined;
+}
+
+export interface WebhookServer {
+  /** http://host:port */
+  url: string;
+  port: number;
+  host: string;
+  job: WebhookJob;
+  /** Stops accepting, lets requests in progress finish (within the grace time), then closes the clients. */
+  close(): Promise<void>;
+}
+
+export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const secrets = options.secrets ?? createSecretResolver();
+  const idempotency = options.idempotency ?? new MemoryIdempotencyStore();
+  const sidecar = webhookSidecarSource({
+    url: options.sidecarUrl,
+    apiToken: options.apiToken,
+    appId: options.appId,
+    secrets,
+    retry: options.sidecarRetry,
+  });
+  const job = createWebhookJob({
+    config: options.config,
+    sidecar,
+    secrets,
+    idempotency,
+    logger: options.logger ?? new Logger({ serviceName: "webhook" }),
+    now: options.now,
+  });
+  const state = { closing: false };
+  const server = createServer({ requestTimeout: 30_000 }, (req, res) => {
+    void serveRequest(job, req, res, state).catch(() => {
+      if (!res.headersSent) write(res, { statusCode: 500, headers: {}, body: '{"error":"internal error"}' }, true);
+      else res.destroy();
+    });
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    host,
+    job,
+    close() {
+      closed ??= (async () => {
+        state.closing = true;
+        await closeServer(server, options.shutdownGraceMs ?? 10_000);
+        await Promise.allSettled([sidecar.close(), idempotency.close()]);
+      })();
+      return closed;
+    },
+  };
+}
+
+async function serveRequest(
+  job: WebhookJob,
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: { closing: boolean },
+): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? "GET";
+  const target = req.url ?? "/";
+  const query = target.indexOf("?");
+  const rawPath = query < 0 ? target : target.slice(0, query);
+  const limit = job.config.maxBodyBytes;
+  const body = await readBody(req, limit);
+  if (body === "too-large" || body === "cut") {
+    const socket = req.socket;
+    write(res, job.tooLarge(method, rawPath, performance.now() - started), true);
+    if (body === "cut") res.once("finish", () => socket.destroy());
+    return;
+  }
+  // The fields of an API Gateway HTTP API v2 event, so the job sees what the Lambda would.
+  const requestContext = {
+    http: {
+      method,
+      path: rawPath,
+      protocol: `HTTP/${req.httpVersion}`,
+      sourceIp: req.socket.remoteAddress ?? "",
+      userAgent: req.headers["user-agent"] ?? "",
+    },
+    requestId: randomUUID(),
+    timeEpoch: Date.now(),
+  };
+  const event = {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath,
+    rawQueryString: query < 0 ? "" : target.slice(query + 1),
+    headers: nodeHeaders(req),
+    requestContext,
+    body: body.toString("base64"),
+    isBase64Encoded: true,
+  };
+  write(res, await job.handle(event), state.closing);
+}
+
+/**
+ * The body, or "too-large" (read to its end and discarded), or "cut" (far too large: reading stops, the connection is
+ * closed once the 413 is written). The stream is never destroyed here, so the answer can still be written.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | "too-large" | "cut"> {
+  const hardLimit = Math.max(4 * limit, 1024 * 1024);
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > hardLimit) {
+    req.pause();
+    return Promise.resolve("cut");
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > hardLimit) {
+        req.off("data", onData);
+        req.off("end", onEnd);
+        req.pause();
+        resolve("cut");
+      } else if (total <= limit) chunks.push(chunk);
+    };
+    const onEnd = () => resolve(total > limit ? "too-large" : Buffer.concat(chunks, total));
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", reject);
+  });
+}
+
+/** Node's header map as API Gateway sends headers: lower-case names, repeated values joined with commas. */
+function nodeHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) out[name] = values.join(",");
+  }
+  return out;
+}
+
+function write(res: ServerResponse, result: WebhookHttpResult, close: boolean): void {
+  const headers: Record<string, string | number> = { ...result.headers };
+  headers["content-length"] = Buffer.byteLength(result.body);
+  if (close) headers.connection = "close";
+  res.writeHead(result.statusCode, headers);
+  res.end(result.body);
+}
+
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * The webhook function (API Gateway HTTP API payload v2, or a Lambda Function URL: the same event shape): verifies the
+ * sender's signature over the raw body, then starts a workflow or raises an event through the Dapr sidecar, once per
+ * delivery (shared/webhook/job.ts). Settings come from the environment (shared/config/webhook.ts) and are validated
+ * at init; the sidecar client, the idempotency store and the secret cache live at module scope, so warm invocations
+ * reuse them (secrets expire from the cache after WEBHOOK_SECRET_MAX_AGE_SECONDS, so rotation is picked up).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import httpErrorHandler from "@middy/http-error-handler";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { Redis } from "ioredis";
+import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
+import { errorMessage } from "../../shared/errors.ts";
+import {
+  type IdempotencyStore,
+  lazyIdempotencyStore,
+  MemoryIdempotencyStore,
+} from "../../shared/webhook/idempotency.ts";
+import { createWebhookJob } from "../../shared/webhook/job.ts";
+import { RedisIdempotencyStore } from "../../shared/webhook/redis-idempotency.ts";
+import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
+
+export const logger = new Logger({ serviceName: "webhook" });
+
+const settings = webhookFunctionSettings(process.env);
+const secrets = createSecretResolver({ maxAgeSeconds: settings.secretMaxAgeSeconds });
+
+function idempotencyStore(): IdempotencyStore {
+  const ref = settings.idempotencyRedisUrl;
+  if (ref === undefined) {
+    logger.warn("IDEMPOTENCY_REDIS_URL is not set: delivery IDs are kept in memory, per execution environment only");
+    return new MemoryIdempotencyStore();
+  }
+  return lazyIdempotencyStore(async () => {
+    const redis = new Redis(await secrets.resolve(ref), {
+      connectTimeout: 2_000,
+      commandTimeout: 2_000,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+    });
+    redis.on("error", (error: unknown) => logger.warn("idempotency store connection", { reason: errorMessage(error) }));
+    return new RedisIdempotencyStore(redis);
+  });
+}
+
+const sidecar = webhookSidecarSource({
+  url: settings.sidecarUrl,
+  apiToken: settings.apiToken,
+  appId: settings.appId,
+  secrets,
+});
+const idempotency = idempotencyStore();
+const job = createWebhookJob({ config: settings.config, sidecar, secrets, idempotency, logger });
+
+export function webhook(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  return job.handle(event);
+}
+
+/** Closes the module-scope clients (for tests and local runs; Lambda just freezes the environment). */
+export async function dispose(): Promise<void> {
+  await Promise.allSettled([sidecar.close(), idempotency.close()]);
+}
+
+export const handler = middy(webhook)
+  .use(injectLambdaContext(logger))
+  .use(
+    httpErrorHandler({
+      // The job answers every failure itself; this only guards against a bug, and says nothing more than "500".
+      logger: (error: unknown) => logger.error("unhandled webhook failure", { reason: errorMessage(error) }),
+      fallbackMessage: JSON.stringify({ error: "internal error" }),
+    }),
+  );

@@ -1,0 +1,86 @@
+/**
+ * Settings of the webhook function, from its environment, validated with zod at start-up (a bad value fails the
+ * Lambda's init, not a request):
+ *
+ *   WEBHOOK_ROUTES            the routes config as JSON text, or
+ *   WEBHOOK_ROUTES_FILE       a path to it (relative: to LAMBDA_TASK_ROOT, else the working directory)
+ *   DAPR_HTTP_ENDPOINT        the sidecar's HTTP API (default http://127.0.0.1:3500)
+ *   DAPR_API_TOKEN            the Dapr API token, or a secret reference (env:, secretsmanager:<name>, ARN)
+ *   DAPR_APP_ID               optional: the app hosting the workflows, if not the sidecar's own
+ *   IDEMPOTENCY_REDIS_URL     redis://… (or a secret reference holding it) for the delivery IDs; unset = in-memory
+ *                             (one execution environment only: say so in the logs)
+ *   WEBHOOK_SECRET_MAX_AGE_SECONDS  how long a fetched secret is cached (default 300)
+ */
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { errorMessage, HousekeeperError } from "../errors.ts";
+import { parseWebhookConfig, type WebhookConfig } from "../webhook/routes.ts";
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const envSchema = z
+  .object({
+    WEBHOOK_ROUTES: optionalText,
+    WEBHOOK_ROUTES_FILE: optionalText,
+    DAPR_HTTP_ENDPOINT: optionalText.pipe(z.url().optional()),
+    DAPR_API_TOKEN: optionalText,
+    DAPR_APP_ID: optionalText,
+    IDEMPOTENCY_REDIS_URL: optionalText,
+    WEBHOOK_SECRET_MAX_AGE_SECONDS: optionalText.pipe(
+      z.string().regex(/^\d+$/, "a whole number of seconds").transform(Number).optional(),
+    ),
+    LAMBDA_TASK_ROOT: optionalText,
+  })
+  .refine((env) => (env.WEBHOOK_ROUTES === undefined) !== (env.WEBHOOK_ROUTES_FILE === undefined), {
+    message: "set exactly one of WEBHOOK_ROUTES (JSON) and WEBHOOK_ROUTES_FILE (a path)",
+  });
+
+export interface WebhookFunctionSettings {
+  config: WebhookConfig;
+  sidecarUrl: string;
+  /** The token or a reference to it. */
+  apiToken: string | undefined;
+  appId: string | undefined;
+  /** A redis:// URL or a reference to one; undefined = in-memory store. */
+  idempotencyRedisUrl: string | undefined;
+  secretMaxAgeSeconds: number;
+}
+
+export function webhookFunctionSettings(env: NodeJS.ProcessEnv): WebhookFunctionSettings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "environment"}: ${i.message}`);
+    throw new HousekeeperError("bad-input", `webhook function settings are not valid: ${issues.join("; ")}`);
+  }
+  const e = parsed.data;
+  const config =
+    e.WEBHOOK_ROUTES !== undefined
+      ? parseWebhookConfig(e.WEBHOOK_ROUTES, "WEBHOOK_ROUTES")
+      : loadWebhookConfigFile(e.WEBHOOK_ROUTES_FILE!, e.LAMBDA_TASK_ROOT);
+  return {
+    config,
+    sidecarUrl: e.DAPR_HTTP_ENDPOINT ?? "http://127.0.0.1:3500",
+    apiToken: e.DAPR_API_TOKEN,
+    appId: e.DAPR_APP_ID,
+    idempotencyRedisUrl: e.IDEMPOTENCY_REDIS_URL,
+    secretMaxAgeSeconds: e.WEBHOOK_SECRET_MAX_AGE_SECONDS ?? 300,
+  };
+}
+
+/** Reads and compiles a routes file (JSON). */
+export function loadWebhookConfigFile(path: string, baseDir?: string): WebhookConfig {
+  const full = isAbsolute(path) ? path : resolve(baseDir ?? process.cwd(), path);
+  let text: string;
+  try {
+    text = readFileSync(full, "utf8");
+  } catch (error) {
+    throw new HousekeeperError("bad-input", `cannot read the webhook routes file ${full}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  return parseWebhookConfig(text, `the webhook routes in ${full}`);
+}
