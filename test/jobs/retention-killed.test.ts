@@ -14,20 +14,10 @@ import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
+import { dumpStore } from "../support/stores.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DAY = 86_400_000;
-
-async function dump(backend: StateBackend, prefix: string): Promise<Map<string, string>> {
-  const all = new Map<string, string>();
-  let cursor: string | undefined;
-  do {
-    const page = await backend.scanKeys({ prefix, suffix: "", pageSize: 5000, cursor });
-    cursor = page.cursor;
-    for (const [k, v] of await backend.getMany(page.keys)) all.set(k, Buffer.from(v).toString("hex"));
-  } while (cursor);
-  return all;
-}
 
 function purge(url: string, app: AppRef, killAfterPurged?: number): Promise<{ code: number | null; purged: number }> {
   return new Promise((resolve, reject) => {
@@ -96,7 +86,7 @@ describe("a direct purge killed midway", () => {
   });
 
   it("resumes on the next run and finishes with nothing missed and nothing else touched", async () => {
-    const before = await dump(backend, workflowKeyPrefix(app));
+    const before = await dumpStore(backend, workflowKeyPrefix(app));
     const store = new WorkflowStateStore(backend, app);
 
     const first = await purge(url, app, 150);
@@ -111,7 +101,7 @@ describe("a direct purge killed midway", () => {
     expect(second.code).toBe(0);
     expect(second.purged).toBe(dueLeft);
 
-    const after = await dump(backend, workflowKeyPrefix(app));
+    const after = await dumpStore(backend, workflowKeyPrefix(app));
     const expected = new Map([...before].filter(([key]) => !key.includes("||done-")));
     expect(after).toEqual(expected);
   });

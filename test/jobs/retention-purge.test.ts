@@ -12,7 +12,7 @@ import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import type { BuiltInstance, InstanceSpec } from "../../shared/testdata/instance-builder.ts";
 import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
-import { storeFactories } from "../support/stores.ts";
+import { dumpStore, storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "shop", namespace: "default" };
 const NEIGHBOURS: AppRef[] = [
@@ -37,17 +37,6 @@ function specs(count: number, prefix = "wf"): InstanceSpec[] {
       durationMs,
     };
   });
-}
-
-async function dump(backend: StateBackend): Promise<Map<string, string>> {
-  const all = new Map<string, string>();
-  let cursor: string | undefined;
-  do {
-    const page = await backend.scanKeys({ prefix: "", suffix: "", pageSize: 5000, cursor });
-    cursor = page.cursor;
-    for (const [k, v] of await backend.getMany(page.keys)) all.set(k, Buffer.from(v).toString("hex"));
-  } while (cursor);
-  return all;
 }
 
 /** What the runtime would say about the instance on NOW: due for purge under RETENTION, measured from `ageFrom`. */
@@ -79,7 +68,7 @@ for (const factory of storeFactories(3)) {
     });
 
     it("dry run lists exactly the due instances, with the rule, and touches nothing", async () => {
-      const before = await dump(backend);
+      const before = await dumpStore(backend);
       const result = await runRetentionPurge(
         { store },
         { retention: RETENTION, mode: "direct", dryRun: true, now: NOW, reportLimit: 10_000 },
@@ -91,11 +80,11 @@ for (const factory of storeFactories(3)) {
       );
       expect(result.purged).toBe(0);
       expect(result.isComplete).toBe(true);
-      expect(await dump(backend)).toEqual(before);
+      expect(await dumpStore(backend)).toEqual(before);
     });
 
     it("purges exactly the due terminal instances (and their children) and leaves every other key byte-for-byte", async () => {
-      const before = await dump(backend);
+      const before = await dumpStore(backend);
       const due = new Set(seeded.filter((s) => isDue(s, "completed")).map((s) => s.instanceId));
       // Children of a due parent go with it.
       for (const w of written) {
@@ -112,7 +101,7 @@ for (const factory of storeFactories(3)) {
       expect(result.isComplete).toBe(true);
       const dueParents = [...due].filter((id) => !id.includes(":"));
       expect(result.purged).toBe(dueParents.length);
-      const after = await dump(backend);
+      const after = await dumpStore(backend);
       const expected = new Map(
         [...before].filter(
           ([key]) =>

@@ -19,7 +19,7 @@ import type { InstanceSpec } from "../../shared/testdata/instance-builder.ts";
 import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
-import { storeFactories } from "../support/stores.ts";
+import { dumpStore, storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "billing", namespace: "default" };
 const NOW = new Date("2026-11-01T00:00:00Z");
@@ -32,17 +32,6 @@ function specs(count: number): InstanceSpec[] {
     createdAt: new Date(NOW.getTime() - ((i * 11) % 120) * DAY),
     durationMs: 30_000,
   }));
-}
-
-async function dump(backend: StateBackend): Promise<Map<string, string>> {
-  const all = new Map<string, string>();
-  let cursor: string | undefined;
-  do {
-    const page = await backend.scanKeys({ prefix: "", suffix: "", pageSize: 5000, cursor });
-    cursor = page.cursor;
-    for (const [k, v] of await backend.getMany(page.keys)) all.set(k, Buffer.from(v).toString("hex"));
-  } while (cursor);
-  return all;
 }
 
 describe("retention purge through the sidecar", () => {
@@ -67,7 +56,7 @@ describe("retention purge through the sidecar", () => {
   });
 
   it("purges exactly the due terminal instances, through Dapr's purge API, retrying transient errors", async () => {
-    const before = await dump(backend);
+    const before = await dumpStore(backend);
     const retention = { COMPLETED: 30 * DAY, FAILED: 60 * DAY, TERMINATED: 30 * DAY };
     const due = seeded.filter((s) => {
       const keep = retention[EXPECTED_STATUS[s.scenario] as keyof typeof retention];
@@ -87,7 +76,7 @@ describe("retention purge through the sidecar", () => {
     expect(result.purged).toBe(due.length);
     const purgeCalls = standin.requests.filter((r) => r.method === "POST" && r.path.endsWith("/purge"));
     expect(purgeCalls.length).toBeGreaterThanOrEqual(due.length);
-    const after = await dump(backend);
+    const after = await dumpStore(backend);
     for (const s of due)
       expect([...after.keys()].some((k) => k.startsWith(instanceKeyPrefix(APP, s.instanceId)))).toBe(false);
     const kept = [...before].filter(([k]) => !due.some((s) => k.startsWith(instanceKeyPrefix(APP, s.instanceId))));

@@ -61,3 +61,15 @@ function redis(db: number): StoreFactory {
 export function storeFactories(redisDb: number): StoreFactory[] {
   return [postgres("v1"), postgres("v2"), mysqlFactory, redis(redisDb)];
 }
+
+/** Every key under `prefix` with its value as hex: a byte-for-byte snapshot to compare before and after. */
+export async function dumpStore(backend: StateBackend, prefix = ""): Promise<Map<string, string>> {
+  const all = new Map<string, string>();
+  let cursor: string | undefined;
+  do {
+    const page = await backend.scanKeys({ prefix, suffix: "", pageSize: 5000, cursor });
+    cursor = page.cursor;
+    for (const [k, v] of await backend.getMany(page.keys)) all.set(k, Buffer.from(v).toString("hex"));
+  } while (cursor);
+  return all;
+}
