@@ -25,10 +25,15 @@ export const metrics = new Metrics({
 /** Module scope: secrets stay cached across warm invocations (with a finite expiry). */
 const secrets = createSecretResolver();
 
+/** Failures listed in the response (all of them are in the stored report): Step Functions caps a state at 256 KB. */
+const RESPONSE_FAILURE_LIMIT = 50;
+
 export interface PurgeResponse {
   purged: number;
   wouldPurge: number;
   skipped: number;
+  failedCount: number;
+  /** The first RESPONSE_FAILURE_LIMIT failures. */
   failed: Array<{ appId: string; namespace: string; instanceID: string; error: string }>;
   targetErrors: Array<{ appId: string; namespace: string; error: string }>;
   isComplete: boolean;
@@ -83,7 +88,8 @@ export async function purge(
       purged: report.purged,
       wouldPurge: report.wouldPurge,
       skipped: report.skipped,
-      failed: report.failed,
+      failedCount: report.failed.length,
+      failed: report.failed.slice(0, RESPONSE_FAILURE_LIMIT),
       targetErrors,
       isComplete: report.isComplete,
       continuationToken: report.continuationToken,
