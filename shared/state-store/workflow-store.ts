@@ -115,8 +115,10 @@ export class WorkflowStateStore {
    * Reads many instances whole in two round trips (metadata, then every value). Per ID: the record, undefined when
    * it does not exist, or the Error that says why it cannot be decoded (other IDs are unaffected).
    */
-  async readInstances(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord | undefined | Error>> {
-    const out = new Map<string, InstanceRecord | undefined | Error>();
+  async readInstances(
+    instanceIds: readonly string[],
+  ): Promise<Map<string, InstanceRecord | undefined | UnreadableInstanceError>> {
+    const out = new Map<string, InstanceRecord | undefined | UnreadableInstanceError>();
     const metaKeys = instanceIds.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
     const metaValues = await this.backend.getMany(metaKeys);
     const found: Array<{ id: string; metadata: WorkflowStateMetadata }> = [];
@@ -137,7 +139,7 @@ export class WorkflowStateStore {
         );
         found.push({ id, metadata });
       } catch (error) {
-        out.set(id, new HousekeeperError("corrupt-data", `${errorMessage(error)} at ${metaKeys[i]}`));
+        out.set(id, new UnreadableInstanceError(metaKeys[i]!, errorMessage(error)));
       }
     }
     const values = keys.length > 0 ? await this.backend.getMany(keys) : new Map<string, Uint8Array>();
@@ -145,8 +147,8 @@ export class WorkflowStateStore {
       try {
         out.set(id, this.buildRecord(id, metadata, values, true));
       } catch (error) {
-        const where = error instanceof KeyedDecodeError ? ` at ${error.key}` : "";
-        out.set(id, new HousekeeperError("corrupt-data", `${errorMessage(error)}${where}`));
+        const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
+        out.set(id, new UnreadableInstanceError(key, errorMessage(error)));
       }
     }
     return out;
@@ -258,6 +260,16 @@ export class WorkflowStateStore {
       history,
       inbox,
     };
+  }
+}
+
+/** An instance whose state cannot be decoded: names the key and why (its message reads "<reason> at <key>"). */
+export class UnreadableInstanceError extends HousekeeperError {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super("corrupt-data", `${reason} at ${key}`);
   }
 }
 
