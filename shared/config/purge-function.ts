@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
+import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 import type { RetentionPolicy } from "./retention-policy.ts";
 import { parseRetentionPolicy } from "./retention-policy.ts";
 
@@ -24,14 +25,8 @@ export interface PurgeFunctionSettings {
 }
 
 export function purgeFunctionSettings(env: NodeJS.ProcessEnv, event: unknown): PurgeFunctionSettings {
-  const parsed = purgeEventSchema.safeParse(event ?? {});
-  if (!parsed.success) {
-    throw new HousekeeperError(
-      "bad-input",
-      `invalid purge event: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
-    );
-  }
-  let policyInput = parsed.data.policy;
+  const input = parseOrThrow(purgeEventSchema, scheduledEventInput(event), "purge event");
+  let policyInput = input.policy;
   if (policyInput === undefined) {
     if (!env.RETENTION_POLICY) {
       throw new HousekeeperError(
@@ -49,7 +44,7 @@ export function purgeFunctionSettings(env: NodeJS.ProcessEnv, event: unknown): P
   const margin = Number(env.SAFETY_MARGIN_MS ?? "60000");
   return {
     policy: parseRetentionPolicy(policyInput),
-    continuationToken: parsed.data.continuationToken,
+    continuationToken: input.continuationToken,
     reports: bucket
       ? {
           store: {

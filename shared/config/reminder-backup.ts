@@ -18,11 +18,13 @@
  *   S3_FORCE_PATH_STYLE    true/false, to override that
  *   AWS_REGION             as usual
  */
+
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
 import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
 import { parseGoDuration } from "../workflow/instance-filter.ts";
+import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 
 /** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`). */
 export function parseRetentionDuration(text: string): number {
@@ -108,19 +110,6 @@ export interface ReminderBackupSettings extends StorageSettings {
   job: ReminderBackupConfig;
 }
 
-/** zod issues as one line an operator can act on. */
-export function describeIssues(error: z.ZodError, where: string): string {
-  return error.issues
-    .map((issue) => `${where}${issue.path.length > 0 ? ` ${issue.path.join(".")}` : ""}: ${issue.message}`)
-    .join("; ");
-}
-
-function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, where: string): z.output<T> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new HousekeeperError("bad-input", describeIssues(parsed.error, where));
-  return parsed.data;
-}
-
 export function storageSettings(env: z.output<typeof reminderStorageEnvSchema>): StorageSettings {
   const objectStore: ObjectStoreConfig = env.BACKUP_BUCKET
     ? {
@@ -137,19 +126,10 @@ export function storageSettings(env: z.output<typeof reminderStorageEnvSchema>):
   };
 }
 
-/** The scheduled event, unwrapped: EventBridge Scheduler sends the input itself; a legacy rule wraps it in `detail`. */
-function eventInput(event: unknown): unknown {
-  if (event === undefined || event === null || event === "") return {};
-  if (typeof event === "object" && (event as Record<string, unknown>)["detail-type"] === "Scheduled Event") {
-    return (event as { detail?: unknown }).detail ?? {};
-  }
-  return event;
-}
-
 /** Environment + event → validated settings; HousekeeperError("bad-input") naming every problem. */
 export function reminderBackupSettings(env: NodeJS.ProcessEnv, event: unknown): ReminderBackupSettings {
   const e = parseOrThrow(reminderBackupEnvSchema, env, "environment");
-  const input = parseOrThrow(reminderBackupEventSchema, eventInput(event), "event");
+  const input = parseOrThrow(reminderBackupEventSchema, scheduledEventInput(event), "event");
   const keepLast = input.keepLast ?? e.RETENTION_KEEP_LAST;
   const keepWithinMs = input.keepWithin ?? e.RETENTION_KEEP_WITHIN;
   const prefix = input.prefix ?? e.REMINDER_PREFIX;

@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 import type { ReminderRestoreRequest } from "../jobs/reminder-restore.ts";
-import { parseOrThrow, reminderStorageEnvSchema, type StorageSettings, storageSettings } from "./reminder-backup.ts";
+import { parseOrThrow } from "./parse.ts";
+import { reminderStorageEnvSchema, type StorageSettings, storageSettings } from "./reminder-backup.ts";
 
 export const reminderRestoreEventSchema = z
   .object({

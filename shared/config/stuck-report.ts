@@ -29,6 +29,7 @@
  *   S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION   as for the backup function
  *   PAGE_SIZE, READ_CONCURRENCY    scan tuning (defaults 200, 16)
  */
+
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
 import type { WatchedStatus } from "../jobs/stuck-report/model.ts";
@@ -41,6 +42,7 @@ import type { AppRef } from "../state-store/keys.ts";
 import { parseGoDuration } from "../workflow/instance-filter.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../workflow/runtime-status.ts";
+import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 
 export const DEFAULT_REPORT_DIR = "./.housekeeper/reports/";
 
@@ -200,30 +202,10 @@ export interface StuckReportSettings {
   job: PublishOptions;
 }
 
-function describeIssues(error: z.ZodError, where: string): string {
-  return error.issues
-    .map((issue) => `${where}${issue.path.length > 0 ? ` ${issue.path.join(".")}` : ""}: ${issue.message}`)
-    .join("; ");
-}
-
-function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, where: string): z.output<T> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new HousekeeperError("bad-input", describeIssues(parsed.error, where));
-  return parsed.data;
-}
-
-function eventInput(event: unknown): unknown {
-  if (event === undefined || event === null || event === "") return {};
-  if (typeof event === "object" && (event as Record<string, unknown>)["detail-type"] === "Scheduled Event") {
-    return (event as { detail?: unknown }).detail ?? {};
-  }
-  return event;
-}
-
 /** Environment + event → validated settings; HousekeeperError("bad-input") naming every problem. */
 export function stuckReportSettings(env: NodeJS.ProcessEnv, event: unknown): StuckReportSettings {
   const e = parseOrThrow(stuckReportEnvSchema, env, "environment");
-  const input = parseOrThrow(stuckReportEventSchema, eventInput(event), "event");
+  const input = parseOrThrow(stuckReportEventSchema, scheduledEventInput(event), "event");
   const namespace = input.namespace ?? e.DAPR_NAMESPACE ?? "default";
   const apps: AppRef[] = input.apps
     ? input.apps.map((a) =>
