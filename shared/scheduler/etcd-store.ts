@@ -11,7 +11,7 @@ import type { IOptions } from "etcd3";
 import { Etcd3 } from "etcd3";
 import { HousekeeperError } from "../errors.ts";
 import { DAPR_ROOT } from "./keys.ts";
-import type { PutOptions, ScanOptions, SchedulerSnapshot, SchedulerStore, StoredEntry } from "./store.ts";
+import type { PrefixRead, PutOptions, ScanOptions, SchedulerSnapshot, SchedulerStore, StoredEntry } from "./store.ts";
 import { DEFAULT_PAGE_BYTES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TXN_OPS } from "./store.ts";
 
 export const DEFAULT_ETCD_ENDPOINT = "127.0.0.1:2379";
@@ -213,6 +213,34 @@ export class EtcdSchedulerStore implements SchedulerStore {
       this.client.kv.txn({ success: keys.map((k) => ({ request_delete_range: { key: this.physicalKey(k) } })) }),
     );
     return keys.filter((_, i) => Number(response.responses[i]?.response_delete_range?.deleted ?? 0) > 0);
+  }
+
+  async readPrefixes(prefixes: readonly string[], options: { revision?: string } = {}): Promise<PrefixRead> {
+    if (prefixes.length === 0) return { revision: options.revision ?? "0", entries: [] };
+    checkOps(prefixes.length);
+    const response = await this.call("reading keys", () =>
+      this.client.kv.txn({
+        success: prefixes.map((p) => {
+          const key = this.physicalKey(p);
+          return {
+            request_range: {
+              key,
+              range_end: prefixEnd(key),
+              ...(options.revision ? { revision: options.revision } : {}),
+            },
+          };
+        }),
+      }),
+    );
+    return {
+      revision: options.revision ?? response.header.revision,
+      entries: prefixes.map((_, i) =>
+        (response.responses[i]?.response_range?.kvs ?? []).map((kv) => ({
+          key: this.canonicalKey(kv.key),
+          value: kv.value,
+        })),
+      ),
+    };
   }
 
   async deletePrefixes(prefixes: readonly string[]): Promise<string[][]> {

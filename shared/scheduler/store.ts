@@ -49,6 +49,12 @@ export interface PutOptions {
   ifAbsent?: boolean;
 }
 
+export interface PrefixRead {
+  revision: string;
+  /** Entries per prefix, in the order of the prefixes asked for. */
+  entries: StoredEntry[][];
+}
+
 export interface SchedulerStore {
   /** Where the canonical `dapr/` root lives in this store (e.g. `dapr/`, or `t-1234/dapr/` in tests). */
   readonly root: string;
@@ -56,6 +62,11 @@ export interface SchedulerStore {
   snapshot(): Promise<SchedulerSnapshot>;
   /** Current values of these keys, read at one revision. */
   get(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /**
+   * Every entry under each prefix, in one transaction (≤ MAX_TXN_OPS ranges), at `revision` when given (else the
+   * current one, returned so further reads can use it). For many small prefixes, one round trip instead of many.
+   */
+  readPrefixes(prefixes: readonly string[], options?: { revision?: string }): Promise<PrefixRead>;
   /** Deletes these keys in one transaction (≤ MAX_TXN_OPS); returns which of them existed. */
   deleteKeys(keys: readonly string[]): Promise<string[]>;
   /** Deletes every key under each prefix in one transaction (≤ MAX_TXN_OPS); returns the deleted keys per prefix. */

@@ -397,6 +397,7 @@ describe("export and import", () => {
       snapshot: () => target.snapshot(),
       get: (k) => target.get(k),
       deleteKeys: (k) => target.deleteKeys(k),
+      readPrefixes: (p, o) => target.readPrefixes(p, o),
       deletePrefixes: (p) => target.deletePrefixes(p),
       put: (batch, o) => {
         sizes.push(batch.length);
