@@ -5,7 +5,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import type { Context } from "aws-lambda";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 
@@ -20,27 +19,11 @@ import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { lambdaContext } from "../support/lambda.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
 const DAY = 86_400_000;
 const APP = { appId: "payments", namespace: "default" };
-
-function context(remainingMs: () => number): Context {
-  return {
-    functionName: "purge",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:purge",
-    memoryLimitInMB: "512",
-    awsRequestId: randomBytes(8).toString("hex"),
-    logGroupName: "/aws/lambda/purge",
-    logStreamName: "2026/01/01/[$LATEST]0",
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: remainingMs,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
 
 describe("purge Lambda handler", () => {
   let url: string;
@@ -95,7 +78,7 @@ describe("purge Lambda handler", () => {
     // Plenty of time for the first few checks, then "almost out of time".
     const first = (await handler(
       { policy },
-      context(() => (++calls > 2 ? 500 : 60_000)),
+      lambdaContext("purge", () => (++calls > 2 ? 500 : 60_000)),
     )) as PurgeResponse;
     expect(first.isComplete).toBe(false);
     expect(first.continuationToken).toBeTruthy();
@@ -103,7 +86,7 @@ describe("purge Lambda handler", () => {
 
     const second = (await handler(
       { policy, continuationToken: first.continuationToken },
-      context(() => 600_000),
+      lambdaContext("purge", () => 600_000),
     )) as PurgeResponse;
     expect(second.isComplete).toBe(true);
     expect(first.purged + second.purged).toBe(300);
@@ -130,7 +113,7 @@ describe("purge Lambda handler", () => {
     await expect(
       handler(
         { policy: { retention: { COMPLETED: "soon" }, targets: [] } },
-        context(() => 60_000),
+        lambdaContext("purge", () => 60_000),
       ),
     ).rejects.toThrow(/invalid retention policy: .*invalid duration "soon".*at least one target/);
   });

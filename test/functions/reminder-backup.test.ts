@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 
 // Before the handler module is imported (its logger and metrics read these at construction): quiet test output.
@@ -22,23 +21,7 @@ import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob.ts";
 import { SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
-
-function lambdaContext(functionName: string): Context {
-  return {
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: "512",
-    awsRequestId: randomBytes(8).toString("hex"),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "2026/01/01/[$LATEST]0",
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+import { lambdaContext } from "../support/lambda.ts";
 
 let stores: TestStores;
 let source: EtcdSchedulerStore;

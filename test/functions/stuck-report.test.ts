@@ -6,7 +6,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import type { Context } from "aws-lambda";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 
@@ -28,29 +27,13 @@ import type { AppRef } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { SnsStandIn } from "../report/sns-standin.ts";
 import { EXPECTED, stuckFixture, wholeSecond, writeFixture } from "../report/stuck-fixtures.ts";
+import { lambdaContext } from "../support/lambda.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
 const APP: AppRef = { appId: "fnshop", namespace: "default" };
 const TOPIC = "arn:aws:sns:us-east-1:123456789012:stuck-workflows";
 const KEY =
   /^stuck-reports\/default\/fnshop\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{6}\.\d{3}Z\.(json|csv|html|summary\.txt|summary\.json)$/;
-
-function lambdaContext(): Context {
-  return {
-    functionName: "stuck-report",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:stuck-report",
-    memoryLimitInMB: "512",
-    awsRequestId: randomBytes(8).toString("hex"),
-    logGroupName: "/aws/lambda/stuck-report",
-    logStreamName: "2026/01/01/[$LATEST]0",
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 600_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
 
 interface Emf {
   _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
@@ -70,7 +53,10 @@ async function invoke(event: unknown): Promise<{ response: StuckReportResponse; 
     return text.includes('"_aws"') ? true : (write as (...a: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof process.stdout.write);
   try {
-    const response = (await handler(event, lambdaContext())) as StuckReportResponse;
+    const response = (await handler(
+      event,
+      lambdaContext("stuck-report", () => 600_000),
+    )) as StuckReportResponse;
     return { response, emf };
   } finally {
     spy.mockRestore();

@@ -5,10 +5,11 @@
  * Redis (DB 8) for the delivery IDs.
  */
 import { randomUUID } from "node:crypto";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
+import { lambdaContext } from "../support/lambda.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { storeFactories } from "../support/stores.ts";
 import { githubHeaders, ROUTES, SECRETS, secretEnv, standardHeaders, stripeHeaders } from "../webhook/helpers.ts";
@@ -52,20 +53,7 @@ afterAll(async () => {
   await backend?.close();
 });
 
-const context = {
-  awsRequestId: "req-1",
-  functionName: "webhook",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:webhook",
-  memoryLimitInMB: "256",
-  logGroupName: "/aws/lambda/webhook",
-  logStreamName: "stream",
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} as Context;
+const context = lambdaContext("webhook", () => 30_000);
 
 /** An API Gateway HTTP API (payload 2.0) event, as a Function URL also sends it. */
 function event(
