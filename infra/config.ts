@@ -331,9 +331,9 @@ export const housekeeperConfigSchema = z
         /** The Dapr API token in Secrets Manager (DAPR_API_TOKEN holds this ARN). */
         daprApiTokenSecretArn: secretArn.optional(),
         /**
-         * A secret holding the redis:// URL of the store that keeps delivery IDs (IDEMPOTENCY_REDIS_URL holds this
-         * ARN). Omitted: delivery IDs are kept in memory, per execution environment only, so a redelivery that lands
-         * on another environment is not recognised.
+         * A secret holding the redis:// URL of a Redis to keep delivery IDs in (IDEMPOTENCY_REDIS_URL holds this
+         * ARN). Omitted (the default): the stack creates a DynamoDB table for them (IDEMPOTENCY_TABLE), shared by
+         * every execution environment.
          */
         idempotencyRedisUrlSecretArn: secretArn.optional(),
         /** How long a fetched secret is cached (WEBHOOK_SECRET_MAX_AGE_SECONDS). */

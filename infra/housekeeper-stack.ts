@@ -13,7 +13,8 @@
  *   reminder-restore  ETCD_ENDPOINTS, ETCD_KEY_ROOT, BACKUP_BUCKET, BACKUP_PREFIX, SCHEDULER_NAMESPACE, DAPR_NAMESPACE,
  *                     HOUSEKEEPER_VERSION
  *   webhook           WEBHOOK_ROUTES (JSON), DAPR_HTTP_ENDPOINT, DAPR_APP_ID, DAPR_API_TOKEN (a secret ARN),
- *                     IDEMPOTENCY_REDIS_URL (a secret ARN), WEBHOOK_SECRET_MAX_AGE_SECONDS, HOUSEKEEPER_VERSION
+ *                     IDEMPOTENCY_TABLE (the stack's table) or IDEMPOTENCY_REDIS_URL (a secret ARN),
+ *                     WEBHOOK_SECRET_MAX_AGE_SECONDS, HOUSEKEEPER_VERSION
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +35,7 @@ import { ScheduledJob } from "./constructs/scheduled-job.ts";
 import { SecretReferences, secretArnsIn } from "./constructs/secrets.ts";
 import { Storage } from "./constructs/storage.ts";
 import { WebhookEndpoint } from "./constructs/webhook-endpoint.ts";
+import { WebhookIdempotencyTable } from "./constructs/webhook-idempotency-table.ts";
 
 export interface HousekeeperStackProps extends StackProps {
   config: HousekeeperConfig;
@@ -55,6 +57,8 @@ export class HousekeeperStack extends Stack {
   readonly deadLetterQueue: Queue | undefined;
   readonly purgeStateMachine: PurgeStateMachine | undefined;
   readonly webhook: WebhookEndpoint | undefined;
+  /** Keeps the webhook's delivery IDs, unless the configuration names a Redis for them. */
+  readonly webhookIdempotencyTable: WebhookIdempotencyTable | undefined;
   readonly key: Key | undefined;
 
   constructor(scope: Construct, id: string, props: HousekeeperStackProps) {
@@ -270,6 +274,10 @@ export class HousekeeperStack extends Stack {
     // Webhook.
     const webhook = config.webhook;
     if (webhook?.enabled) {
+      const idempotencyTable = webhook.idempotencyRedisUrlSecretArn
+        ? undefined
+        : new WebhookIdempotencyTable(this, "WebhookIdempotency", { key, removalPolicy });
+      this.webhookIdempotencyTable = idempotencyTable;
       const fn = makeFunction("Webhook", webhook, {
         name: "webhook",
         description: "dapr-housekeeper: webhooks that start workflows and raise events",
@@ -278,6 +286,7 @@ export class HousekeeperStack extends Stack {
           DAPR_HTTP_ENDPOINT: webhook.sidecarUrl,
           DAPR_APP_ID: webhook.appId,
           DAPR_API_TOKEN: webhook.daprApiTokenSecretArn,
+          IDEMPOTENCY_TABLE: idempotencyTable?.table.tableName,
           IDEMPOTENCY_REDIS_URL: webhook.idempotencyRedisUrlSecretArn,
           WEBHOOK_SECRET_MAX_AGE_SECONDS: webhook.secretMaxAgeSeconds,
         }),
@@ -288,6 +297,7 @@ export class HousekeeperStack extends Stack {
         ...(webhook.idempotencyRedisUrlSecretArn ? [webhook.idempotencyRedisUrlSecretArn] : []),
         ...webhook.extraSecretArns,
       ]);
+      idempotencyTable?.grantUse(fn.role);
       this.webhook = new WebhookEndpoint(this, "WebhookEndpoint", {
         webhookFunction: fn.fn,
         exposure: webhook.exposure,

@@ -1,19 +1,21 @@
 /**
  * `housekeeper webhook serve --config routes.json [--port 8080] [--host 127.0.0.1] [--sidecar-url URL]
- *  [--api-token T] [-a APP] [--idempotency-redis-url URL]`: the webhook function's job on a local HTTP server, to try
+ *  [--api-token T] [-a APP] [--idempotency-table NAME | --idempotency-redis-url URL]`: the webhook function's job on a local HTTP server, to try
  * and test webhooks end to end without AWS. Logs are JSON lines on stdout (Powertools Logger; POWERTOOLS_LOG_LEVEL
  * sets the level); the status lines go to stderr. SIGINT/SIGTERM stop it gracefully: no new connections, requests in
  * progress finish (10 s at most), then exit 0. A second signal exits at once.
  */
 import type { Command } from "commander";
 import { Command as CommanderCommand, Option } from "commander";
-import { Redis } from "ioredis";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { loadWebhookConfigFile } from "../../shared/config/webhook.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DEFAULT_SIDECAR_URL } from "../../shared/sidecar/http-client.ts";
-import { type IdempotencyStore, MemoryIdempotencyStore } from "../../shared/webhook/idempotency.ts";
-import { RedisIdempotencyStore } from "../../shared/webhook/redis-idempotency.ts";
+import {
+  describeIdempotencyBackend,
+  idempotencyBackend,
+  openIdempotencyStore,
+} from "../../shared/webhook/open-idempotency.ts";
 import { startWebhookServer } from "./server.ts";
 
 export { startWebhookServer, type WebhookServer, type WebhookServerOptions } from "./server.ts";
@@ -26,6 +28,7 @@ interface ServeFlags {
   apiToken?: string;
   appId?: string;
   idempotencyRedisUrl?: string;
+  idempotencyTable?: string;
 }
 
 export function webhookCommand(): Command {
@@ -52,8 +55,14 @@ export function webhookCommand(): Command {
     .addOption(
       new Option(
         "--idempotency-redis-url <url>",
-        "Keep delivery IDs in Redis (redis://…) instead of this process's memory",
+        "Keep delivery IDs in Redis (redis://…, or a reference: env:NAME, secretsmanager:NAME) instead of this process's memory",
       ).env("IDEMPOTENCY_REDIS_URL"),
+    )
+    .addOption(
+      new Option(
+        "--idempotency-table <name>",
+        "Keep delivery IDs in this DynamoDB table (AWS_REGION; AWS_ENDPOINT_URL_DYNAMODB for a local one)",
+      ).env("IDEMPOTENCY_TABLE"),
     )
     .action(async (_options: unknown, cmd: Command) => {
       const flags = cmd.opts<ServeFlags>();
@@ -74,26 +83,14 @@ export function webhookCommand(): Command {
       for (const route of config.routes) {
         for (const ref of route.auth.secrets) await secrets.resolve(ref);
       }
-      let idempotency: IdempotencyStore;
-      let storeName = "memory";
-      if (flags.idempotencyRedisUrl) {
-        const redis = new Redis(await secrets.resolve(flags.idempotencyRedisUrl), {
-          lazyConnect: true,
-          connectTimeout: 2_000,
-          commandTimeout: 2_000,
-          maxRetriesPerRequest: 1,
-        });
-        redis.on("error", () => {}); // failures surface per request (503) and in the logs
-        try {
-          await redis.connect();
-        } catch (error) {
-          redis.disconnect();
-          throw new HousekeeperError("unavailable", "cannot connect to the idempotency Redis", { cause: error });
-        }
-        idempotency = new RedisIdempotencyStore(redis);
-        storeName = "redis";
-      } else {
-        idempotency = new MemoryIdempotencyStore();
+      const backend = idempotencyBackend({ redisUrl: flags.idempotencyRedisUrl, tableName: flags.idempotencyTable });
+      const idempotency = openIdempotencyStore(backend, { secrets });
+      // Fail now, not on the first request, when the store cannot be reached.
+      try {
+        await idempotency.ready?.();
+      } catch (error) {
+        await idempotency.close();
+        throw error;
       }
       const server = await startWebhookServer({
         config,
@@ -107,7 +104,7 @@ export function webhookCommand(): Command {
       });
       process.stderr.write(
         `Webhook server listening on ${server.url} (${config.routes.length} route(s), sidecar ${sidecarUrl}, ` +
-          `delivery IDs in ${storeName})\n`,
+          `delivery IDs in ${describeIdempotencyBackend(backend)})\n`,
       );
       const signal = await untilSignal();
       process.stderr.write(`Received ${signal}: shutting down\n`);

@@ -10,17 +10,12 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { Redis } from "ioredis";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
 import { errorMessage } from "../../shared/errors.ts";
-import {
-  type IdempotencyStore,
-  lazyIdempotencyStore,
-  MemoryIdempotencyStore,
-} from "../../shared/webhook/idempotency.ts";
+import type { IdempotencyStore } from "../../shared/webhook/idempotency.ts";
 import { createWebhookJob } from "../../shared/webhook/job.ts";
-import { RedisIdempotencyStore } from "../../shared/webhook/redis-idempotency.ts";
+import { openIdempotencyStore } from "../../shared/webhook/open-idempotency.ts";
 import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
 
 export const logger = new Logger({ serviceName: "webhook" });
@@ -29,20 +24,15 @@ const settings = webhookFunctionSettings(process.env);
 const secrets = createSecretResolver({ maxAgeSeconds: settings.secretMaxAgeSeconds });
 
 function idempotencyStore(): IdempotencyStore {
-  const ref = settings.idempotencyRedisUrl;
-  if (ref === undefined) {
-    logger.warn("IDEMPOTENCY_REDIS_URL is not set: delivery IDs are kept in memory, per execution environment only");
-    return new MemoryIdempotencyStore();
+  const backend = settings.idempotency;
+  if (backend.kind === "memory") {
+    logger.warn(
+      "neither IDEMPOTENCY_TABLE nor IDEMPOTENCY_REDIS_URL is set: delivery IDs are kept in memory, per execution environment only",
+    );
   }
-  return lazyIdempotencyStore(async () => {
-    const redis = new Redis(await secrets.resolve(ref), {
-      connectTimeout: 2_000,
-      commandTimeout: 2_000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
-    });
-    redis.on("error", (error: unknown) => logger.warn("idempotency store connection", { reason: errorMessage(error) }));
-    return new RedisIdempotencyStore(redis);
+  return openIdempotencyStore(backend, {
+    secrets,
+    onConnectionError: (reason) => logger.warn("idempotency store connection", { reason }),
   });
 }
 

@@ -7,14 +7,16 @@
  *   DAPR_HTTP_ENDPOINT        the sidecar's HTTP API (default http://127.0.0.1:3500)
  *   DAPR_API_TOKEN            the Dapr API token, or a secret reference (env:, secretsmanager:<name>, ARN)
  *   DAPR_APP_ID               optional: the app hosting the workflows, if not the sidecar's own
- *   IDEMPOTENCY_REDIS_URL     redis://… (or a secret reference holding it) for the delivery IDs; unset = in-memory
- *                             (one execution environment only: say so in the logs)
+ *   IDEMPOTENCY_TABLE         a DynamoDB table for the delivery IDs (what the stack sets by default), or
+ *   IDEMPOTENCY_REDIS_URL     redis://… (or a secret reference holding it); neither = in-memory (one execution
+ *                             environment only: say so in the logs). See shared/webhook/open-idempotency.ts.
  *   WEBHOOK_SECRET_MAX_AGE_SECONDS  how long a fetched secret is cached (default 300)
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { type IdempotencyBackend, idempotencyBackend } from "../webhook/open-idempotency.ts";
 import { parseWebhookConfig, type WebhookConfig } from "../webhook/routes.ts";
 
 const optionalText = z
@@ -30,6 +32,7 @@ const envSchema = z
     DAPR_API_TOKEN: optionalText,
     DAPR_APP_ID: optionalText,
     IDEMPOTENCY_REDIS_URL: optionalText,
+    IDEMPOTENCY_TABLE: optionalText,
     WEBHOOK_SECRET_MAX_AGE_SECONDS: optionalText.pipe(
       z.string().regex(/^\d+$/, "a whole number of seconds").transform(Number).optional(),
     ),
@@ -45,8 +48,8 @@ export interface WebhookFunctionSettings {
   /** The token or a reference to it. */
   apiToken: string | undefined;
   appId: string | undefined;
-  /** A redis:// URL or a reference to one; undefined = in-memory store. */
-  idempotencyRedisUrl: string | undefined;
+  /** Where delivery IDs are kept. */
+  idempotency: IdempotencyBackend;
   secretMaxAgeSeconds: number;
 }
 
@@ -66,7 +69,7 @@ export function webhookFunctionSettings(env: NodeJS.ProcessEnv): WebhookFunction
     sidecarUrl: e.DAPR_HTTP_ENDPOINT ?? "http://127.0.0.1:3500",
     apiToken: e.DAPR_API_TOKEN,
     appId: e.DAPR_APP_ID,
-    idempotencyRedisUrl: e.IDEMPOTENCY_REDIS_URL,
+    idempotency: idempotencyBackend({ redisUrl: e.IDEMPOTENCY_REDIS_URL, tableName: e.IDEMPOTENCY_TABLE }),
     secretMaxAgeSeconds: e.WEBHOOK_SECRET_MAX_AGE_SECONDS ?? 300,
   };
 }

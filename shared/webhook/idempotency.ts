@@ -6,12 +6,13 @@
  *                          │
  *                          └──release (failure: the sidecar did not accept) ──▶ absent, so a retry can act
  *
- * A claim is atomic (Redis `SET NX PX`), so of two concurrent deliveries exactly one acts; the other sees in-flight
+ * A claim is atomic (Redis `SET NX PX`, a DynamoDB conditional put), so of two concurrent deliveries exactly one acts; the other sees in-flight
  * and is told to retry. If the process dies while in flight, the marker expires and the next delivery acts. The done
  * record is written only after the sidecar accepted, and it expires (TTL) so the store stays bounded.
  *
- * Adapters: MemoryIdempotencyStore (here; one process: `housekeeper webhook serve`) and RedisIdempotencyStore
- * (redis-idempotency.ts; tests, and any deployment with Redis).
+ * Adapters: MemoryIdempotencyStore (here; one process: `housekeeper webhook serve`), RedisIdempotencyStore
+ * (redis-idempotency.ts) and DynamoDbIdempotencyStore (dynamodb-idempotency.ts; the stack's default in AWS). Which
+ * one a process uses: open-idempotency.ts.
  */
 import { randomUUID } from "node:crypto";
 
@@ -27,6 +28,8 @@ export interface IdempotencyStore {
   complete(key: string, token: string, instanceId: string, ttlMs: number): Promise<void>;
   /** Drops the claim if this token still owns it (the action failed; a redelivery may try again). */
   release(key: string, token: string): Promise<void>;
+  /** Connects and checks the store now, so a server can refuse to start on a bad one (optional: stores open lazily). */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -118,6 +121,9 @@ export function lazyIdempotencyStore(open: () => Promise<IdempotencyStore>): Ide
     claim: async (key, inFlightMs) => (await store()).claim(key, inFlightMs),
     complete: async (key, token, instanceId, ttlMs) => (await store()).complete(key, token, instanceId, ttlMs),
     release: async (key, token) => (await store()).release(key, token),
+    ready: async () => {
+      await (await store()).ready?.();
+    },
     close: async () => {
       if (opening) await (await opening.catch(() => undefined))?.close();
     },

@@ -82,7 +82,7 @@ function ttl(ms: number): number {
 }
 
 /** The error's message without anything that could hold credentials (ioredis messages name host:port at most). */
-function redisReason(error: unknown): string {
+export function redisReason(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.replace(/\/\/[^@\s]*@/g, "//***@");
 }

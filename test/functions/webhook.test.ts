@@ -1,12 +1,12 @@
 /**
  * The webhook Lambda handler invoked directly with API Gateway HTTP API v2 events (plain and base64-encoded bodies),
- * configured only through its environment (WEBHOOK_ROUTES, DAPR_HTTP_ENDPOINT, DAPR_API_TOKEN as a secret reference,
- * IDEMPOTENCY_REDIS_URL as a secret reference), against the sidecar stand-in over a real PostgreSQL store and a real
- * Redis (DB 8) for the delivery IDs.
+ * configured only through its environment, as the stack configures it (WEBHOOK_ROUTES, DAPR_HTTP_ENDPOINT,
+ * DAPR_API_TOKEN as a secret reference, IDEMPOTENCY_TABLE: a DynamoDB table, here dynalite's, reached through
+ * AWS_ENDPOINT_URL_DYNAMODB), against the sidecar stand-in over a real PostgreSQL store.
  */
 import { randomUUID } from "node:crypto";
+import { CreateTableCommand, DynamoDBClient, paginateScan, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { lambdaContext } from "../support/lambda.ts";
@@ -20,8 +20,18 @@ const PREFIX = `test:lambda:${randomUUID()}:`;
 const API_TOKEN = "dapr-token-for-the-lambda-test";
 let backend: StateBackend;
 let standin: SidecarStandin;
-let redis: Redis;
+let dynamodb: DynamoDBClient;
 let mod: HandlerModule;
+const TABLE = `webhook-deliveries-${randomUUID()}`;
+
+/** The delivery records in the table, by key. */
+async function deliveryRecords(): Promise<Map<string, string>> {
+  const records = new Map<string, string>();
+  for await (const page of paginateScan({ client: dynamodb }, { TableName: TABLE, ConsistentRead: true })) {
+    for (const item of page.Items ?? []) records.set(item.id!.S!, item.state!.S!);
+  }
+  return records;
+}
 
 beforeAll(async () => {
   backend = await storeFactories(8)[1]!.open();
@@ -32,23 +42,38 @@ beforeAll(async () => {
     apiToken: API_TOKEN,
     workflows: { Triage: { outcome: "run" }, Order: { outcome: "run" } },
   });
-  redis = new Redis(`${inject("redisUrl")}/8`);
+  const aws = inject("dynamodb");
+  dynamodb = new DynamoDBClient({
+    endpoint: aws.endpoint,
+    region: aws.region,
+    credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+  });
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30 }, { TableName: TABLE });
   Object.assign(process.env, secretEnv(), {
     WEBHOOK_ROUTES: JSON.stringify({ ...ROUTES, idempotency: { keyPrefix: PREFIX } }),
     DAPR_HTTP_ENDPOINT: standin.url,
     DAPR_API_TOKEN: "env:TEST_DAPR_TOKEN",
     TEST_DAPR_TOKEN: API_TOKEN,
-    IDEMPOTENCY_REDIS_URL: "env:TEST_IDEMPOTENCY_REDIS",
-    TEST_IDEMPOTENCY_REDIS: `${inject("redisUrl")}/8`,
+    IDEMPOTENCY_TABLE: TABLE,
+    AWS_ENDPOINT_URL_DYNAMODB: aws.endpoint,
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
     POWERTOOLS_LOG_LEVEL: "SILENT",
   });
   mod = await import("../../functions/webhook/handler.ts");
 });
 afterAll(async () => {
   await mod?.dispose();
-  const keys = await redis.keys(`${PREFIX}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis?.disconnect();
+  dynamodb?.destroy();
   await standin?.close();
   await backend?.close();
 });
@@ -118,8 +143,9 @@ describe("webhook Lambda handler", () => {
     }
     const history = (await standin.store.readInstance("order-lambda-1"))?.history ?? [];
     expect(history.filter((e) => e.eventRaised?.name === "PaymentReceived")).toHaveLength(1);
-    // The delivery ID was recorded in Redis, under the configured prefix.
-    expect((await redis.keys(`${PREFIX}event:*`)).length).toBe(1);
+    // The delivery ID was recorded in the table, under the configured prefix, as done with its instance.
+    const events = [...(await deliveryRecords())].filter(([key]) => key.startsWith(`${PREFIX}event:`));
+    expect(events).toEqual([[expect.any(String), "done:order-lambda-1"]]);
   });
 
   it("a base64 body is measured decoded: 413 above the limit, accepted below it even if its base64 is longer", async () => {

@@ -62,6 +62,28 @@ const VARIANTS: Record<string, Variant> = {
       }
     },
   },
+  "webhook delivery IDs in a Redis of the user's": {
+    config: () =>
+      exampleConfig((c) => {
+        if (!c.webhook) return;
+        c.webhook.idempotencyRedisUrlSecretArn =
+          "arn:aws:secretsmanager:eu-west-1:123456789012:secret:housekeeper/webhook-redis-url-EfGhIj";
+        c.network.egress.push({ cidr: "10.0.0.0/16", port: 6379, description: "Redis keeping webhook delivery IDs" });
+      }),
+    wiring: ({ template, stack }) => {
+      if (!stack.functions.webhook) return;
+      template.resourceCountIs("AWS::DynamoDB::GlobalTable", 0);
+      template.resourceCountIs("AWS::DynamoDB::Table", 0);
+      const webhookFn = template.findResources("AWS::Lambda::Function", {
+        Properties: { Handler: "lib/index.handler", Description: Match.stringLikeRegexp("webhooks") },
+      });
+      const variables = Object.values(webhookFn)[0]!.Properties.Environment.Variables;
+      expect(variables.IDEMPOTENCY_REDIS_URL).toBe(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:housekeeper/webhook-redis-url-EfGhIj",
+      );
+      expect(variables.IDEMPOTENCY_TABLE).toBeUndefined();
+    },
+  },
   "no VPC, server access logs to an existing bucket": {
     config: () =>
       exampleConfig((c) => {

@@ -165,8 +165,9 @@ describe("functions", () => {
       expect(env).toMatchObject({
         DAPR_HTTP_ENDPOINT: "http://orders-dapr.internal.example:3500",
         DAPR_API_TOKEN: SECRET("dapr-api-token-GhIjKl"),
-        IDEMPOTENCY_REDIS_URL: SECRET("webhook-redis-url-EfGhIj"),
+        IDEMPOTENCY_TABLE: { Ref: logicalIdOf(s.stack, s.stack.webhookIdempotencyTable!.table) },
       });
+      expect(env.IDEMPOTENCY_REDIS_URL).toBeUndefined();
       expect(JSON.parse(env.WEBHOOK_ROUTES)).toEqual(config.webhook!.routes);
     }
     // No secret value is ever in the environment: only references.
@@ -427,7 +428,6 @@ describe("least privilege", () => {
         SECRET("dapr-api-token-GhIjKl"),
         SECRET("github-webhook-YzAbCd"),
         SECRET("stripe-webhook-StUvWx"),
-        SECRET("webhook-redis-url-EfGhIj"),
       ]);
     }
   });
@@ -458,6 +458,44 @@ describe("least privilege", () => {
         }
         expect(Object.keys(st.Condition.StringEquals)).toEqual(["kms:ViaService"]);
       }
+    }
+  });
+});
+
+describe.runIf(WEBHOOK_PRESENT)("webhook delivery IDs", () => {
+  const tableId = () => logicalIdOf(s.stack, s.stack.webhookIdempotencyTable!.table);
+
+  it("a DynamoDB table: on demand, TTL on expiresAt, point-in-time recovery, the stack's key", () => {
+    s.template.resourceCountIs("AWS::DynamoDB::GlobalTable", 1);
+    s.template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: "KMS" },
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { KMSMasterKeyId: getAttArn(keyId()) },
+        }),
+      ],
+    });
+  });
+
+  it("only the webhook reaches it, with exactly the three calls the store makes", () => {
+    for (const name of ENABLED) {
+      const onTable = statementsOfRole(s.template, roleId(name)).filter((st) =>
+        JSON.stringify(st.Resource).includes(tableId()),
+      );
+      if (name !== "webhook") {
+        expect(onTable, name).toEqual([]);
+        continue;
+      }
+      expect(onTable.flatMap((st) => asArray(st.Action)).sort()).toEqual([
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+      ]);
     }
   });
 });

@@ -1,4 +1,5 @@
-// vitest globalSetup: starts one real PostgreSQL, MariaDB, Redis, etcd and S3-compatible server (s3rver) for the whole
+// vitest globalSetup: starts one real PostgreSQL, MariaDB, Redis, etcd, S3-compatible server (s3rver) and
+// DynamoDB-compatible server (dynalite) for the whole
 // run (in parallel, on 127.0.0.1, free ports, temp dirs) and hands their coordinates to test files through
 // provide/inject:
 //
@@ -8,6 +9,7 @@
 //   inject("redisUrl");      // redis://127.0.0.1:PORT
 //   inject("etcdEndpoint");  // 127.0.0.1:PORT
 //   inject("s3");            // { endpoint: "http://127.0.0.1:PORT", region, accessKeyId, secretAccessKey } (s3rver)
+//   inject("dynamodb");      // the same shape, for dynalite
 //
 // Escape hatches: to use an already-running server instead of starting one, set
 //   HOUSEKEEPER_TEST_POSTGRES_URL  postgres://user[:pass]@host:port/db   (user must be allowed to CREATE DATABASE)
@@ -16,14 +18,18 @@
 //   HOUSEKEEPER_TEST_ETCD_ENDPOINT host:port   (an http:// prefix is accepted and stripped)
 //   HOUSEKEEPER_TEST_S3_ENDPOINT   http://host:port  (S3-compatible, path-style; credentials and region from
 //                                  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
+//   HOUSEKEEPER_TEST_DYNAMODB_ENDPOINT  http://host:port  (DynamoDB-compatible, e.g. DynamoDB Local; credentials
+//                                  and region as for S3)
 // Servers given this way are used as-is and never stopped.
 
 import type { TestProject } from "vitest/node";
 import {
+  type DynamoDbConnectionInfo,
   type MysqlConnectionInfo,
   parseMysqlUrl,
   type S3ConnectionInfo,
   type StartedServer,
+  startDynamoDb,
   startEtcd,
   startMariadb,
   startPostgres,
@@ -43,6 +49,8 @@ declare module "vitest" {
     etcdEndpoint: string;
     /** An S3-compatible server (s3rver): path-style endpoint, region and credentials; tests create their own buckets. */
     s3: S3ConnectionInfo;
+    /** A DynamoDB-compatible server (dynalite): endpoint, region and credentials; tests create their own tables. */
+    dynamodb: DynamoDbConnectionInfo;
   }
 }
 
@@ -87,6 +95,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
           const { endpoint, region, accessKeyId, secretAccessKey } = s;
           return { endpoint, region, accessKeyId, secretAccessKey } satisfies S3ConnectionInfo;
         }),
+    env.HOUSEKEEPER_TEST_DYNAMODB_ENDPOINT
+      ? Promise.resolve({
+          endpoint: env.HOUSEKEEPER_TEST_DYNAMODB_ENDPOINT.replace(/\/+$/, ""),
+          region: env.AWS_REGION ?? "us-east-1",
+          accessKeyId: env.AWS_ACCESS_KEY_ID ?? "",
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "",
+        } satisfies DynamoDbConnectionInfo)
+      : startDynamoDb().then((s) => {
+          track(s);
+          const { endpoint, region, accessKeyId, secretAccessKey } = s;
+          return { endpoint, region, accessKeyId, secretAccessKey } satisfies DynamoDbConnectionInfo;
+        }),
   ] as const);
 
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -95,12 +115,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const messages = failures.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason)));
     throw new Error(`test servers failed to start:\n\n${messages.join("\n\n")}`);
   }
-  const [postgres, mysql, redis, etcd, s3] = results as unknown as [
+  const [postgres, mysql, redis, etcd, s3, dynamodb] = results as unknown as [
     PromiseFulfilledResult<string>,
     PromiseFulfilledResult<MysqlConnectionInfo>,
     PromiseFulfilledResult<string>,
     PromiseFulfilledResult<string>,
     PromiseFulfilledResult<S3ConnectionInfo>,
+    PromiseFulfilledResult<DynamoDbConnectionInfo>,
   ];
 
   project.provide("postgresUrl", postgres.value);
@@ -108,6 +129,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("redisUrl", redis.value);
   project.provide("etcdEndpoint", etcd.value);
   project.provide("s3", s3.value);
+  project.provide("dynamodb", dynamodb.value);
   if (started.length > 0) {
     console.log(`[test servers] ${started.length} started in ${Date.now() - t0} ms`);
   }

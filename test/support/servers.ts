@@ -814,3 +814,76 @@ export async function startS3(): Promise<S3Server> {
     () => stopper.stop(),
   );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// DynamoDB (dynalite)
+
+export interface DynamoDbConnectionInfo {
+  /** http://127.0.0.1:PORT; tests create their own tables. */
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface DynamoDbServer extends DynamoDbConnectionInfo, StartedServer {
+  host: string;
+  port: number;
+}
+
+/**
+ * Starts dynalite (an npm dev dependency: DynamoDB's JSON API over LevelDB, here on disk in a temp dir), run with the
+ * current Node as a child process like the others. Tables become ACTIVE at once. Any credentials are accepted.
+ */
+export async function startDynamoDb(): Promise<DynamoDbServer> {
+  let binary: string;
+  try {
+    binary = createRequire(import.meta.url).resolve("dynalite/cli.js");
+  } catch {
+    throw new Error("dynalite not found: run npm install (it is a dev dependency)");
+  }
+  const dir = await mkdtemp(join(tmpdir(), "housekeeper-dynamodb-"));
+  const stopper = makeStopper(dir, "SIGTERM");
+  return startOrCleanUp(
+    async () => {
+      const logFile = join(dir, "dynalite.log");
+      const dataDir = join(dir, "data");
+      await mkdir(dataDir);
+      const port = await freePort();
+      const proc = launch(
+        process.execPath,
+        [
+          binary,
+          "--host",
+          HOST,
+          "--port",
+          String(port),
+          "--path",
+          dataDir,
+          "--createTableMs",
+          "0",
+          "--deleteTableMs",
+          "0",
+        ],
+        logFile,
+        { cwd: dir },
+      );
+      stopper.attach(proc);
+      const endpoint = `http://${HOST}:${port}`;
+      await waitUntilReady("dynalite", proc, logFile, async () => {
+        // Any HTTP answer (an unsigned request gets a JSON error) means it is listening.
+        await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.arrayBuffer());
+      });
+      return {
+        endpoint,
+        region: "us-east-1",
+        accessKeyId: "dynalite",
+        secretAccessKey: "dynalite",
+        host: HOST,
+        port,
+        stop: () => stopper.stop(),
+      };
+    },
+    () => stopper.stop(),
+  );
+}

@@ -7,7 +7,8 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { storeFactories } from "../support/stores.ts";
@@ -47,11 +48,43 @@ interface Running {
   exit: Promise<number | null>;
 }
 
-function serve(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [ENTRY, "webhook", "serve", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...secretEnv(), DAPR_API_TOKEN: "", DAPR_HTTP_ENDPOINT: "", IDEMPOTENCY_REDIS_URL: "" },
+const cliEnv = (extra: Record<string, string> = {}) => ({
+  ...process.env,
+  ...secretEnv(),
+  DAPR_API_TOKEN: "",
+  DAPR_HTTP_ENDPOINT: "",
+  IDEMPOTENCY_REDIS_URL: "",
+  IDEMPOTENCY_TABLE: "",
+  ...extra,
+});
+
+/** The environment that points the AWS SDK's DynamoDB client at the test's dynalite. */
+function dynamoDbEnv(): Record<string, string> {
+  const aws = inject("dynamodb");
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: aws.endpoint,
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+  };
+}
+
+/** Runs the CLI to its end: exit code and stderr. */
+async function runToExit(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: cliEnv(env) });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
   });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, stderr };
+}
+
+function serve(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [ENTRY, "webhook", "serve", ...args], { cwd: ROOT, env: cliEnv(env) });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {
@@ -120,15 +153,75 @@ describe("housekeeper webhook serve (bin/housekeeper.mjs)", () => {
     }
   });
 
+  it("keeps delivery IDs in a DynamoDB table with --idempotency-table", async () => {
+    const aws = inject("dynamodb");
+    const table = `cli-deliveries-${Date.now()}`;
+    const client = new DynamoDBClient({
+      endpoint: aws.endpoint,
+      region: aws.region,
+      credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+    });
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: table });
+    client.destroy();
+    const running = await serve(
+      ["--config", configFile, "--port", "0", "--sidecar-url", standin.url, "--idempotency-table", table],
+      dynamoDbEnv(),
+    );
+    try {
+      expect(running.stderr()).toContain(`delivery IDs in DynamoDB table ${table}`);
+      const body = JSON.stringify({ issue: { number: 10 }, repository: { id: 31 } });
+      const headers = githubHeaders(body);
+      for (let i = 0; i < 2; i++) {
+        expect(await post(running.url, "/hooks/github", body, headers)).toMatchObject({
+          status: 202,
+          json: { instanceID: "gh-31-10" },
+        });
+      }
+      expect(standin.requests.filter((r) => r.path.includes("instanceID=gh-31-10")).length).toBe(1);
+    } finally {
+      running.child.kill("SIGKILL");
+    }
+  });
+
+  it("refuses to start on a missing DynamoDB table, and on two delivery-ID stores at once", async () => {
+    const missing = await runToExit(
+      ["webhook", "serve", "--config", configFile, "--port", "0", "--idempotency-table", "no-such-table"],
+      dynamoDbEnv(),
+    );
+    expect(missing.code).not.toBe(0);
+    // One Error line (on Node 20 the AWS SDK may add its own deprecation notice about Node versions above it).
+    const errorLines = missing.stderr.split("\n").filter((line) => line.startsWith("Error:"));
+    expect(errorLines).toEqual([
+      expect.stringMatching(/^Error: the idempotency store \(DynamoDB table no-such-table\) failed: ResourceNotFound/),
+    ]);
+    expect(missing.stderr).not.toMatch(/^\s+at /m);
+
+    const both = await runToExit([
+      "webhook",
+      "serve",
+      "--config",
+      configFile,
+      "--idempotency-table",
+      "deliveries",
+      "--idempotency-redis-url",
+      "redis://127.0.0.1:1",
+    ]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/either the DynamoDB table or the Redis URL, not both/);
+  });
+
   it("refuses a routes file that does not validate: one Error line, exit code 1", async () => {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify({ routes: [{ path: "/x", action: { type: "start" } }] }));
-    const child = spawn(process.execPath, [ENTRY, "webhook", "serve", "--config", bad, "--port", "0"], { cwd: ROOT });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { code, stderr } = await runToExit(["webhook", "serve", "--config", bad, "--port", "0"]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^Error: the webhook routes in .*bad\.json are not valid: routes\.0\.action\.workflow/);
     expect(stderr.trim().split("\n")).toHaveLength(1);

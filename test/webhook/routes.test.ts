@@ -222,7 +222,7 @@ describe("webhook function settings (environment)", () => {
     expect(settings).toMatchObject({
       sidecarUrl: "http://127.0.0.1:3500",
       apiToken: undefined,
-      idempotencyRedisUrl: undefined,
+      idempotency: { kind: "memory" },
       secretMaxAgeSeconds: 300,
     });
   });
@@ -238,9 +238,28 @@ describe("webhook function settings (environment)", () => {
     expect(settings).toMatchObject({
       sidecarUrl: "http://10.0.0.5:3500",
       apiToken: "secretsmanager:dapr-token",
-      idempotencyRedisUrl: "env:REDIS_URL",
+      idempotency: { kind: "redis", url: "env:REDIS_URL" },
       secretMaxAgeSeconds: 60,
     });
+  });
+
+  it("keeps delivery IDs in the DynamoDB table IDEMPOTENCY_TABLE names; refuses a bad name and two stores at once", () => {
+    const routes = JSON.stringify({ routes: [route()] });
+    expect(
+      webhookFunctionSettings({ WEBHOOK_ROUTES: routes, IDEMPOTENCY_TABLE: "hk-webhook-deliveries" }),
+    ).toMatchObject({
+      idempotency: { kind: "dynamodb", tableName: "hk-webhook-deliveries" },
+    });
+    expect(() => webhookFunctionSettings({ WEBHOOK_ROUTES: routes, IDEMPOTENCY_TABLE: "a b" })).toThrow(
+      /"a b" is not a DynamoDB table name/,
+    );
+    expect(() =>
+      webhookFunctionSettings({
+        WEBHOOK_ROUTES: routes,
+        IDEMPOTENCY_TABLE: "deliveries",
+        IDEMPOTENCY_REDIS_URL: "redis://x",
+      }),
+    ).toThrow(/either the DynamoDB table or the Redis URL, not both/);
   });
 
   it("refuses both or neither routes variable, a bad URL, a missing file", () => {

@@ -1,0 +1,100 @@
+/**
+ * Which idempotency store keeps the delivery IDs, and opening it: one place for the webhook function and
+ * `housekeeper webhook serve`.
+ *
+ *   IDEMPOTENCY_TABLE / --idempotency-table        a DynamoDB table (the stack creates one by default); the endpoint
+ *                                                  and region come from the SDK's own settings (AWS_REGION,
+ *                                                  AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local and the like)
+ *   IDEMPOTENCY_REDIS_URL / --idempotency-redis-url  redis://… or a secret reference holding it
+ *   neither                                        this process's memory (one execution environment only)
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { Redis } from "ioredis";
+import type { SecretResolver } from "../config/secrets.ts";
+import { HousekeeperError } from "../errors.ts";
+import { DynamoDbIdempotencyStore } from "./dynamodb-idempotency.ts";
+import { type IdempotencyStore, lazyIdempotencyStore, MemoryIdempotencyStore } from "./idempotency.ts";
+import { RedisIdempotencyStore, redisReason } from "./redis-idempotency.ts";
+
+export type IdempotencyBackend =
+  | { kind: "memory" }
+  | { kind: "redis"; url: string }
+  | { kind: "dynamodb"; tableName: string };
+
+/** The backend the settings name; both at once is a configuration error. */
+export function idempotencyBackend(settings: { redisUrl?: string; tableName?: string }): IdempotencyBackend {
+  const redisUrl = settings.redisUrl?.trim() || undefined;
+  const tableName = settings.tableName?.trim() || undefined;
+  if (redisUrl && tableName) {
+    throw new HousekeeperError(
+      "bad-input",
+      "the delivery IDs go to one store: set either the DynamoDB table or the Redis URL, not both",
+    );
+  }
+  if (tableName) {
+    // DynamoDB's own rule for table names.
+    if (!/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) {
+      throw new HousekeeperError(
+        "bad-input",
+        `"${tableName}" is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)`,
+      );
+    }
+    return { kind: "dynamodb", tableName };
+  }
+  if (redisUrl) return { kind: "redis", url: redisUrl };
+  return { kind: "memory" };
+}
+
+/** For logs and status lines. */
+export function describeIdempotencyBackend(backend: IdempotencyBackend): string {
+  switch (backend.kind) {
+    case "memory":
+      return "memory (this process only)";
+    case "redis":
+      return "Redis";
+    case "dynamodb":
+      return `DynamoDB table ${backend.tableName}`;
+  }
+}
+
+export interface OpenIdempotencyStoreOptions {
+  secrets: SecretResolver;
+  /** Told about Redis connection errors between requests (a request that meets one answers 503 anyway). */
+  onConnectionError?: (reason: string) => void;
+}
+
+/**
+ * Opens the store. Nothing is connected yet: the Redis URL (possibly a secret) is resolved and connected on first
+ * use, and a failure there is retried on the next request; the DynamoDB client connects per request.
+ */
+export function openIdempotencyStore(
+  backend: IdempotencyBackend,
+  options: OpenIdempotencyStoreOptions,
+): IdempotencyStore {
+  switch (backend.kind) {
+    case "memory":
+      return new MemoryIdempotencyStore();
+    case "dynamodb":
+      // Two attempts: a webhook sender retries on our 503 anyway, and a slow answer holds its request open.
+      return new DynamoDbIdempotencyStore(new DynamoDBClient({ maxAttempts: 2 }), { tableName: backend.tableName });
+    case "redis":
+      return lazyIdempotencyStore(async () => {
+        const redis = new Redis(await options.secrets.resolve(backend.url), {
+          lazyConnect: true,
+          connectTimeout: 2_000,
+          commandTimeout: 2_000,
+          maxRetriesPerRequest: 1,
+        });
+        redis.on("error", (error: unknown) => options.onConnectionError?.(redisReason(error)));
+        try {
+          await redis.connect();
+        } catch (error) {
+          redis.disconnect();
+          throw new HousekeeperError("unavailable", `cannot connect to the idempotency Redis: ${redisReason(error)}`, {
+            cause: error,
+          });
+        }
+        return new RedisIdempotencyStore(redis);
+      });
+  }
+}
