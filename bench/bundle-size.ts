@@ -4,13 +4,14 @@
  * a fresh Node process imports the bundle and reports how long until the module has evaluated (the handler is not
  * invoked), several runs, median. Measured with `--enable-source-maps` as deployed (NODE_OPTIONS), and without.
  *
- * The bundles go under node_modules/.cache/housekeeper-bench/, so that the externalized `@aws-sdk/*` packages
- * resolve from the project's node_modules, as they resolve from the Lambda runtime's.
+ * The bundles go to a temp dir away from the project, as in Lambda: they carry everything they import (the AWS SDK
+ * included), and nothing could be picked up from node_modules.
  *
  *   node --import tsx bench/bundle-size.ts [--runs 7] [--only purge,webhook]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -32,7 +33,8 @@ const { values: args } = parseArgs({
 });
 const RUNS = Number(args.runs);
 const ONLY = args.only ? (args.only.split(",") as FunctionName[]) : [...FUNCTION_NAMES];
-const OUT_ROOT = join(PROJECT_ROOT, "node_modules", ".cache", "housekeeper-bench");
+const OUT_ROOT = mkdtempSync(join(tmpdir(), "housekeeper-bench-bundles-"));
+process.on("exit", () => rmSync(OUT_ROOT, { recursive: true, force: true }));
 
 const example = readConfigFile(join(PROJECT_ROOT, "infra", "config.example.json"));
 /** What module initialisation reads (the webhook validates its routes at init); nothing is connected to. */
@@ -129,5 +131,5 @@ console.log(
   "\nasset: the deployed directory (lib/index.mjs, its map, etcd3's protos); zipped: deflate of each file, ≈ the asset's zip.",
 );
 console.log(
-  "init: `await import(bundle)` in a fresh node process, AWS SDK from node_modules (the runtime's in Lambda).",
+  "init: `await import(bundle)` in a fresh node process; the bundle carries everything, the AWS SDK included.",
 );
