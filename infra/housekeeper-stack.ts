@@ -306,6 +306,12 @@ export class HousekeeperStack extends Stack {
         removalPolicy,
       });
       new CfnOutput(this, "WebhookUrl", { value: this.webhook.url, description: "Base URL of the webhook routes" });
+      if (idempotencyTable) {
+        new CfnOutput(this, "WebhookDeliveriesTable", {
+          value: idempotencyTable.table.tableName,
+          description: "DynamoDB table of the webhook's delivery IDs",
+        });
+      }
     }
 
     new Monitoring(this, "Monitoring", {

@@ -483,6 +483,10 @@ describe.runIf(WEBHOOK_PRESENT)("webhook delivery IDs", () => {
     });
   });
 
+  it("is named in the stack's outputs", () => {
+    s.template.hasOutput("WebhookDeliveriesTable", { Value: { Ref: tableId() } });
+  });
+
   it("only the webhook reaches it, with exactly the three calls the store makes", () => {
     for (const name of ENABLED) {
       const onTable = statementsOfRole(s.template, roleId(name)).filter((st) =>
