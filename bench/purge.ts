@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
     count: { type: "string", default: "100000" },
     "sidecar-count": { type: "string", default: "2000" },
     "latency-ms": { type: "string", default: "5" },
-    "memory-counts": { type: "string", default: "20000,100000" },
+    "memory-counts": { type: "string", default: "100000,1000000" },
     "memory-child": { type: "string" },
     "postgres-url": { type: "string" },
   },

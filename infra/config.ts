@@ -133,8 +133,11 @@ export const housekeeperConfigSchema = z
           .strict()
           .prefault({}),
         /**
-         * Backstop expiry of backups (days). The backup function's own retention (keepLast/keepWithin) is what
-         * normally deletes them; this must be longer than keepWithin. Omitted: no expiry by age.
+         * Backstop expiry of backups by age (days). The backup function's own retention (keepLast/keepWithin) is
+         * what deletes them, and what it deletes expires as a noncurrent version after noncurrentVersionExpirationDays.
+         * Only for a retention by age alone: it must be longer than keepWithin, and cannot go with keepLast (once
+         * backups stop, it would delete the newest ones keepLast promises to keep). Omitted (the default): no expiry
+         * by age.
          */
         backupExpirationDays: z.number().int().min(1).optional(),
         /** Days reports are kept. */
@@ -459,6 +462,16 @@ export const housekeeperConfigSchema = z
       ? Math.ceil(durationDays(config.reminderBackup.keepWithin))
       : undefined;
     const expiry = config.storage.backupExpirationDays;
+    const keepLast = config.reminderBackup?.enabled ? config.reminderBackup.keepLast : undefined;
+    if (expiry !== undefined && keepLast !== undefined && keepLast > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["storage", "backupExpirationDays"],
+        message:
+          `cannot go with reminderBackup.keepLast (${keepLast}): once backups stop, it would delete the newest ` +
+          "backups keepLast keeps; omit it (the backup function prunes; what it deletes expires as a noncurrent version)",
+      });
+    }
     if (expiry !== undefined && keepWithinDays !== undefined && expiry <= keepWithinDays) {
       ctx.addIssue({
         code: "custom",

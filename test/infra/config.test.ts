@@ -110,12 +110,13 @@ describe("configuration schema", () => {
     expect(problems(d)).toContain("webhook.routes.routes.0.auth.secrets.0: must be a complete Secrets Manager ARN");
   });
 
-  it("refuses overlapping prefixes, a lifecycle expiry shorter than the kept backups, and VPC functions without a VPC", () => {
+  it("refuses overlapping prefixes, a lifecycle expiry that would delete kept backups, and VPC functions without a VPC", () => {
     const c = raw();
     c.storage.prefixes.stuckReports = "reports/purge/stuck";
     c.storage.backupExpirationDays = 20;
     delete c.network;
     const message = problems(c);
+    expect(message).toContain("storage.backupExpirationDays: cannot go with reminderBackup.keepLast (28)");
     expect(message).toContain("storage.prefixes.stuckReports: overlaps storage.prefixes.purgeReports");
     expect(message).toContain("storage.backupExpirationDays: must be longer than reminderBackup.keepWithin (30d)");
     expect(message).toContain("network: a function has inVpc: true");

@@ -354,12 +354,14 @@ describe("bucket", () => {
       .Rules as Array<JsonObject>;
     const byId = Object.fromEntries(rules.map((r) => [r.Id, r]));
     expect(byId["abort-incomplete-uploads"].AbortIncompleteMultipartUpload).toEqual({ DaysAfterInitiation: 1 });
+    // No expiry by age under keepLast (the function prunes); what it prunes goes as a noncurrent version.
     expect(byId.backups).toMatchObject({
       Prefix: "reminders/",
-      ExpirationInDays: 45,
+      ExpiredObjectDeleteMarker: true,
       NoncurrentVersionExpiration: { NoncurrentDays: 30 },
       Status: "Enabled",
     });
+    expect(byId.backups.ExpirationInDays).toBeUndefined();
     expect(byId["purge-reports"]).toMatchObject({ Prefix: "reports/purge/", ExpirationInDays: 90 });
     expect(byId["stuck-reports"]).toMatchObject({ Prefix: "reports/stuck/", ExpirationInDays: 90 });
   });
