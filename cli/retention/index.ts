@@ -10,6 +10,7 @@ import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { goJsonIndent } from "../output/go-format.ts";
+import { ProgressLine } from "../output/progress-line.ts";
 
 export function retentionCommand(): Command {
   const group = new Command("retention").description(
@@ -42,35 +43,41 @@ export function retentionCommand(): Command {
       const policy = parseRetentionPolicy(json);
       if (opts.dryRun) policy.dryRun = true;
       const text = opts.output === "text";
+      // On a terminal (stderr a TTY) a long run shows how far it got, in JSON output too; elsewhere nothing is added.
+      const progress = new ProgressLine();
+      let decided = 0;
       const report = await runRetentionPolicy(policy, {
         openTarget: targetPortsOpener(createSecretResolver()),
         continuationToken: opts.continuationToken,
-        onDecision: text
-          ? (d) => {
-              const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
-              if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})\n`);
-              else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
-              else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
-              else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
-            }
-          : undefined,
-      });
+        onDecision: (d) => {
+          decided++;
+          if (text) {
+            progress.clear();
+            const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
+            if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})\n`);
+            else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
+            else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
+            else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
+          }
+          progress.show(`${d.namespace}/${d.appId}: ${decided} instance(s) handled…`);
+        },
+      }).finally(() => progress.clear());
       if (text) {
         for (const t of report.targets)
           if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);
         process.stdout.write(
           `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}, skipped ${report.skipped}, ` +
-            `failed ${report.failed.length} in ${(report.durationMs / 1000).toFixed(1)} s` +
+            `failed ${report.failedCount} in ${(report.durationMs / 1000).toFixed(1)} s` +
             `${report.isComplete ? "" : `; not complete, continue with --continuation-token ${report.continuationToken}`}\n`,
         );
       } else {
         process.stdout.write(`${goJsonIndent(report)}\n`);
       }
       const targetErrors = report.targets.filter((t) => t.error).length;
-      if (report.failed.length > 0 || targetErrors > 0) {
+      if (report.failedCount > 0 || targetErrors > 0) {
         throw new HousekeeperError(
           "store-error",
-          `${report.failed.length} instance(s) and ${targetErrors} target(s) failed`,
+          `${report.failedCount} instance(s) and ${targetErrors} target(s) failed`,
         );
       }
     });

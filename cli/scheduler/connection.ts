@@ -21,16 +21,17 @@ export interface EtcdFlags {
   root: string;
 }
 
-/** Adds `--etcd-endpoints`, `--etcd-cacert`, `--etcd-cert`, `--etcd-key` (and the hidden `--etcd-root`). */
-export function addEtcdOptions<C extends Command>(command: C): C {
-  command.addOption(
-    new Option(
-      "--etcd-endpoints <endpoints>",
-      "the Scheduler's etcd: comma-separated host:port (or http(s)://host:port)",
-    )
-      .default(DEFAULT_ETCD_ENDPOINT)
-      .env(ETCD_ENDPOINTS_ENV),
-  );
+/**
+ * Adds `--etcd-endpoints`, `--etcd-cacert`, `--etcd-cert`, `--etcd-key` (and the hidden `--etcd-root`).
+ * `defaultEndpoint: false` leaves `--etcd-endpoints` unset unless given (flag or environment), for a command that
+ * must not guess where the Scheduler is; it then checks for the endpoints itself before calling etcdFlags.
+ */
+export function addEtcdOptions<C extends Command>(command: C, { defaultEndpoint = true } = {}): C {
+  const endpoints = new Option(
+    "--etcd-endpoints <endpoints>",
+    "the Scheduler's etcd: comma-separated host:port (or http(s)://host:port)",
+  ).env(ETCD_ENDPOINTS_ENV);
+  command.addOption(defaultEndpoint ? endpoints.default(DEFAULT_ETCD_ENDPOINT) : endpoints);
   command.addOption(new Option("--etcd-cacert <file>", "PEM CA certificate to verify etcd's TLS certificate"));
   command.addOption(new Option("--etcd-cert <file>", "PEM client certificate for etcd (with --etcd-key)"));
   command.addOption(new Option("--etcd-key <file>", "PEM client key for etcd (with --etcd-cert)"));

@@ -17,6 +17,9 @@ import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/ins
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
+import { ProgressLine } from "../output/progress-line.ts";
+import type { EtcdFlags } from "../scheduler/connection.ts";
+import { addEtcdOptions, ETCD_ENDPOINTS_ENV, etcdFlags, openStoreFromFlags } from "../scheduler/connection.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags, sidecarOptions } from "../workflow-control/index.ts";
 
 /** The Dapr CLI's "terminal" for `--all` (durabletask WorkflowMetadataIsComplete). */
@@ -31,7 +34,6 @@ interface PurgeFlags {
   by: "completed" | "created";
   dryRun?: boolean;
   concurrency: string;
-  etcdEndpoints?: string;
 }
 
 export function purgeCommand(): Command {
@@ -64,7 +66,7 @@ export function purgeCommand(): Command {
     .addOption(
       new Option(
         "--mode <mode>",
-        "sidecar: through Dapr's purge API; direct: delete the state (and reminders) in the store",
+        "sidecar: through Dapr's purge API; direct: delete the state in the store and the reminders in the Scheduler (needs --etcd-endpoints)",
       )
         .choices(["sidecar", "direct"])
         .default("sidecar"),
@@ -78,12 +80,10 @@ export function purgeCommand(): Command {
         .default("completed"),
     )
     .addOption(new Option("--dry-run", "list what would be purged, and why, without purging"))
-    .addOption(new Option("--concurrency <n>", "instances purged side by side").default("20"))
-    .addOption(
-      new Option("--etcd-endpoints <list>", "direct mode: the Scheduler's etcd, for the instances' reminders").default(
-        "127.0.0.1:2379",
-      ),
-    );
+    .addOption(new Option("--concurrency <n>", "instances purged side by side").default("20"));
+  // The same etcd flags (and HOUSEKEEPER_ETCD_ENDPOINTS) as `scheduler`, but no default endpoint: direct mode must be
+  // told where the Scheduler is rather than silently miss the reminders.
+  addEtcdOptions(command, { defaultEndpoint: false });
   command.action(async (instanceIds: string[], _options: unknown, cmd: Command) => {
     await runPurge(cmd, instanceIds, cmd.opts<PurgeFlags>());
   });
@@ -155,6 +155,7 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
   if (cmd.opts<{ appId?: string }>().appId === undefined) {
     throw new HousekeeperError("bad-input", "--app-id is required to read the instances from the state store");
   }
+  const etcd = flags.mode === "direct" ? directEtcdFlags(cmd) : undefined;
   const connection = connectionFlags(cmd);
   const progress = new ProgressLine();
   let sidecar: DualSidecarClient | undefined;
@@ -170,11 +171,8 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
         });
         ports.purger = sidecarPurger(sidecar);
       }
-      if (flags.mode === "direct" && !flags.dryRun) {
-        const { openEtcdSchedulerStore } = await import("../../shared/scheduler/etcd-store.ts");
-        const opened = openEtcdSchedulerStore({
-          endpoints: (flags.etcdEndpoints ?? "").split(",").map((e) => e.trim()),
-        });
+      if (etcd && !flags.dryRun) {
+        const opened = await openStoreFromFlags(etcd);
         scheduler = opened;
         ports.reminders = schedulerReminderCleaner(opened);
       }
@@ -210,13 +208,13 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
         ? `${result.matched} workflow instance(s) would be purged (scanned ${result.scanned})`
         : `Purged ${result.purged} workflow instance(s)` +
           `${result.alreadyGone ? `, ${result.alreadyGone} already gone` : ""}` +
-          `${result.skipped.length ? `, ${result.skipped.length} skipped` : ""}` +
-          `${result.failed.length ? `, ${result.failed.length} failed` : ""} (scanned ${result.scanned})`;
+          `${result.skippedCount ? `, ${result.skippedCount} skipped` : ""}` +
+          `${result.failedCount ? `, ${result.failedCount} failed` : ""} (scanned ${result.scanned})`;
       print.info(summary);
-      if (result.failed.length > 0) {
+      if (result.failedCount > 0) {
         throw new HousekeeperError(
           "store-error",
-          `${result.failed.length} instance(s) could not be purged (listed above)`,
+          `${result.failedCount} instance(s) could not be purged (listed above)`,
         );
       }
     });
@@ -226,22 +224,17 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
   }
 }
 
-/** A one-line progress indicator on a terminal (stderr), erased before other output; silent when not a TTY. */
-class ProgressLine {
-  private last = 0;
-  private shown = false;
-
-  show(text: string): void {
-    if (!process.stderr.isTTY) return;
-    const now = Date.now();
-    if (now - this.last < 200) return;
-    this.last = now;
-    process.stderr.write(`\r\x1b[K${text}`);
-    this.shown = true;
+/**
+ * Direct mode deletes the instances' Scheduler reminders with their state, so it needs the Scheduler's etcd named (no
+ * default to fall back on). Dry runs too: a dry run that is accepted means the real run will be.
+ */
+function directEtcdFlags(cmd: Command): EtcdFlags {
+  const endpoints = cmd.opts<{ etcdEndpoints?: string }>().etcdEndpoints;
+  if (endpoints === undefined || endpoints.trim() === "") {
+    throw new HousekeeperError(
+      "bad-input",
+      `--mode direct needs --etcd-endpoints (or ${ETCD_ENDPOINTS_ENV}): it deletes the instances' Scheduler reminders with their state`,
+    );
   }
-
-  clear(): void {
-    if (this.shown) process.stderr.write("\r\x1b[K");
-    this.shown = false;
-  }
+  return etcdFlags(cmd);
 }

@@ -62,11 +62,12 @@ export async function purge(
         await store.close();
       }
     }
-    const remaining = report.targets.reduce((n, t) => n + (t.result && !t.result.isComplete ? 1 : 0), 0);
     metrics.addMetric("Purged", MetricUnit.Count, report.purged);
-    metrics.addMetric("PurgeFailed", MetricUnit.Count, report.failed.length);
+    metrics.addMetric("PurgeFailed", MetricUnit.Count, report.failedCount);
     metrics.addMetric("PurgeSkipped", MetricUnit.Count, report.skipped);
-    metrics.addMetric("PurgeBacklogRemaining", MetricUnit.Count, report.isComplete ? 0 : Math.max(1, remaining));
+    // Due instances seen and left for the next run: a lower bound (the rest of the store is not scanned to count).
+    metrics.addMetric("PurgeBacklogRemaining", MetricUnit.Count, report.deferred);
+    metrics.addMetric("PurgeRunIncomplete", MetricUnit.Count, report.isComplete ? 0 : 1);
     const targetErrors = report.targets.flatMap((t) =>
       t.error ? [{ appId: t.appId, namespace: t.namespace, error: t.error }] : [],
     );
@@ -75,7 +76,8 @@ export async function purge(
       purged: report.purged,
       wouldPurge: report.wouldPurge,
       skipped: report.skipped,
-      failed: report.failed.length,
+      failed: report.failedCount,
+      deferred: report.deferred,
       targetErrors,
       purgedByStatus: report.purgedByStatus,
       purgedByApp: report.purgedByApp,
@@ -88,7 +90,7 @@ export async function purge(
       purged: report.purged,
       wouldPurge: report.wouldPurge,
       skipped: report.skipped,
-      failedCount: report.failed.length,
+      failedCount: report.failedCount,
       failed: report.failed.slice(0, RESPONSE_FAILURE_LIMIT),
       targetErrors,
       isComplete: report.isComplete,

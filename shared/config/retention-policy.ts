@@ -38,6 +38,15 @@ export const retentionPolicySchema = z
           message: "sidecar mode needs the target's sidecar",
         });
       }
+      // Direct mode deletes the instances' reminders with their state; without the Scheduler they would be left
+      // behind. Dry runs too, so a dry run that is accepted means the real run will be.
+      if (policy.mode === "direct" && !target.scheduler) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["targets", i, "scheduler"],
+          message: `direct mode needs the Scheduler of target ${target.namespace}/${target.appId} (scheduler.etcdEndpoints), to delete its purged instances' reminders`,
+        });
+      }
     });
   });
 

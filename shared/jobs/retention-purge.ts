@@ -66,7 +66,7 @@ export interface RetentionOptions {
   instanceIds?: readonly string[];
   /** Called for every decision as it is made (a CLI prints them; a Lambda counts them). */
   onDecision?: (decision: PurgeDecision) => void;
-  /** How many decisions of each kind the result keeps (default 1000); counts are always exact. */
+  /** How many decisions of each kind the result lists keep (default 1000); the counts are always exact. */
   reportLimit?: number;
   now?: Date;
 }
@@ -88,8 +88,16 @@ export interface RetentionResult {
   matched: number;
   purged: number;
   alreadyGone: number;
+  /** Exact counts; the lists below them stop at reportLimit. */
+  skippedCount: number;
+  failedCount: number;
   skipped: Array<{ instanceID: string; reason: string }>;
   failed: Array<{ instanceID: string; error: string }>;
+  /**
+   * Due instances this run saw but left for the next one (it stopped at the time budget or maxInstances): a lower
+   * bound of the backlog, since the rest of the store is not scanned to count it.
+   */
+  deferred: number;
   /** Dry run: what would be purged (up to reportLimit). */
   wouldPurge: PurgeDecision[];
   purgedByStatus: Partial<Record<RuntimeStatus, number>>;
@@ -124,8 +132,11 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     matched: 0,
     purged: 0,
     alreadyGone: 0,
+    skippedCount: 0,
+    failedCount: 0,
     skipped: [],
     failed: [],
+    deferred: 0,
     wouldPurge: [],
     purgedByStatus: {},
     unreadable: [],
@@ -148,10 +159,12 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
         result.alreadyGone++;
         break;
       case "skip":
+        result.skippedCount++;
         if (result.skipped.length < limit)
           result.skipped.push({ instanceID: decision.instanceID, reason: decision.reason });
         break;
       case "fail":
+        result.failedCount++;
         if (result.failed.length < limit)
           result.failed.push({ instanceID: decision.instanceID, error: decision.reason });
         break;
@@ -179,7 +192,16 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   const pages = options.instanceIds
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize });
+  let firstPage = true;
   for await (const page of pages) {
+    // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
+    // Never before the first page, so every invocation moves forward.
+    if (!firstPage && outOfTime()) {
+      result.stoppedBecause = "time-budget";
+      result.continuationToken = encodeToken(pageStart, app);
+      return result;
+    }
+    firstPage = false;
     for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
     result.scanned += page.instances.length;
     const tasks: Array<Promise<void>> = [];
@@ -196,12 +218,17 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       if (instance.parentInstanceId && livingParents.has(instance.parentInstanceId)) continue;
       const rule = select(instance);
       if (!rule) {
-        if (options.instanceIds) {
+        if (options.instanceIds && !stopped) {
           const reason = instance.isTerminal
             ? `${instance.runtimeStatus} is younger than its retention`
             : `${instance.runtimeStatus} is not a terminal status`;
           record({ instanceID: instance.instanceId, runtimeStatus: instance.runtimeStatus, action: "skip", reason });
         }
+        continue;
+      }
+      if (stopped) {
+        // Left for the next run, which resumes at this page: only counted, for the backlog figure.
+        result.deferred++;
         continue;
       }
       result.matched++;
@@ -211,11 +238,13 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       }
       if (options.maxInstances !== undefined && attempts >= options.maxInstances) {
         stopped = "max-instances";
-        break;
+        result.deferred++;
+        continue;
       }
       if (outOfTime()) {
         stopped = "time-budget";
-        break;
+        result.deferred++;
+        continue;
       }
       attempts++;
       if (mode === "direct") {

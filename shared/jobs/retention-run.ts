@@ -47,7 +47,11 @@ export interface RetentionRunReport {
   purged: number;
   wouldPurge: number;
   skipped: number;
+  /** Exact; `failed` lists at most the first 1000 per target. */
+  failedCount: number;
   failed: Array<{ appId: string; namespace: string; instanceID: string; error: string }>;
+  /** Due instances seen but left for the next run (a lower bound of the backlog; 0 when complete). */
+  deferred: number;
   purgedByStatus: Partial<Record<RuntimeStatus, number>>;
   purgedByApp: Record<string, number>;
   /** Instances per second over the run. */
@@ -75,7 +79,9 @@ export async function runRetentionPolicy(
     purged: 0,
     wouldPurge: 0,
     skipped: 0,
+    failedCount: 0,
     failed: [],
+    deferred: 0,
     purgedByStatus: {},
     purgedByApp: {},
     rate: 0,
@@ -112,7 +118,9 @@ export async function runRetentionPolicy(
       outcome.result = rest;
       report.purged += result.purged;
       report.wouldPurge += result.dryRun ? result.matched : 0;
-      report.skipped += result.skipped.length;
+      report.skipped += result.skippedCount;
+      report.failedCount += result.failedCount;
+      report.deferred += result.deferred;
       for (const f of result.failed) report.failed.push({ appId: target.appId, namespace: target.namespace, ...f });
       for (const [status, n] of Object.entries(result.purgedByStatus)) {
         report.purgedByStatus[status as RuntimeStatus] = (report.purgedByStatus[status as RuntimeStatus] ?? 0) + n;
@@ -120,7 +128,7 @@ export async function runRetentionPolicy(
       const appKey = `${target.namespace}/${target.appId}`;
       report.purgedByApp[appKey] = (report.purgedByApp[appKey] ?? 0) + result.purged;
       if (budgetLeftOver !== undefined)
-        budgetLeftOver = Math.max(0, budgetLeftOver - result.purged - result.failed.length);
+        budgetLeftOver = Math.max(0, budgetLeftOver - result.purged - result.failedCount);
       if (!result.isComplete) {
         report.continuationToken = encodeRunToken({ target: index, inner: result.continuationToken }, fingerprint);
         return finish(report, started);

@@ -10,7 +10,10 @@ export function defaultUserAgent(): string {
     // is no package.json: the name alone still identifies us.
     for (const path of ["../../package.json", "../../../package.json"]) {
       try {
-        const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as { name?: unknown; version?: unknown };
+        const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as {
+          name?: unknown;
+          version?: unknown;
+        };
         if (pkg.name === "dapr-housekeeper" && typeof pkg.version === "string") {
           version = pkg.version;
           break;

@@ -31,7 +31,14 @@ describe("purge Lambda handler", () => {
   const policy = {
     retention: { COMPLETED: "30d", FAILED: "30d" },
     mode: "direct",
-    targets: [{ appId: APP.appId, stateStore: { connectionString: "env:TEST_PURGE_STATE_STORE" } }],
+    targets: [
+      {
+        appId: APP.appId,
+        stateStore: { connectionString: "env:TEST_PURGE_STATE_STORE" },
+        // Direct mode needs the Scheduler for the instances' reminders (none seeded here; retention-reminders checks them).
+        scheduler: { etcdEndpoints: [inject("etcdEndpoint")] },
+      },
+    ],
   };
 
   beforeAll(async () => {

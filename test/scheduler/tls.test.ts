@@ -1,20 +1,24 @@
 /**
  * The etcd TLS flags against a real etcd started here with TLS and client-certificate auth (certificates made with
- * openssl in a temp dir): `--etcd-cacert/--etcd-cert/--etcd-key` with an https:// endpoint work, and a client
- * without a certificate is refused with one clear error.
+ * openssl in a temp dir): `--etcd-cacert/--etcd-cert/--etcd-key` with an https:// endpoint work (for `scheduler` and
+ * for `workflow purge --mode direct`), and a client without a certificate is refused with one clear error.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Command } from "commander";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { buildSeed } from "../../shared/scheduler/testdata.ts";
-import { freePort } from "../support/servers.ts";
+import { buildSeed, buildSeeds } from "../../shared/scheduler/testdata.ts";
+import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
+import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { writeInstances } from "../../shared/testdata/writer.ts";
+import { createPostgresDatabase, freePort, uniqueDatabaseName } from "../support/servers.ts";
 
 function has(binary: string): boolean {
   try {
@@ -202,6 +206,63 @@ describe.skipIf(!AVAILABLE)("etcd over TLS with client certificates", () => {
       );
     } finally {
       await s.close();
+    }
+  });
+
+  it("workflow purge --mode direct takes the same TLS flags: the purged instance's reminders go", async () => {
+    const app = { appId: "secure-purge", namespace: "default" };
+    const url = await createPostgresDatabase(inject("postgresUrl"), uniqueDatabaseName("tls_purge"));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await createPostgresDaprTable(admin, "state", "v1");
+    await admin.end();
+    const backend = await openPostgresBackend({ connectionString: url, tableName: "state" });
+    const s = store(true);
+    try {
+      await writeInstances(backend, app, [
+        { instanceId: "old-1", scenario: "completed", createdAt: new Date(Date.now() - 60 * 86_400_000) },
+      ]);
+      const reminder = { target: { workflow: { appId: app.appId, instanceId: "old-1" } }, name: "timer-0" };
+      const keys = buildSeeds([reminder]).map((e) => e.key);
+      await s.put(buildSeeds([reminder]));
+      expect((await (await s.snapshot()).get(keys)).size).toBe(1);
+      const run = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+        execFile(
+          process.execPath,
+          [
+            "bin/housekeeper.mjs",
+            "workflow",
+            "purge",
+            "-a",
+            app.appId,
+            "-c",
+            url,
+            "--all-older-than",
+            "720h",
+            "--mode",
+            "direct",
+            "--etcd-endpoints",
+            endpoint,
+            "--etcd-cacert",
+            file("ca.pem"),
+            "--etcd-cert",
+            file("client.pem"),
+            "--etcd-key",
+            file("client-key.pem"),
+          ],
+          { cwd: new URL("../../", import.meta.url).pathname },
+          (error, stdout, stderr) => done({ code: error ? 1 : 0, stdout, stderr }),
+        );
+      });
+      // (stderr may hold Node's DEP0123 warning: grpc sets the TLS server name to the IP address)
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toMatch(/Error/);
+      expect(run.stdout).toContain('Purged workflow instance "old-1"');
+      expect(await new WorkflowStateStore(backend, app).readInstance("old-1")).toBeUndefined();
+      expect((await (await s.snapshot()).get(keys)).size).toBe(0);
+    } finally {
+      await s.close();
+      await backend.close();
     }
   });
 
