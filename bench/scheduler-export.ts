@@ -20,8 +20,7 @@ import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import { exportToFile, exportToSink } from "../shared/scheduler/export.ts";
 import type { StoredEntry } from "../shared/scheduler/store.ts";
 import { writeBatches } from "../shared/scheduler/store.ts";
-import type { SeedJob } from "../shared/scheduler/testdata.ts";
-import { buildSeed } from "../shared/scheduler/testdata.ts";
+import { buildSeed, variedSeedJob } from "../shared/scheduler/testdata.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,30 +45,6 @@ if (args.child === "export") {
 
 const COUNT = Number(args.count);
 const RUNS = Math.max(1, Number(args.runs));
-
-function seedFor(i: number): SeedJob {
-  const begin = new Date(Date.UTC(2026, 0, 1) + (i % 86_400) * 1000);
-  const counter = i % 2 === 0 ? { count: i % 7, lastTrigger: begin } : undefined;
-  const app = `app-${i % 20}`;
-  const base = { begin, ...(counter ? { counter } : {}) };
-  switch (i % 20) {
-    case 0:
-      return { ...base, target: { actor: { type: "Cart", id: `cart-${i}` } }, name: "flush", schedule: "@every 1m" };
-    case 1:
-      return { ...base, target: { app }, name: `job-${i}`, schedule: "0 0 3 * * *", ttl: "720h" };
-    case 2:
-    case 3:
-    case 4:
-    case 5:
-      return { ...base, target: { activity: { appId: app, activityId: `inst-${i}::${i % 5}::1` } } };
-    default:
-      return {
-        ...base,
-        target: { workflow: { appId: app, instanceId: `inst-${i}` } },
-        name: `new-event-${i.toString(36)}`,
-      };
-  }
-}
 
 async function best<T>(runs: number, fn: () => Promise<T>): Promise<{ seconds: number; result: T }> {
   let out: { seconds: number; result: T } | undefined;
@@ -112,7 +87,7 @@ try {
     if (all) await Promise.all(inFlight);
   };
   for (let i = 0; i < COUNT; i++) {
-    const built = buildSeed(seedFor(i));
+    const built = buildSeed(variedSeedJob(i));
     entries.push(built.job);
     if (built.counter) entries.push(built.counter);
     if (entries.length >= 12_800) await flush(false);

@@ -313,6 +313,8 @@ export const housekeeperConfigSchema = z
         ...tuning,
         memoryMb: tuning.memoryMb.default(1024),
         timeoutSeconds: tuning.timeoutSeconds.default(900),
+        /** /tmp in MB: the restore spools the backup there while it verifies and writes it; must hold the file. */
+        ephemeralStorageMb: z.number().int().min(512).max(10240).default(2048),
       })
       .strict()
       .optional(),

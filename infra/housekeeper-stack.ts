@@ -127,7 +127,13 @@ export class HousekeeperStack extends Stack {
 
     const makeFunction = (
       id: string,
-      settings: { memoryMb: number; timeoutSeconds: number; reservedConcurrency?: number | undefined; inVpc: boolean },
+      settings: {
+        memoryMb: number;
+        timeoutSeconds: number;
+        reservedConcurrency?: number | undefined;
+        ephemeralStorageMb?: number | undefined;
+        inVpc: boolean;
+      },
       rest: Pick<HousekeeperFunctionProps, "name" | "description" | "environment" | "onAsyncFailure">,
     ) => {
       const f = new HousekeeperFunction(this, id, {
@@ -135,6 +141,7 @@ export class HousekeeperStack extends Stack {
         memoryMb: settings.memoryMb,
         timeoutSeconds: settings.timeoutSeconds,
         reservedConcurrency: settings.reservedConcurrency,
+        ephemeralStorageMb: settings.ephemeralStorageMb,
         environment: { HOUSEKEEPER_VERSION: VERSION, ...rest.environment },
         logRetention,
         logLevel: config.logLevel,

@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Duration, type RemovalPolicy } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Size } from "aws-cdk-lib";
 import type { ISecurityGroup, IVpc, SubnetSelection } from "aws-cdk-lib/aws-ec2";
 import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel } from "aws-cdk-lib/aws-lambda";
@@ -146,6 +146,8 @@ export interface HousekeeperFunctionProps {
   memoryMb: number;
   timeoutSeconds: number;
   reservedConcurrency?: number | undefined;
+  /** /tmp size (Lambda's default 512 MB): the restore spools its backup there. */
+  ephemeralStorageMb?: number | undefined;
   environment: Record<string, string>;
   logRetention: RetentionDays;
   logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
@@ -211,6 +213,9 @@ export class HousekeeperFunction extends Construct {
       memorySize: props.memoryMb,
       timeout: Duration.seconds(props.timeoutSeconds),
       ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
+      ...(props.ephemeralStorageMb !== undefined
+        ? { ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMb) }
+        : {}),
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,

@@ -4,12 +4,18 @@
  *
  * Nothing is written until the whole file has been read and checked:
  *   1. the manifest is read (a missing one refuses the restore unless `allowMissingManifest`);
- *   2. the file is streamed once: every byte goes into a sha256, every chunk into the gob decoder, and every entry is
- *      checked to decode as its protobuf type (stored job / counter) under the right root;
+ *   2. the file is streamed once from the object store into a spool file on local disk (os.tmpdir(): Lambda's /tmp):
+ *      every byte goes into a sha256, every chunk into the gob decoder, and every entry is checked to decode as its
+ *      protobuf type (stored job / counter) under the right root;
  *   3. size and sha256 must match the manifest (a flipped byte is a checksum mismatch, whatever the decoder thought of
  *      it), then the decoder must have reached a clean end, and the counts must match the manifest.
- * Any failure is HousekeeperError("corrupt-data") (or "not-found") and etcd is untouched. The selected entries are
- * held in memory until written (about the file's size: the restore must see the whole file before its first write).
+ * Any failure is HousekeeperError("corrupt-data") (or "not-found") and etcd is untouched.
+ *
+ * The writes then read the verified spool file, never the object again, and hold nothing but the batch at hand: an
+ * export lists each map in key order (etcd's), so the jobs and the counters are paired by a merge of two decoders
+ * over the spool file (one reading the jobs, one the counters), and memory stays flat whatever the backup's size. A
+ * file whose keys are not in order (not one Dapr or we wrote, but valid) is checked again for duplicate keys and then
+ * paired in memory, as a last resort.
  *
  * Then, unit by unit (a job together with its counter, so both land in the same transaction), in transactions of at
  * most 128 operations: the current values are read and compared byte for byte, and each key is created, overwritten,
@@ -21,11 +27,15 @@
  * (what was written is now identical, so it is left unchanged).
  */
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { ErrorCode } from "../errors.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import { type ObjectStore, readAll } from "../object-store/object-store.ts";
 import { validateExportEntry } from "../scheduler/export.ts";
-import { type ExportEntry, ExportFileDecoder, type ExportFileSummary } from "../scheduler/gob.ts";
+import { type ExportEntry, ExportFileDecoder, type ExportFileSummary, readExportEntries } from "../scheduler/gob.ts";
 import { COUNTERS_PREFIX, JOBS_PREFIX, type KeySelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { DEFAULT_MAX_TXN_BYTES, MAX_TXN_OPS } from "../scheduler/store.ts";
@@ -50,6 +60,8 @@ export const LATEST = "latest";
 export interface ReminderRestorePorts {
   scheduler: SchedulerStore;
   objectStore: ObjectStore;
+  /** Where the backup is spooled while it is verified and written (default os.tmpdir(): Lambda's /tmp). */
+  spoolDir?: string;
 }
 
 export interface ReminderRestoreRequest {
@@ -194,24 +206,30 @@ async function readManifest(
   return parsed.data;
 }
 
-interface DecodedBackup {
+interface VerifiedBackup {
   bytes: number;
   sha256: string;
   summary: ExportFileSummary;
-  entries: ExportEntry[];
+  selected: { jobs: number; counters: number };
+  /** Both maps in strictly increasing key order: the units can be merged from the spool file. */
+  sorted: boolean;
 }
 
-/** Streams the file once: hashes all of it, decodes and validates every entry, keeps the selected ones. */
-async function readBackup(
+/**
+ * Streams the object once into `spoolPath`: hashes all of it, decodes and validates every entry, counts the selected
+ * ones. Keeps nothing in memory but the decoder's window.
+ */
+async function spoolAndVerify(
   store: ObjectStore,
   key: string,
   manifest: ReminderBackupManifest | undefined,
   selection: KeySelection | undefined,
-): Promise<DecodedBackup> {
+  spoolPath: string,
+): Promise<VerifiedBackup> {
   const { body } = await store.get(key);
   const hash = createHash("sha256");
-  const decoder = new ExportFileDecoder();
-  const entries: ExportEntry[] = [];
+  const decoder = new ExportFileDecoder({ duplicateCheck: "while-sorted" });
+  const selected = { jobs: 0, counters: 0 };
   let bytes = 0;
   let summary: ExportFileSummary | undefined;
   let decodeError: unknown;
@@ -224,28 +242,42 @@ async function readBackup(
         return;
       }
       validateExportEntry(step.entry);
-      if (selects(selection, step.entry)) entries.push(step.entry);
+      if (selects(selection, step.entry)) selected[step.entry.section]++;
     }
   };
+  const spool = await open(spoolPath, "w");
   try {
-    for await (const raw of body) {
-      const chunk = typeof raw === "string" ? Buffer.from(raw) : (raw as Uint8Array);
-      hash.update(chunk);
-      bytes += chunk.length;
-      if (decodeError !== undefined || summary !== undefined) continue;
-      try {
-        decoder.push(chunk);
-        drain();
-      } catch (error) {
-        decodeError = error;
+    try {
+      for await (const raw of body) {
+        const chunk = typeof raw === "string" ? Buffer.from(raw) : (raw as Uint8Array);
+        hash.update(chunk);
+        bytes += chunk.length;
+        await spool.write(chunk);
+        if (decodeError !== undefined || summary !== undefined) continue;
+        try {
+          decoder.push(chunk);
+          drain();
+        } catch (error) {
+          decodeError = error;
+        }
       }
+    } catch (error) {
+      if (error instanceof HousekeeperError) throw error;
+      const code = (error as { code?: unknown }).code;
+      if (code === "ENOSPC" || code === "EDQUOT") {
+        throw new HousekeeperError(
+          "unavailable",
+          `no room in ${dirname(spoolPath)} to spool backup ${key} (${bytes} bytes so far); ` +
+            "give the function more ephemeral storage",
+          { cause: error },
+        );
+      }
+      throw new HousekeeperError("unavailable", `reading ${key} from ${store.location}: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
-  } catch (error) {
-    throw error instanceof HousekeeperError
-      ? error
-      : new HousekeeperError("unavailable", `reading ${key} from ${store.location}: ${errorMessage(error)}`, {
-          cause: error,
-        });
+  } finally {
+    await spool.close();
   }
   if (decodeError === undefined && summary === undefined) {
     try {
@@ -284,7 +316,84 @@ async function readBackup(
         `${manifest.counts.jobs} and ${manifest.counts.counters}; nothing was restored`,
     );
   }
-  return { bytes, sha256, summary, entries };
+  const sorted = decoder.sorted;
+  if (!sorted) {
+    // Out of order, the first pass could not rule out duplicate keys: check again, holding every key this time.
+    try {
+      for await (const _ of spooledEntries(spoolPath, { duplicateCheck: "all-keys" })) {
+        // only the decoder's checks matter here
+      }
+    } catch (error) {
+      throw new HousekeeperError(
+        "corrupt-data",
+        `backup ${key} cannot be restored: ${errorMessage(error)}; nothing was restored`,
+        { cause: error },
+      );
+    }
+  }
+  return { bytes, sha256, summary, selected, sorted };
+}
+
+/** The entries of the (already verified) spool file, in file order. */
+function spooledEntries(
+  spoolPath: string,
+  options: { duplicateCheck: "all-keys" | "while-sorted" },
+): AsyncGenerator<ExportEntry, ExportFileSummary, undefined> {
+  return readExportEntries(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), options);
+}
+
+/** The selected entries of one map of the spool file, in file (= key) order. */
+async function* selectedEntries(
+  spoolPath: string,
+  section: ExportEntry["section"],
+  selection: KeySelection | undefined,
+): AsyncGenerator<StoredEntry> {
+  for await (const entry of spooledEntries(spoolPath, { duplicateCheck: "while-sorted" })) {
+    if (entry.section !== section) {
+      if (section === "jobs") return; // the counters come after the jobs: nothing more to read
+      continue;
+    }
+    if (selects(selection, entry)) yield { key: entry.key, value: entry.value };
+  }
+}
+
+/**
+ * Jobs paired with their counters (same name under the other root), from two decoders over a spool file whose maps
+ * are both in key order: a merge join, so only the current job and counter are held.
+ */
+async function* mergedUnits(spoolPath: string, selection: KeySelection | undefined): AsyncGenerator<Unit> {
+  const jobs = selectedEntries(spoolPath, "jobs", selection);
+  const counters = selectedEntries(spoolPath, "counters", selection);
+  try {
+    let job = await jobs.next();
+    let counter = await counters.next();
+    while (!job.done || !counter.done) {
+      const jobName = job.done ? undefined : job.value.key.slice(JOBS_PREFIX.length);
+      const counterName = counter.done ? undefined : counter.value.key.slice(COUNTERS_PREFIX.length);
+      if (counterName === undefined || (jobName !== undefined && jobName < counterName)) {
+        yield { job: job.value as StoredEntry };
+        job = await jobs.next();
+      } else if (jobName === undefined || counterName < jobName) {
+        yield { counter: counter.value as StoredEntry };
+        counter = await counters.next();
+      } else {
+        yield { job: job.value as StoredEntry, counter: counter.value as StoredEntry };
+        job = await jobs.next();
+        counter = await counters.next();
+      }
+    }
+  } finally {
+    await Promise.allSettled([jobs.return(undefined), counters.return(undefined)]);
+  }
+}
+
+/** The last resort for a file whose keys are out of order: every selected entry in memory, paired by name. */
+async function* unitsInMemory(spoolPath: string, selection: KeySelection | undefined): AsyncGenerator<Unit> {
+  const entries: ExportEntry[] = [];
+  for await (const entry of spooledEntries(spoolPath, { duplicateCheck: "while-sorted" })) {
+    if (selects(selection, entry)) entries.push(entry);
+  }
+  yield* toUnits(entries);
 }
 
 /** Pairs each job with its counter (same name under the other root), in file order; orphan counters at the end. */
@@ -306,11 +415,11 @@ function toUnits(entries: readonly ExportEntry[]): Unit[] {
   return units;
 }
 
-function* unitBatches(units: readonly Unit[], maxOps: number, maxBytes: number): Generator<Unit[]> {
+async function* unitBatches(units: AsyncIterable<Unit>, maxOps: number, maxBytes: number): AsyncGenerator<Unit[]> {
   let batch: Unit[] = [];
   let ops = 0;
   let bytes = 0;
-  for (const unit of units) {
+  for await (const unit of units) {
     const parts = [unit.job, unit.counter].filter((e): e is StoredEntry => e !== undefined);
     const size = parts.reduce((n, e) => n + Buffer.byteLength(e.key) + e.value.byteLength + 16, 0);
     if (batch.length > 0 && (ops + parts.length > maxOps || bytes + size > maxBytes)) {
@@ -362,17 +471,14 @@ export async function runReminderRestore(
   request: ReminderRestoreRequest,
 ): Promise<ReminderRestoreResult> {
   const startedAt = performance.now();
-  const { scheduler, objectStore } = ports;
-  const dryRun = request.dryRun ?? false;
-  const policy: ConflictPolicy = request.conflictPolicy ?? "skip-existing";
+  const { objectStore } = ports;
+  const policy = request.conflictPolicy ?? "skip-existing";
   if (policy !== "skip-existing" && policy !== "overwrite") {
     throw new HousekeeperError("bad-input", `conflict policy must be skip-existing or overwrite, got "${policy}"`);
   }
   const prefix = request.prefix === undefined || request.prefix === "" ? null : request.prefix;
   const selection =
     prefix === null ? undefined : selectionForPrefix(prefix, request.daprNamespace ?? DEFAULT_DAPR_NAMESPACE);
-  const maxOps = Math.max(1, Math.min(MAX_TXN_OPS, request.maxTxnOps ?? MAX_TXN_OPS));
-  const reportLimit = request.reportLimit ?? Number.POSITIVE_INFINITY;
 
   const { key, manifestKey } = await resolveBackupKey(objectStore, request);
   if (!key.endsWith(BACKUP_SUFFIX)) {
@@ -382,7 +488,41 @@ export async function runReminderRestore(
     throw new HousekeeperError("not-found", `no backup ${key} in ${objectStore.location}`);
   }
   const manifest = await readManifest(objectStore, manifestKey, key, request.allowMissingManifest ?? false);
-  const backup = await readBackup(objectStore, key, manifest, selection);
+  const spoolDir = await mkdtemp(join(ports.spoolDir ?? tmpdir(), "housekeeper-restore-"));
+  try {
+    return await restoreFromSpool(ports, request, {
+      key,
+      manifestKey,
+      manifest,
+      selection,
+      spoolPath: join(spoolDir, "backup.bin"),
+      startedAt,
+    });
+  } finally {
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+async function restoreFromSpool(
+  ports: ReminderRestorePorts,
+  request: ReminderRestoreRequest,
+  context: {
+    key: string;
+    manifestKey: string;
+    manifest: ReminderBackupManifest | undefined;
+    selection: KeySelection | undefined;
+    spoolPath: string;
+    startedAt: number;
+  },
+): Promise<ReminderRestoreResult> {
+  const { key, manifestKey, manifest, selection, spoolPath, startedAt } = context;
+  const { scheduler, objectStore } = ports;
+  const dryRun = request.dryRun ?? false;
+  const policy: ConflictPolicy = request.conflictPolicy ?? "skip-existing";
+  const prefix = request.prefix === undefined || request.prefix === "" ? null : request.prefix;
+  const maxOps = Math.max(1, Math.min(MAX_TXN_OPS, request.maxTxnOps ?? MAX_TXN_OPS));
+  const reportLimit = request.reportLimit ?? Number.POSITIVE_INFINITY;
+  const backup = await spoolAndVerify(objectStore, key, manifest, selection, spoolPath);
 
   const result: ReminderRestoreResult = {
     backupKey: key,
@@ -396,10 +536,7 @@ export async function runReminderRestore(
     bytes: backup.bytes,
     sha256: backup.sha256,
     inBackup: { jobs: backup.summary.jobs, counters: backup.summary.counters },
-    selected: {
-      jobs: backup.entries.filter((e) => e.section === "jobs").length,
-      counters: backup.entries.filter((e) => e.section === "counters").length,
-    },
+    selected: backup.selected,
     counts: { created: 0, overwritten: 0, unchanged: 0, skipped: 0 },
     created: [],
     overwritten: [],
@@ -425,7 +562,8 @@ export async function runReminderRestore(
   };
 
   try {
-    for (const batch of unitBatches(toUnits(backup.entries), maxOps, DEFAULT_MAX_TXN_BYTES)) {
+    const units = backup.sorted ? mergedUnits(spoolPath, selection) : unitsInMemory(spoolPath, selection);
+    for await (const batch of unitBatches(units, maxOps, DEFAULT_MAX_TXN_BYTES)) {
       const keys = batch.flatMap((u) => [u.job?.key, u.counter?.key].filter((k): k is string => k !== undefined));
       for (let attempt = 0; ; attempt++) {
         const current = await scheduler.get(keys);

@@ -510,11 +510,19 @@ export type DecodeStep =
 
 const SHORT = Symbol("short");
 
+export interface ExportFileDecoderOptions {
+  /** How duplicate keys are found (see ExportFileDecoder); default "all-keys". */
+  duplicateCheck?: "all-keys" | "while-sorted";
+}
+
 /**
  * Push parser for export files: `push()` chunks (and `end()` at EOF), call `next()` until it returns "done"; on
  * "need-input" push more. Throws HousekeeperError("corrupt-data") naming the problem and its byte offset. Entry
  * values are views into the pushed chunks (not copied). Duplicate keys within a map are refused (Go would keep the
- * last one silently); that check holds every key of the file in a Set.
+ * last one silently). By default that check holds every key of the file in a Set; with `duplicateCheck:
+ * "while-sorted"` it holds only the previous key of each map, which proves there are no duplicates as long as the keys
+ * come in strictly increasing order (as every export does: etcd lists in key order) — `sorted` then says whether
+ * they did, and a caller that finds `sorted` false must check the file again with the default.
  */
 export class ExportFileDecoder {
   private buf: Uint8Array = new Uint8Array(0);
@@ -535,6 +543,18 @@ export class ExportFileDecoder {
   private entryIndex = 0;
   private readonly counts: Record<Section, number> = { jobs: 0, counters: 0 };
   private readonly keys: Record<Section, Set<string>> = { jobs: new Set(), counters: new Set() };
+  private readonly lastKey: Record<Section, string | undefined> = { jobs: undefined, counters: undefined };
+  private inOrder = true;
+  private readonly checkAllKeys: boolean;
+
+  constructor(options: ExportFileDecoderOptions = {}) {
+    this.checkAllKeys = (options.duplicateCheck ?? "all-keys") === "all-keys";
+  }
+
+  /** True while the keys of each map have come in strictly increasing order (JavaScript string order). */
+  get sorted(): boolean {
+    return this.inOrder;
+  }
   private describe = "the first message";
   private describeAt = 0;
   /** Absolute offset the last SHORT step needs buffered before it can go on. */
@@ -786,9 +806,17 @@ export class ExportFileDecoder {
     } catch {
       throw corrupt(this.base + keyStart, `the key of ${this.describe} is not valid UTF-8`);
     }
-    const keys = this.keys[this.section];
-    if (keys.has(key)) throw corrupt(this.describeAt, `duplicate ${name} key "${key}"`);
-    keys.add(key);
+    const previous = this.lastKey[this.section];
+    if (this.inOrder && previous !== undefined && key <= previous) {
+      if (key === previous) throw corrupt(this.describeAt, `duplicate ${name} key "${key}"`);
+      this.inOrder = false;
+    }
+    this.lastKey[this.section] = key;
+    if (this.checkAllKeys) {
+      const keys = this.keys[this.section];
+      if (keys.has(key)) throw corrupt(this.describeAt, `duplicate ${name} key "${key}"`);
+      keys.add(key);
+    }
     const value = this.buf.subarray(valueStart, valueStart + vl);
     this.pos = valueStart + vl;
     this.remaining--;
@@ -830,8 +858,9 @@ export function decodeExportFile(bytes: Uint8Array): ExportFileContents & { summ
  */
 export async function* readExportEntries(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ExportFileDecoderOptions = {},
 ): AsyncGenerator<ExportEntry, ExportFileSummary, undefined> {
-  const decoder = new ExportFileDecoder();
+  const decoder = new ExportFileDecoder(options);
   const iterator =
     Symbol.asyncIterator in source
       ? (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()

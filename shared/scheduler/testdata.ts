@@ -124,3 +124,31 @@ export function buildSeeds(seeds: readonly SeedJob[]): StoredEntry[] {
     return built.counter ? [built.job, built.counter] : [built.job];
   });
 }
+
+/**
+ * The i-th of a varied population of jobs for benchmarks: actor reminders, app jobs, activity and workflow reminders
+ * across 20 apps, a counter for every other one.
+ */
+export function variedSeedJob(i: number): SeedJob {
+  const begin = new Date(Date.UTC(2026, 0, 1) + (i % 86_400) * 1000);
+  const counter = i % 2 === 0 ? { count: i % 7, lastTrigger: begin } : undefined;
+  const app = `app-${i % 20}`;
+  const base = { begin, ...(counter ? { counter } : {}) };
+  switch (i % 20) {
+    case 0:
+      return { ...base, target: { actor: { type: "Cart", id: `cart-${i}` } }, name: "flush", schedule: "@every 1m" };
+    case 1:
+      return { ...base, target: { app }, name: `job-${i}`, schedule: "0 0 3 * * *", ttl: "720h" };
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+      return { ...base, target: { activity: { appId: app, activityId: `inst-${i}::${i % 5}::1` } } };
+    default:
+      return {
+        ...base,
+        target: { workflow: { appId: app, instanceId: `inst-${i}` } },
+        name: `new-event-${i.toString(36)}`,
+      };
+  }
+}

@@ -127,6 +127,14 @@ describe("functions", () => {
     }
   });
 
+  it("the restore gets 2 GB of /tmp to spool its backup; the others keep Lambda's default", () => {
+    const functions = s.template.findResources("AWS::Lambda::Function");
+    for (const name of ENABLED) {
+      const storage = functions[fnId(name)]!.Properties.EphemeralStorage;
+      expect(storage, name).toEqual(name === "reminder-restore" ? { Size: 2048 } : undefined);
+    }
+  });
+
   it("environment: where each function finds its bucket prefix, secrets (by ARN) and etcd", () => {
     const envOf = (name: FunctionName) =>
       s.template.findResources("AWS::Lambda::Function")[fnId(name)]!.Properties.Environment.Variables;

@@ -3,6 +3,9 @@
  * and restored into another, with the real AWS SDK in between.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { HousekeeperError } from "../../shared/errors.ts";
@@ -314,7 +317,76 @@ describe("runReminderRestore", () => {
     expect(result.created.every((k) => k.includes("||Cart||"))).toBe(true);
   });
 
+  it("spools the backup to local disk while it works, and leaves nothing there", async () => {
+    const { objectStore, key } = await backupOfSeeds();
+    const target = await stores.create();
+    const spoolDir = mkdtempSync(join(tmpdir(), "restore-spool-test-"));
+    try {
+      const result = await runReminderRestore({ scheduler: target, objectStore, spoolDir }, { backupKey: key });
+      expect(result.counts.created).toBe(SEED_ENTRIES.length);
+      expect(readdirSync(spoolDir)).toEqual([]);
+      // And after a refusal.
+      await objectStore.put(key, Buffer.from("not an export file"));
+      await expect(
+        runReminderRestore({ scheduler: target, objectStore, spoolDir }, { backupKey: key }),
+      ).rejects.toMatchObject({ code: "corrupt-data" });
+      expect(readdirSync(spoolDir)).toEqual([]);
+    } finally {
+      rmSync(spoolDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a valid file whose keys are out of order (not an export's) is restored the same, pairs and all", async () => {
+    const objectStore = await freshBucket();
+    const jobs = SEED_ENTRIES.filter((e) => e.key.startsWith("dapr/jobs/")).reverse();
+    const counters = SEED_ENTRIES.filter((e) => e.key.startsWith("dapr/counters/")).reverse();
+    const bytes = encodeExportFile(
+      { jobs: jobs.map((e) => [e.key, e.value] as const), counters: counters.map((e) => [e.key, e.value] as const) },
+      { sortKeys: false },
+    );
+    const key = "reminders/dapr-system/20260101T000000.000Z.bin";
+    await writeBackup(objectStore, key, bytes, { counts: { jobs: JOBS, counters: COUNTERS, byKind: {}, byApp: {} } });
+    const target = await stores.create();
+    // A changed job under skip-existing: its counter must still be recognised as its pair and skipped with it.
+    await target.put([{ key: JOB_KEY, value: Buffer.from("something else entirely") }]);
+
+    const result = await runReminderRestore({ scheduler: target, objectStore }, { backupKey: key });
+    const others = SEED_ENTRIES.filter((e) => e.key !== JOB_KEY && e.key !== COUNTER_KEY);
+    expectOutcome(result, { created: keysOf(others), skipped: [JOB_KEY, COUNTER_KEY] });
+  });
+
   describe("refuses a damaged backup and writes nothing", () => {
+    it("a duplicate key that only an out-of-order file can hide", async () => {
+      const objectStore = await freshBucket();
+      const value = SEED_ENTRIES.find((e) => e.key === JOB_KEY)!.value;
+      const first = "dapr/jobs/app||default||my-app||b-job";
+      // b-job, a-job, b-jox: out of order at a-job; then b-jox is patched into a second b-job.
+      const bytes = Buffer.from(
+        encodeExportFile(
+          {
+            jobs: [
+              [first, value],
+              ["dapr/jobs/app||default||my-app||a-job", value],
+              ["dapr/jobs/app||default||my-app||b-jox", value],
+            ],
+            counters: [],
+          },
+          { sortKeys: false },
+        ),
+      );
+      const at = bytes.lastIndexOf(Buffer.from("b-jox"));
+      bytes.write("b-job", at);
+      const key = "reminders/dapr-system/20260101T000000.000Z.bin";
+      await writeBackup(objectStore, key, bytes, { counts: { jobs: 3, counters: 0, byKind: {}, byApp: {} } });
+      const target = await stores.create();
+
+      await expect(runReminderRestore({ scheduler: target, objectStore }, { backupKey: key })).rejects.toMatchObject({
+        code: "corrupt-data",
+        message: expect.stringContaining(`duplicate Jobs key "${first}"`),
+      });
+      expect((await dumpStore(target)).size).toBe(0);
+    });
+
     it("a flipped byte: checksum mismatch", async () => {
       const { objectStore, key } = await backupOfSeeds();
       const bytes = await readObject(objectStore, key);
