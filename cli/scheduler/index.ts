@@ -8,11 +8,12 @@
  * not decode instead of failing; `export` writes through a temp file so a failure leaves nothing behind; `import`
  * validates keys as well as values before writing, and batches by bytes as well as by 128 operations.
  */
-import { readFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { access } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { HousekeeperError } from "../../shared/errors.ts";
-import { exportToFile, importEntries, validateExportFile } from "../../shared/scheduler/export.ts";
+import { exportFileEntries, exportToFile, importEntries, validateExportFileAt } from "../../shared/scheduler/export.ts";
 import { deleteAllJobs, deleteJobs, getJobs, listJobs } from "../../shared/scheduler/jobs.ts";
 import type { FilterKind } from "../../shared/scheduler/keys.ts";
 import { FILTER_KINDS } from "../../shared/scheduler/keys.ts";
@@ -296,15 +297,19 @@ function importCommand(io: Io): Command {
   command.action(async (_options: unknown, cmd: Command) => {
     const { inputFile } = cmd.opts<{ inputFile: string }>();
     const flags = etcdFlags(cmd);
-    let bytes: Buffer;
     try {
-      bytes = await readFile(inputFile);
+      await access(inputFile, fsConstants.R_OK);
     } catch (error) {
       throw new HousekeeperError("bad-input", `cannot read ${inputFile}: ${(error as Error).message}`);
     }
-    // Everything is decoded and checked before the store is even opened.
-    const validated = validateExportFile(bytes);
-    const { written } = await withSchedulerStore(flags, (store) => importEntries(store, validated.entries), io.open);
+    // Everything is decoded and checked before the store is even opened (streamed: the file is never held whole),
+    // then streamed again into etcd.
+    const { jobs, counters } = await validateExportFileAt(inputFile);
+    const { written } = await withSchedulerStore(
+      flags,
+      (store) => importEntries(store, exportFileEntries(inputFile), { total: jobs + counters }),
+      io.open,
+    );
     io.stdout.write(`Imported ${written} items.\n`);
     io.stdout.write(`Import from '${inputFile}' complete.\n`);
   });

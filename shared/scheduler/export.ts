@@ -17,7 +17,7 @@
  * before it writes anything, then puts the entries in transactions of at most 128 operations.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
+import { createReadStream, constants as fsConstants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { link, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -32,6 +32,7 @@ import {
   encodeEntryInto,
   entrySize,
   exportPrelude,
+  readExportEntries,
 } from "./gob.ts";
 import type { KeySelection } from "./keys.ts";
 import { ALL_KEYS, COUNTERS_PREFIX, JOBS_PREFIX, normalizePrefixes } from "./keys.ts";
@@ -399,6 +400,39 @@ export function validateExportFile(bytes: Uint8Array): ValidatedExport {
   return { entries, jobs: decoded.jobs.size, counters: decoded.counters.size };
 }
 
+/**
+ * Decodes and validates an export file on disk without holding it: one streaming pass (duplicates found by key
+ * order), and a second one holding every key only if the file's keys are out of order. Nothing is returned unless
+ * everything is valid.
+ */
+export async function validateExportFileAt(path: string): Promise<{ jobs: number; counters: number }> {
+  const check = async (duplicateCheck: "all-keys" | "while-sorted") => {
+    const entries = readExportEntries(createReadStream(path, { highWaterMark: 256 * 1024 }), { duplicateCheck });
+    try {
+      for (;;) {
+        const step = await entries.next();
+        if (step.done) return step.value;
+        validateExportEntry(step.value);
+      }
+    } catch (error) {
+      if (error instanceof HousekeeperError) throw error;
+      throw new HousekeeperError("bad-input", `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  let summary = await check("while-sorted");
+  if (!summary.sorted) summary = await check("all-keys");
+  return { jobs: summary.jobs, counters: summary.counters };
+}
+
+/** The entries of an export file on disk, streamed (validate it first: see validateExportFileAt). */
+export async function* exportFileEntries(path: string): AsyncGenerator<StoredEntry> {
+  for await (const entry of readExportEntries(createReadStream(path, { highWaterMark: 256 * 1024 }), {
+    duplicateCheck: "while-sorted",
+  })) {
+    yield { key: entry.key, value: entry.value };
+  }
+}
+
 export interface ImportOptions {
   maxOps?: number;
   maxBytes?: number;
@@ -413,23 +447,36 @@ export interface ImportOptions {
  */
 export async function importEntries(
   store: SchedulerStore,
-  entries: readonly StoredEntry[],
-  options: ImportOptions = {},
+  entries: Iterable<StoredEntry> | AsyncIterable<StoredEntry>,
+  options: ImportOptions & { total?: number } = {},
 ): Promise<{ written: number }> {
+  const maxOps = options.maxOps ?? MAX_TXN_OPS;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_TXN_BYTES;
+  const total = options.total ?? (Array.isArray(entries) ? entries.length : undefined);
   let written = 0;
-  for (const batch of writeBatches(entries, options.maxOps ?? MAX_TXN_OPS, options.maxBytes ?? DEFAULT_MAX_TXN_BYTES)) {
-    try {
-      await store.put(batch);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new HousekeeperError(
-        error instanceof HousekeeperError ? error.code : "store-error",
-        `import incomplete: ${written} of ${entries.length} items written before: ${message}`,
-        { cause: error },
-      );
+  let pending: StoredEntry[] = [];
+  const flush = async () => {
+    for (const batch of writeBatches(pending, maxOps, maxBytes)) {
+      try {
+        await store.put(batch);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new HousekeeperError(
+          error instanceof HousekeeperError ? error.code : "store-error",
+          `import incomplete: ${written}${total === undefined ? "" : ` of ${total}`} items written before: ${message}`,
+          { cause: error },
+        );
+      }
+      written += batch.length;
+      options.onProgress?.(written);
     }
-    written += batch.length;
-    options.onProgress?.(written);
+    pending = [];
+  };
+  // Whole transactions at a time: a few hundred entries are held, never the file.
+  for await (const entry of entries) {
+    pending.push(entry);
+    if (pending.length >= maxOps * 8) await flush();
   }
+  await flush();
   return { written };
 }

@@ -357,6 +357,8 @@ export interface ExportFileSummary {
   bytes: number;
   /** The Go struct name in the file's type definition (`ExportFile` for the Dapr CLI). */
   structName: string;
+  /** Both maps came in strictly increasing key order (see ExportFileDecoder's duplicateCheck). */
+  sorted: boolean;
 }
 
 function corrupt(offset: number, what: string): HousekeeperError {
@@ -665,6 +667,7 @@ export class ExportFileDecoder {
             counters: this.counts.counters,
             bytes: this.base + this.buf.length,
             structName: this.struct?.name ?? "",
+            sorted: this.inOrder,
           },
         };
     }

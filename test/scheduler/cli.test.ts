@@ -14,6 +14,7 @@ import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
 import { SHORT_HEADERS } from "../../cli/scheduler/rows.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
 
 const NOW = new Date("2026-01-01T12:00:00Z");
@@ -242,6 +243,32 @@ describe("scheduler export / import", () => {
     );
     expect((await dumpStore(target)).size).toBe(0);
     await expect(cli(target, "import", "-f", join(dir, "missing.bin"))).rejects.toThrow(/cannot read .*missing\.bin/);
+    await expect(cli(target, "import", "-f", dir)).rejects.toThrow(/^cannot read .*: EISDIR/);
+  });
+
+  it("import streams an out-of-order file (not an export's), and still finds a duplicate key hidden in it", async () => {
+    const value = SEED_ENTRIES.find((e) => e.key.startsWith("dapr/jobs/"))!.value;
+    const keys = [
+      "dapr/jobs/app||default||x||b-job",
+      "dapr/jobs/app||default||x||a-job",
+      "dapr/jobs/app||default||x||b-jox",
+    ];
+    const bytes = Buffer.from(
+      encodeExportFile({ jobs: keys.map((k) => [k, value] as const), counters: [] }, { sortKeys: false }),
+    );
+    const file = join(dir, "unsorted.bin");
+    await writeFile(file, bytes);
+    const target = await stores.create();
+    expect((await cli(target, "import", "-f", file)).out).toBe(`Imported 3 items.\nImport from '${file}' complete.\n`);
+    expect([...(await dumpStore(target)).keys()].sort()).toEqual([...keys].sort());
+
+    bytes.write("b-job", bytes.lastIndexOf(Buffer.from("b-jox")));
+    await writeFile(file, bytes);
+    const empty = await stores.create();
+    await expect(cli(empty, "import", "-f", file)).rejects.toThrow(
+      /duplicate Jobs key "dapr\/jobs\/app\|\|default\|\|x\|\|b-job"/,
+    );
+    expect((await dumpStore(empty)).size).toBe(0);
   });
 });
 
