@@ -25,8 +25,6 @@ import type { StuckReportOptions } from "../../shared/jobs/stuck-report.ts";
 import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "../../shared/jobs/stuck-report.ts";
 import { summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
-import { parseEndpoints } from "../../shared/scheduler/etcd-store.ts";
-import { DAPR_ROOT } from "../../shared/scheduler/keys.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
 import type { ConnectionFlags } from "../connection.ts";
@@ -34,7 +32,7 @@ import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../con
 import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
-import { ETCD_ENDPOINTS_ENV, etcdStoreOptions } from "../scheduler/connection.ts";
+import { addEtcdOptions, etcdStoreOptions, optionalEtcdFlags } from "../scheduler/connection.ts";
 
 export const STUCK_FORMATS = ["table", "json", "csv", "html"] as const;
 export type StuckFormat = (typeof STUCK_FORMATS)[number];
@@ -79,11 +77,6 @@ interface StuckFlags {
   format: StuckFormat;
   out?: string;
   htmlRows?: string;
-  etcdEndpoints?: string;
-  etcdCacert?: string;
-  etcdCert?: string;
-  etcdKey?: string;
-  etcdRoot: string;
 }
 
 export function stuckCommand(io: StuckIo): Command {
@@ -125,33 +118,27 @@ export function stuckCommand(io: StuckIo): Command {
     )
     .addOption(new Option("--format <format>", "output format").choices(STUCK_FORMATS).default("table"))
     .addOption(new Option("--out <file>", "write the report to this file instead of stdout"))
-    .addOption(new Option("--html-rows <n>", "rows shown in the HTML table (the oldest; default 5000)"))
-    .addOption(
-      new Option(
-        "--etcd-endpoints <endpoints>",
-        "the Scheduler's etcd (comma-separated host:port); turns on the missing-reminder check",
-      ).env(ETCD_ENDPOINTS_ENV),
-    )
-    .addOption(new Option("--etcd-cacert <file>", "PEM CA certificate to verify etcd's TLS certificate"))
-    .addOption(new Option("--etcd-cert <file>", "PEM client certificate for etcd (with --etcd-key)"))
-    .addOption(new Option("--etcd-key <file>", "PEM client key for etcd (with --etcd-cert)"))
-    .addOption(new Option("--etcd-root <prefix>", "key prefix standing for Dapr's dapr/").default(DAPR_ROOT).hideHelp())
-    .action(async (_options: unknown, cmd: Command) => {
-      const opts = cmd.opts<StuckFlags>();
-      // Validate every flag before touching a store.
-      const scan = scanOptions(opts, io.now());
-      const etcd = etcdFlagsOf(opts);
-      const htmlRowLimit = opts.htmlRows === undefined ? undefined : positiveInt(opts.htmlRows, "--html-rows");
-      const flags = connectionFlags(cmd);
-      await runStuckReportCommand(io, {
-        flags,
-        etcd,
-        scan,
-        format: opts.format,
-        out: opts.out,
-        ...(htmlRowLimit !== undefined ? { htmlRowLimit } : {}),
-      });
+    .addOption(new Option("--html-rows <n>", "rows shown in the HTML table (the oldest; default 5000)"));
+  addEtcdOptions(command, {
+    defaultEndpoint: false,
+    endpointsHelp: "the Scheduler's etcd (comma-separated host:port); turns on the missing-reminder check",
+  });
+  command.action(async (_options: unknown, cmd: Command) => {
+    const opts = cmd.opts<StuckFlags>();
+    // Validate every flag before touching a store.
+    const scan = scanOptions(opts, io.now());
+    const etcd = optionalEtcdFlags(cmd);
+    const htmlRowLimit = opts.htmlRows === undefined ? undefined : positiveInt(opts.htmlRows, "--html-rows");
+    const flags = connectionFlags(cmd);
+    await runStuckReportCommand(io, {
+      flags,
+      etcd,
+      scan,
+      format: opts.format,
+      out: opts.out,
+      ...(htmlRowLimit !== undefined ? { htmlRowLimit } : {}),
     });
+  });
   return command;
 }
 
@@ -182,22 +169,6 @@ function scanOptions(opts: StuckFlags, now: Date): StuckReportOptions {
     options.retention = parseStatusDurations(opts.retention, TERMINAL_STATUS_LIST, "--retention");
   }
   return options;
-}
-
-function etcdFlagsOf(opts: StuckFlags): EtcdFlags | undefined {
-  if (opts.etcdEndpoints === undefined || opts.etcdEndpoints.trim() === "") {
-    if (opts.etcdCacert || opts.etcdCert || opts.etcdKey) {
-      throw new HousekeeperError("bad-input", "--etcd-cacert/--etcd-cert/--etcd-key need --etcd-endpoints");
-    }
-    return undefined;
-  }
-  const endpoints = opts.etcdEndpoints.split(",");
-  parseEndpoints(endpoints);
-  if ((opts.etcdCert === undefined) !== (opts.etcdKey === undefined)) {
-    throw new HousekeeperError("bad-input", "--etcd-cert and --etcd-key must be given together");
-  }
-  if (!opts.etcdRoot.endsWith("/")) throw new HousekeeperError("bad-input", "--etcd-root must end in /");
-  return { endpoints, caCert: opts.etcdCacert, cert: opts.etcdCert, key: opts.etcdKey, root: opts.etcdRoot };
 }
 
 export interface StuckRun {

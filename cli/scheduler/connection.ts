@@ -26,11 +26,14 @@ export interface EtcdFlags {
  * `defaultEndpoint: false` leaves `--etcd-endpoints` unset unless given (flag or environment), for a command that
  * must not guess where the Scheduler is; it then checks for the endpoints itself before calling etcdFlags.
  */
-export function addEtcdOptions<C extends Command>(command: C, { defaultEndpoint = true } = {}): C {
-  const endpoints = new Option(
-    "--etcd-endpoints <endpoints>",
-    "the Scheduler's etcd: comma-separated host:port (or http(s)://host:port)",
-  ).env(ETCD_ENDPOINTS_ENV);
+export function addEtcdOptions<C extends Command>(
+  command: C,
+  {
+    defaultEndpoint = true,
+    endpointsHelp = "the Scheduler's etcd: comma-separated host:port (or http(s)://host:port)",
+  }: { defaultEndpoint?: boolean; endpointsHelp?: string } = {},
+): C {
+  const endpoints = new Option("--etcd-endpoints <endpoints>", endpointsHelp).env(ETCD_ENDPOINTS_ENV);
   command.addOption(defaultEndpoint ? endpoints.default(DEFAULT_ETCD_ENDPOINT) : endpoints);
   command.addOption(new Option("--etcd-cacert <file>", "PEM CA certificate to verify etcd's TLS certificate"));
   command.addOption(new Option("--etcd-cert <file>", "PEM client certificate for etcd (with --etcd-key)"));
@@ -63,6 +66,21 @@ export function etcdFlags(command: Command): EtcdFlags {
   }
   if (!opts.etcdRoot.endsWith("/")) throw new HousekeeperError("bad-input", "--etcd-root must end in /");
   return { endpoints, caCert: opts.etcdCacert, cert: opts.etcdCert, key: opts.etcdKey, root: opts.etcdRoot };
+}
+
+/**
+ * The etcd flags of a command whose Scheduler is optional (options added with `defaultEndpoint: false`): undefined
+ * when no endpoints are given; TLS files without endpoints are refused.
+ */
+export function optionalEtcdFlags(command: Command): EtcdFlags | undefined {
+  const opts = command.opts<{ etcdEndpoints?: string; etcdCacert?: string; etcdCert?: string; etcdKey?: string }>();
+  if (opts.etcdEndpoints === undefined || opts.etcdEndpoints.trim() === "") {
+    if (opts.etcdCacert || opts.etcdCert || opts.etcdKey) {
+      throw new HousekeeperError("bad-input", "--etcd-cacert/--etcd-cert/--etcd-key need --etcd-endpoints");
+    }
+    return undefined;
+  }
+  return etcdFlags(command);
 }
 
 export function namespaceFlag(command: Command): string {

@@ -19,7 +19,7 @@ import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { ProgressLine } from "../output/progress-line.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
-import { addEtcdOptions, ETCD_ENDPOINTS_ENV, etcdFlags, openStoreFromFlags } from "../scheduler/connection.ts";
+import { addEtcdOptions, ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags, sidecarOptions } from "../workflow-control/index.ts";
 
 /** The Dapr CLI's "terminal" for `--all` (durabletask WorkflowMetadataIsComplete). */
@@ -229,12 +229,12 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
  * default to fall back on). Dry runs too: a dry run that is accepted means the real run will be.
  */
 function directEtcdFlags(cmd: Command): EtcdFlags {
-  const endpoints = cmd.opts<{ etcdEndpoints?: string }>().etcdEndpoints;
-  if (endpoints === undefined || endpoints.trim() === "") {
+  const flags = optionalEtcdFlags(cmd);
+  if (flags === undefined) {
     throw new HousekeeperError(
       "bad-input",
       `--mode direct needs --etcd-endpoints (or ${ETCD_ENDPOINTS_ENV}): it deletes the instances' Scheduler reminders with their state`,
     );
   }
-  return etcdFlags(cmd);
+  return flags;
 }
