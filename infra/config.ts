@@ -85,6 +85,11 @@ const etcdSchema = z
     endpoints: z.array(z.string().min(1)).min(1),
     /** Where Dapr's `dapr/` keys live in that etcd (default `dapr/`). */
     keyRoot: z.string().endsWith("/").optional(),
+    /**
+     * Secret holding JSON {"ca": PEM, "cert": PEM, "key": PEM} (each optional, cert and key together): a private CA
+     * and/or a client certificate for etcd's TLS. An https:// endpoint alone uses the public root CAs.
+     */
+    tlsSecretArn: secretArn.optional(),
   })
   .strict();
 

@@ -122,8 +122,13 @@ export class HousekeeperStack extends Stack {
 
     const scheduler = config.scheduler;
     const etcdEnv = scheduler
-      ? { ETCD_ENDPOINTS: scheduler.etcd.endpoints.join(","), ETCD_KEY_ROOT: scheduler.etcd.keyRoot }
+      ? {
+          ETCD_ENDPOINTS: scheduler.etcd.endpoints.join(","),
+          ETCD_KEY_ROOT: scheduler.etcd.keyRoot,
+          ETCD_TLS_SECRET: scheduler.etcd.tlsSecretArn,
+        }
       : {};
+    const etcdSecretArns = scheduler?.etcd.tlsSecretArn ? [scheduler.etcd.tlsSecretArn] : [];
 
     const makeFunction = (
       id: string,
@@ -212,7 +217,7 @@ export class HousekeeperStack extends Stack {
         onAsyncFailure: { queue: dlq!, retryAttempts: 1 },
       });
       this.storage.grantPrefix(fn.role, prefixes.stuckReports, { write: true });
-      secrets.grantRead(fn.role, [stuck.connectionStringSecretArn]);
+      secrets.grantRead(fn.role, [stuck.connectionStringSecretArn, ...(stuck.checkReminders ? etcdSecretArns : [])]);
       if (notify) {
         fn.allow(new PolicyStatement({ actions: ["sns:Publish"], resources: [notifications.topic.topicArn] }));
         if (key && !config.notifications.topicArn) {
@@ -259,6 +264,7 @@ export class HousekeeperStack extends Stack {
         onAsyncFailure: { queue: dlq!, retryAttempts: 1 },
       });
       this.storage.grantPrefix(fn.role, prefixes.backups, { read: true, write: true, delete: true, list: true });
+      secrets.grantRead(fn.role, etcdSecretArns);
       new ScheduledJob(this, "ReminderBackupSchedule", {
         description: "dapr-housekeeper reminder backup",
         settings: backup.schedule,
@@ -276,6 +282,7 @@ export class HousekeeperStack extends Stack {
         environment: { ...storageEnv, ...env({ DAPR_NAMESPACE: restore.daprNamespace }) },
       });
       this.storage.grantPrefix(fn.role, prefixes.backups, { read: true, list: true });
+      secrets.grantRead(fn.role, etcdSecretArns);
     }
 
     // Webhook.

@@ -6,6 +6,8 @@
  * Environment:
  *   ETCD_ENDPOINTS         comma-separated host:port (http:// or https://) of the Scheduler's etcd (required)
  *   ETCD_KEY_ROOT          where Dapr's `dapr/` keys live in that etcd (default `dapr/`)
+ *   ETCD_TLS_SECRET        secret reference (Secrets Manager ARN, secretsmanager:<name>, env:NAME) to JSON
+ *                          {"ca": PEM, "cert": PEM, "key": PEM}: a private CA and/or a client certificate for etcd
  *   BACKUP_BUCKET          S3 bucket; without it backups go to the local filesystem (BACKUP_DIR)
  *   BACKUP_DIR             filesystem root when no bucket is set (default ./.housekeeper/backups/)
  *   BACKUP_PREFIX          key prefix in the bucket (default `reminders`)
@@ -24,6 +26,7 @@ import { HousekeeperError } from "../errors.ts";
 import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
 import { parseGoDuration } from "../workflow/instance-filter.ts";
+import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
 import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 
 /** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`). */
@@ -71,6 +74,7 @@ export const reminderStorageEnvSchema = z.object({
     )
     .pipe(z.array(z.string()).min(1, "ETCD_ENDPOINTS names no endpoint")),
   ETCD_KEY_ROOT: optionalText,
+  ETCD_TLS_SECRET: optionalText,
   BACKUP_BUCKET: optionalText,
   BACKUP_DIR: optionalText,
   BACKUP_PREFIX: z.string().optional(),
@@ -102,7 +106,7 @@ export const reminderBackupEventSchema = z
   .strict();
 
 export interface StorageSettings {
-  etcd: { endpoints: string[]; root?: string };
+  etcd: EtcdSettings;
   objectStore: ObjectStoreConfig;
 }
 
@@ -121,7 +125,7 @@ export function storageSettings(env: z.output<typeof reminderStorageEnvSchema>):
       }
     : { kind: "filesystem", ...(env.BACKUP_DIR ? { root: env.BACKUP_DIR } : {}) };
   return {
-    etcd: { endpoints: env.ETCD_ENDPOINTS, ...(env.ETCD_KEY_ROOT ? { root: env.ETCD_KEY_ROOT } : {}) },
+    etcd: etcdSettingsFromEnv(env),
     objectStore,
   };
 }

@@ -19,6 +19,11 @@ export interface SecretResolverOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Whether a configured value names a secret (rather than being the value itself). */
+export function isSecretReference(value: string): boolean {
+  return value.startsWith("env:") || value.startsWith("arn:aws:secretsmanager:") || value.startsWith("secretsmanager:");
+}
+
 export function createSecretResolver(options: SecretResolverOptions = {}): SecretResolver {
   let provider: SecretsProvider | undefined;
   const env = options.env ?? process.env;

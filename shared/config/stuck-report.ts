@@ -19,6 +19,7 @@
  *   RETENTION_AGE_FROM             completed (default) | created
  *   ETCD_ENDPOINTS                 the Scheduler's etcd (comma-separated host:port); turns on the no-reminder check
  *   ETCD_KEY_ROOT                  where Dapr's `dapr/` keys live in that etcd (default `dapr/`)
+ *   ETCD_TLS_SECRET                secret reference to etcd's TLS material (as for the backup function)
  *   REPORT_BUCKET                  S3 bucket for the reports; without it they go to REPORT_DIR on the filesystem
  *   REPORT_DIR                     filesystem root (default ./.housekeeper/reports/)
  *   REPORT_PREFIX                  key prefix (default `stuck-reports`)
@@ -42,6 +43,7 @@ import type { AppRef } from "../state-store/keys.ts";
 import { parseGoDuration } from "../workflow/instance-filter.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../workflow/runtime-status.ts";
+import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
 import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 
 export const DEFAULT_REPORT_DIR = "./.housekeeper/reports/";
@@ -154,6 +156,7 @@ export const stuckReportEnvSchema = z.object({
   RETENTION_AGE_FROM: optionalText.pipe(z.enum(["completed", "created"]).optional()),
   ETCD_ENDPOINTS: optionalText.pipe(list.pipe(z.array(z.string()).min(1)).optional()),
   ETCD_KEY_ROOT: optionalText.pipe(z.string().endsWith("/", "must end in /").optional()),
+  ETCD_TLS_SECRET: optionalText,
   REPORT_BUCKET: optionalText,
   REPORT_DIR: optionalText,
   REPORT_PREFIX: z.string().optional(),
@@ -196,7 +199,7 @@ export interface StuckReportSettings {
   connection: { connectionString: string; tableName?: string };
   apps: AppRef[];
   /** Present: check reminders in this etcd. */
-  etcd?: { endpoints: string[]; root?: string };
+  etcd?: EtcdSettings;
   objectStore: ObjectStoreConfig;
   sns?: { topicArn: string; endpoint?: string; region?: string };
   job: PublishOptions;
@@ -273,7 +276,7 @@ export function stuckReportSettings(env: NodeJS.ProcessEnv, event: unknown): Stu
     job,
   };
   if (e.ETCD_ENDPOINTS) {
-    settings.etcd = { endpoints: e.ETCD_ENDPOINTS, ...(e.ETCD_KEY_ROOT ? { root: e.ETCD_KEY_ROOT } : {}) };
+    settings.etcd = etcdSettingsFromEnv({ ...e, ETCD_ENDPOINTS: e.ETCD_ENDPOINTS });
   }
   if (e.SNS_TOPIC_ARN) {
     settings.sns = {

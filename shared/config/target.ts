@@ -26,6 +26,8 @@ export const targetSchema = z
     scheduler: z
       .object({
         etcdEndpoints: z.array(z.string().min(1)).min(1),
+        /** Secret reference to JSON {"ca", "cert", "key"} (PEM) for etcd's TLS (shared/scheduler/etcd-tls-secret.ts). */
+        tlsSecret: z.string().min(1).optional(),
       })
       .strict()
       .optional(),

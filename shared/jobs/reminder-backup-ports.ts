@@ -1,9 +1,12 @@
 /**
  * Opens the ports the reminder backup and restore run on (the Scheduler's etcd and the object store) from validated
  * settings, and keeps them for reuse: a Lambda handler holds one cache at module scope, so warm invocations reuse the
- * etcd connection and the S3 client. Settings that change (another bucket, other endpoints) replace the ports.
+ * etcd connection and the S3 client. Settings that change (another bucket, other endpoints, rotated TLS material)
+ * replace the ports.
  */
 
+import { type EtcdSettings, resolveEtcdSettings } from "../config/etcd.ts";
+import { createSecretResolver, type SecretResolver } from "../config/secrets.ts";
 import type { ObjectStore } from "../object-store/object-store.ts";
 import { openObjectStore } from "../object-store/open.ts";
 import { openEtcdSchedulerStore } from "../scheduler/etcd-store.ts";
@@ -15,27 +18,24 @@ export interface ReminderStoragePorts {
 }
 
 export interface ReminderStorageSettings {
-  etcd: { endpoints: string[]; root?: string };
+  etcd: EtcdSettings;
   objectStore: Parameters<typeof openObjectStore>[0];
-}
-
-export function openReminderPorts(settings: ReminderStorageSettings): ReminderStoragePorts {
-  const scheduler = openEtcdSchedulerStore({
-    endpoints: settings.etcd.endpoints,
-    ...(settings.etcd.root ? { root: settings.etcd.root } : {}),
-  });
-  return { scheduler, objectStore: openObjectStore(settings.objectStore) };
 }
 
 export class ReminderPortsCache {
   private current: { signature: string; ports: ReminderStoragePorts } | undefined;
 
+  /** Secrets stay cached across warm invocations, with a finite expiry (shared/config/secrets.ts). */
+  constructor(private readonly secrets: SecretResolver = createSecretResolver()) {}
+
   /** The ports for these settings, reusing the open ones when the settings are the same as last time. */
   async get(settings: ReminderStorageSettings): Promise<ReminderStoragePorts> {
-    const signature = JSON.stringify(settings);
+    const etcd = await resolveEtcdSettings(settings.etcd, this.secrets);
+    const signature = JSON.stringify([etcd.signature, settings.objectStore]);
     if (this.current?.signature === signature) return this.current.ports;
     await this.close();
-    const ports = openReminderPorts(settings);
+    const scheduler = openEtcdSchedulerStore(etcd.options);
+    const ports = { scheduler, objectStore: openObjectStore(settings.objectStore) };
     this.current = { signature, ports };
     return ports;
   }

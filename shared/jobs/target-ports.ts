@@ -4,6 +4,7 @@
  * `housekeeper retention run`; tests open the same ports against the harness's real servers.
  */
 
+import { resolveEtcdSettings } from "../config/etcd.ts";
 import type { SecretResolver } from "../config/secrets.ts";
 import type { Target } from "../config/target.ts";
 import { deleteSelection } from "../scheduler/jobs.ts";
@@ -75,7 +76,12 @@ export function targetPortsOpener(secrets: SecretResolver) {
       }
       if (target.scheduler) {
         const { openEtcdSchedulerStore } = await import("../scheduler/etcd-store.ts");
-        const scheduler = openEtcdSchedulerStore({ endpoints: target.scheduler.etcdEndpoints });
+        const { etcdEndpoints, tlsSecret } = target.scheduler;
+        const etcd = await resolveEtcdSettings(
+          { endpoints: etcdEndpoints, ...(tlsSecret ? { tlsSecret } : {}) },
+          secrets,
+        );
+        const scheduler = openEtcdSchedulerStore(etcd.options);
         closers.push(() => scheduler.close());
         ports.reminders = schedulerReminderCleaner(scheduler);
       }

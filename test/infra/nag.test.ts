@@ -9,7 +9,17 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HousekeeperConfig } from "../../infra/config.ts";
-import { exampleConfig, SYNTH_TIMEOUT_MS, type Synthesized, synth } from "./support.ts";
+import {
+  asArray,
+  exampleConfig,
+  logicalIdOf,
+  SYNTH_TIMEOUT_MS,
+  type Synthesized,
+  statementsOfRole,
+  synth,
+} from "./support.ts";
+
+const ETCD_TLS_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:housekeeper/etcd-tls-MnOpQr";
 
 interface Variant {
   config: () => HousekeeperConfig;
@@ -82,6 +92,42 @@ const VARIANTS: Record<string, Variant> = {
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:housekeeper/webhook-redis-url-EfGhIj",
       );
       expect(variables.IDEMPOTENCY_TABLE).toBeUndefined();
+    },
+  },
+  "etcd over TLS with a private CA and a client certificate": {
+    config: () =>
+      exampleConfig((c) => {
+        c.scheduler.etcd.endpoints = ["https://10.0.12.34:2379"];
+        c.scheduler.etcd.tlsSecretArn = ETCD_TLS_SECRET;
+      }),
+    wiring: ({ template, stack }) => {
+      const readsSecret = (name: keyof typeof stack.functions) => {
+        const fn = stack.functions[name];
+        if (!fn) return undefined;
+        return statementsOfRole(template, logicalIdOf(stack, fn.role))
+          .filter((st) => asArray(st.Action).includes("secretsmanager:GetSecretValue"))
+          .some((st) => asArray(st.Resource).includes(ETCD_TLS_SECRET));
+      };
+      const variables = (name: keyof typeof stack.functions) => {
+        const fn = stack.functions[name];
+        return fn
+          ? template.findResources("AWS::Lambda::Function")[logicalIdOf(stack, fn.fn)]!.Properties.Environment.Variables
+          : undefined;
+      };
+      // The functions that reach etcd get the secret's ARN (never its value) and may read exactly that secret.
+      for (const name of ["reminder-backup", "reminder-restore", "stuck-report"] as const) {
+        if (!stack.functions[name]) continue;
+        expect(variables(name), name).toMatchObject({
+          ETCD_ENDPOINTS: "https://10.0.12.34:2379",
+          ETCD_TLS_SECRET,
+        });
+        expect(readsSecret(name), name).toBe(true);
+      }
+      // The purge takes its etcd from the policy's targets (scheduler.tlsSecret there), not from here.
+      if (stack.functions.purge) {
+        expect(variables("purge")?.ETCD_TLS_SECRET).toBeUndefined();
+        expect(readsSecret("purge")).toBe(false);
+      }
     },
   },
   "no VPC, server access logs to an existing bucket": {

@@ -1,7 +1,8 @@
 /**
  * The etcd TLS flags against a real etcd started here with TLS and client-certificate auth (certificates made with
  * openssl in a temp dir): `--etcd-cacert/--etcd-cert/--etcd-key` with an https:// endpoint work (for `scheduler` and
- * for `workflow purge --mode direct`), and a client without a certificate is refused with one clear error.
+ * for `workflow purge --mode direct`), and a client without a certificate is refused with one clear error. The
+ * functions take the same material from a secret (ETCD_TLS_SECRET, a purge target's scheduler.tlsSecret).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -12,7 +13,13 @@ import { Command } from "commander";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
+import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
+import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
+import { runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
+import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
+import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { buildSeed, buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
@@ -35,6 +42,7 @@ let dir = "";
 let etcd: ChildProcess | undefined;
 let endpoint = "";
 const file = (name: string) => join(dir, name);
+const pem = (name: string) => execFileSync("cat", [file(name)]).toString();
 
 async function makeCertificates(): Promise<void> {
   const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -281,5 +289,67 @@ describe.skipIf(!AVAILABLE)("etcd over TLS with client certificates", () => {
         file("nope.pem"),
       ]),
     ).rejects.toThrow(/cannot read --etcd-cacert file .*nope\.pem/);
+  });
+
+  it("the backup function reads the TLS material from its secret, and reconnects when the secret rotates", async () => {
+    const env: NodeJS.ProcessEnv = {
+      ETCD_TLS: JSON.stringify({ ca: pem("ca.pem"), cert: pem("client.pem"), key: pem("client-key.pem") }),
+    };
+    const backupDir = await mkdtemp(join(tmpdir(), "housekeeper-tls-backup-"));
+    const cache = new ReminderPortsCache(createSecretResolver({ env, maxAgeSeconds: 0 }));
+    const settings = reminderBackupSettings(
+      { ETCD_ENDPOINTS: endpoint, ETCD_TLS_SECRET: "env:ETCD_TLS", BACKUP_DIR: backupDir },
+      {},
+    );
+    try {
+      const s = store(true);
+      await s.put([buildSeed({ target: { app: "secret-tls" }, name: "job" }).job]).finally(() => s.close());
+      const result = await runReminderBackup(await cache.get(settings), {});
+      expect(result.jobs).toBeGreaterThanOrEqual(1);
+
+      // Rotated to material without the client certificate: the cached connection is replaced, and refused.
+      env.ETCD_TLS = JSON.stringify({ ca: pem("ca.pem") });
+      const error = await cache
+        .get(settings)
+        .then((ports) => runReminderBackup(ports, {}))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HousekeeperError);
+      expect((error as Error).message).toMatch(/^cannot reach etcd at 127\.0\.0\.1:\d+/);
+    } finally {
+      await cache.close();
+      await rm(backupDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a purge target's scheduler.tlsSecret reaches the Scheduler that holds the purged instances' reminders", async () => {
+    const url = await createPostgresDatabase(inject("postgresUrl"), uniqueDatabaseName("tls_target"));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await createPostgresDaprTable(admin, "state", "v1");
+    await admin.end();
+    const app = { appId: "secure-target", namespace: "default" };
+    const reminder = { target: { workflow: { appId: app.appId, instanceId: "done-1" } }, name: "timer-0" };
+    const s = store(true);
+    try {
+      await s.put(buildSeeds([reminder]));
+      const secrets = createSecretResolver({
+        env: { ETCD_TLS: JSON.stringify({ ca: pem("ca.pem"), cert: pem("client.pem"), key: pem("client-key.pem") }) },
+      });
+      const target = targetSchema.parse({
+        appId: app.appId,
+        stateStore: { connectionString: url },
+        scheduler: { etcdEndpoints: [endpoint], tlsSecret: "env:ETCD_TLS" },
+      });
+      const ports = await targetPortsOpener(secrets)(target, { sidecar: false });
+      try {
+        expect(await ports.reminders!.deleteRemindersOf(app, ["done-1"])).toBe(1);
+      } finally {
+        await ports.close();
+      }
+      const keys = buildSeeds([reminder]).map((e) => e.key);
+      expect((await (await s.snapshot()).get(keys)).size).toBe(0);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * state backend, the Scheduler's etcd (EtcdReminders), the object store and the SNS client. A client is replaced when its settings
  * change; `close` releases everything (tests, shutdown).
  */
+import { resolveEtcdSettings } from "../../config/etcd.ts";
 import { createSecretResolver } from "../../config/secrets.ts";
 import type { StuckReportSettings } from "../../config/stuck-report.ts";
 import type { ObjectStore } from "../../object-store/object-store.ts";
@@ -64,11 +65,12 @@ export class StuckReportPortsCache {
       objectStore: this.objectStore.value,
     };
     if (settings.etcd) {
-      const etcd = settings.etcd;
+      // Its TLS secret may have rotated: the signature changes with it, and the connection is reopened.
+      const etcd = await resolveEtcdSettings(settings.etcd, this.secrets);
       this.scheduler = await this.slot(
         this.scheduler,
-        JSON.stringify(etcd),
-        () => new EtcdReminders({ endpoints: etcd.endpoints, ...(etcd.root ? { root: etcd.root } : {}) }),
+        etcd.signature,
+        () => new EtcdReminders(etcd.options),
         (s) => s.close(),
       );
       ports.reminders = this.scheduler.value.forApp(app);
