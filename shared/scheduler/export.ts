@@ -26,7 +26,6 @@ import { HousekeeperError } from "../errors.ts";
 import type { ExportEntry, Section, SectionSize } from "./gob.ts";
 import {
   countersHeader,
-  decodeExportFile,
   EXPORT_TRAILER,
   encodeEntry,
   encodeEntryInto,
@@ -363,13 +362,6 @@ async function copyRange(from: FileHandle, start: number, length: number, out: C
 // ---------------------------------------------------------------------------------------------------------------
 // Import
 
-export interface ValidatedExport {
-  /** Jobs then counters, in file order, every value checked. */
-  entries: StoredEntry[];
-  jobs: number;
-  counters: number;
-}
-
 /**
  * Checks every entry of a decoded export: job keys under `dapr/jobs/` whose values decode as stored jobs, counter
  * keys under `dapr/counters/` whose values decode as counters. Throws HousekeeperError("corrupt-data") naming the key.
@@ -385,19 +377,6 @@ export function validateExportEntry(entry: ExportEntry): void {
   } catch (error) {
     throw new HousekeeperError("corrupt-data", `export file: ${what} ${entry.key}: ${(error as Error).message}`);
   }
-}
-
-/** Decodes and validates a whole export file held in memory; nothing is returned unless everything is valid. */
-export function validateExportFile(bytes: Uint8Array): ValidatedExport {
-  const decoded = decodeExportFile(bytes);
-  const entries: StoredEntry[] = [];
-  for (const section of ["jobs", "counters"] as const) {
-    for (const [key, value] of decoded[section]) {
-      validateExportEntry({ section, key, value });
-      entries.push({ key, value });
-    }
-  }
-  return { entries, jobs: decoded.jobs.size, counters: decoded.counters.size };
 }
 
 /**

@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { exportToFile, exportToSink, importEntries, validateExportFile } from "../../shared/scheduler/export.ts";
+import {
+  exportFileEntries,
+  exportToFile,
+  exportToSink,
+  importEntries,
+  validateExportFileAt,
+} from "../../shared/scheduler/export.ts";
 import { decodeExportFile, encodeExportFile } from "../../shared/scheduler/gob.ts";
 import type { JobRecord } from "../../shared/scheduler/jobs.ts";
 import { deleteAllJobs, deleteJobs, deleteSelection, getJobs, listJobs } from "../../shared/scheduler/jobs.ts";
@@ -30,6 +36,17 @@ afterAll(async () => {
   await stores.cleanUp();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Validates an export file the way `scheduler import` does (from disk, streamed), then returns its entries. */
+let fileCount = 0;
+async function validatedEntries(bytes: Uint8Array): Promise<StoredEntry[]> {
+  const path = join(dir, `import-${++fileCount}.bin`);
+  await writeFile(path, bytes);
+  await validateExportFileAt(path);
+  const entries: StoredEntry[] = [];
+  for await (const entry of exportFileEntries(path)) entries.push(entry);
+  return entries;
+}
 
 async function listAll(
   store: SchedulerStore,
@@ -302,9 +319,10 @@ describe("export and import", () => {
     expect(Buffer.compare(file, Buffer.from(encodeExportFile(decoded)))).toBe(0);
 
     const target = await stores.create();
-    const validated = validateExportFile(file);
     const writes: number[] = [];
-    const { written } = await importEntries(target, validated.entries, { onProgress: (n) => writes.push(n) });
+    const { written } = await importEntries(target, await validatedEntries(file), {
+      onProgress: (n) => writes.push(n),
+    });
     expect(written).toBe(SEED_ENTRIES.length);
     expect(await dumpStore(target)).toEqual(await dumpStore(source));
     expect(names((await listAll(target, { namespace: undefined })).jobs)).toEqual(
@@ -357,7 +375,7 @@ describe("export and import", () => {
     const empty = await stores.create();
     const path = join(dir, "empty.bin");
     expect(await exportToFile(empty, path)).toMatchObject({ jobs: 0, counters: 0 });
-    expect(validateExportFile(await readFile(path)).entries).toEqual([]);
+    expect(await validatedEntries(await readFile(path))).toEqual([]);
   });
 
   it("refuses to overwrite, and leaves nothing behind when the store fails", async () => {
@@ -406,7 +424,7 @@ describe("export and import", () => {
       close: () => Promise.resolve(),
     };
     const file = encodeExportFile({ jobs: entries.map((e) => [e.key, e.value]), counters: [] });
-    expect((await importEntries(spy, validateExportFile(file).entries)).written).toBe(300);
+    expect((await importEntries(spy, await validatedEntries(file))).written).toBe(300);
     expect(sizes).toEqual([128, 128, 44]);
     expect((await dumpStore(target)).size).toBe(300);
   });
@@ -441,7 +459,7 @@ describe("export and import", () => {
     ] as const) {
       let error: unknown;
       try {
-        await importEntries(target, validateExportFile(bytes).entries);
+        await importEntries(target, await validatedEntries(bytes));
       } catch (e) {
         error = e;
       }
