@@ -1,6 +1,7 @@
 /**
  * `housekeeper scheduler …`: the Dapr CLI's `dapr scheduler` commands (names, flags, columns, messages) reading the
- * Scheduler's etcd directly: list, get, delete, delete-all, export, import. Wire it in with
+ * Scheduler's etcd directly: list, get, delete, delete-all, export, import; plus `orphans` (cli/scheduler/orphans.ts),
+ * which reads the state store too. Wire it in with
  * `registerSchedulerCommands(program)`.
  *
  * Differences from the Dapr CLI, on purpose: the etcd is named by flags (`--etcd-endpoints`, TLS files) instead of
@@ -30,6 +31,7 @@ import {
   openStoreFromFlags,
   withSchedulerStore,
 } from "./connection.ts";
+import { orphansCommand } from "./orphans.ts";
 import type { ListedJob } from "./rows.ts";
 import {
   compareListed,
@@ -78,6 +80,7 @@ export function registerSchedulerCommands(program: Command, options: SchedulerCl
     deleteAllCommand(io),
     exportCommand(io),
     importCommand(io),
+    orphansCommand(io),
   ]) {
     group.addCommand(sub);
   }

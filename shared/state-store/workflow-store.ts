@@ -179,7 +179,11 @@ export class WorkflowStateStore {
     ];
   }
 
-  private async readSummaries(ids: string[]): Promise<Omit<InstancePage, "cursor">> {
+  /**
+   * Summaries (no input, output or inbox) of these instances in two round trips; IDs that do not exist are simply
+   * absent, undecodable ones are in `unreadable`.
+   */
+  async readSummaries(ids: readonly string[]): Promise<Omit<InstancePage, "cursor">> {
     const instances: InstanceSummary[] = [];
     const unreadable: UnreadableInstance[] = [];
     if (ids.length === 0) return { instances, unreadable };

@@ -17,15 +17,21 @@ export interface StoreFactory {
   open(): Promise<StateBackend>;
 }
 
+/** A fresh PostgreSQL database holding an empty Dapr state table `state`; returns its URL. */
+export async function createPostgresStateDatabase(name: string, layout: PostgresLayout = "v2"): Promise<string> {
+  const url = await createPostgresDatabase(inject("postgresUrl"), uniqueDatabaseName(name));
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await createPostgresDaprTable(admin, "state", layout);
+  await admin.end();
+  return url;
+}
+
 function postgres(layout: PostgresLayout): StoreFactory {
   return {
     name: `PostgreSQL (${layout} table)`,
     async open() {
-      const url = await createPostgresDatabase(inject("postgresUrl"), uniqueDatabaseName(`wf_${layout}`));
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      await createPostgresDaprTable(admin, "state", layout);
-      await admin.end();
+      const url = await createPostgresStateDatabase(`wf_${layout}`, layout);
       return openPostgresBackend({ connectionString: url, tableName: "state" });
     },
   };
