@@ -23,7 +23,7 @@ import { compareByAge, WATCHED_STATUSES } from "../../shared/jobs/stuck-report/m
 import type { ReminderIndex, ReminderSource } from "../../shared/jobs/stuck-report/reminders.ts";
 import type { StuckReportOptions } from "../../shared/jobs/stuck-report.ts";
 import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "../../shared/jobs/stuck-report.ts";
-import { summaryText } from "../../shared/report/text.ts";
+import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
@@ -243,6 +243,8 @@ async function writeReport(
         `No stuck workflow found in namespace "${summary.app.namespace}" for app ID "${summary.app.appId}" (${summary.scanned} scanned)\n`,
       );
       if (!summary.reminderChecks) io.stderr.write("Scheduler reminders were not checked (no --etcd-endpoints).\n");
+      const orphans = orphanRemindersLine(summary);
+      if (orphans) io.stderr.write(`${orphans}\n`);
     } else {
       io.stderr.write(text);
     }

@@ -56,6 +56,11 @@ export async function reportStuck(event: unknown, context?: Context): Promise<St
         single.addDimensions({ App: `${app.namespace}/${app.appId}`, Reason: reason });
         single.addMetric("StuckInstances", MetricUnit.Count, summary.byReason[reason]);
       }
+      if (summary.orphanReminders) {
+        const orphans = metrics.singleMetric();
+        orphans.addDimension("App", `${app.namespace}/${app.appId}`);
+        orphans.addMetric("OrphanReminders", MetricUnit.Count, summary.orphanReminders.total);
+      }
       metrics.addMetric("InstancesScanned", MetricUnit.Count, summary.scanned);
       metrics.addMetric("UnreadableInstances", MetricUnit.Count, summary.unreadable);
       logger.info("stuck report written", {
@@ -63,6 +68,7 @@ export async function reportStuck(event: unknown, context?: Context): Promise<St
         scanned: summary.scanned,
         stuck: summary.stuck,
         byReason: summary.byReason,
+        ...(summary.orphanReminders ? { orphanReminders: summary.orphanReminders } : {}),
         reports: result.reports,
         notified: result.notified,
         isComplete: summary.isComplete,

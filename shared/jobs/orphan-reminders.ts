@@ -71,11 +71,21 @@ interface InstanceState {
   reason?: string;
 }
 
+/** Reminders per etcd page: each page's instances are then read as summaries (histories included). */
+const SCAN_PAGE_SIZE = 500;
+/** Instances per state-store read, as `workflow list` pages them. */
+const READ_BATCH = 200;
+
 async function instanceStates(store: WorkflowStateStore, ids: readonly string[]): Promise<Map<string, InstanceState>> {
-  const { instances, unreadable } = await store.readSummaries([...new Set(ids)]);
-  const states = new Map<string, InstanceState>(ids.map((id) => [id, { status: "missing" }]));
-  for (const instance of instances) states.set(instance.instanceId, { status: instance.runtimeStatus });
-  for (const bad of unreadable) states.set(bad.instanceId, { status: "unreadable", key: bad.key, reason: bad.reason });
+  const unique = [...new Set(ids)];
+  const states = new Map<string, InstanceState>(unique.map((id) => [id, { status: "missing" }]));
+  for (let i = 0; i < unique.length; i += READ_BATCH) {
+    const { instances, unreadable } = await store.readSummaries(unique.slice(i, i + READ_BATCH));
+    for (const instance of instances) states.set(instance.instanceId, { status: instance.runtimeStatus });
+    for (const bad of unreadable) {
+      states.set(bad.instanceId, { status: "unreadable", key: bad.key, reason: bad.reason });
+    }
+  }
   return states;
 }
 
@@ -102,7 +112,7 @@ export async function* scanOrphanReminders(
   const selection = { jobs: [JOBS_PREFIX + actors], counters: [COUNTERS_PREFIX + actors] };
   for await (const page of scanJobs(snapshot, selection, {
     namespace: store.app.namespace,
-    ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+    pageSize: options.pageSize ?? SCAN_PAGE_SIZE,
   })) {
     const reminders = page.jobs.flatMap((job) => {
       const instanceId = reminderInstanceId(store, job.key);
@@ -139,6 +149,30 @@ export async function appHasInstances(store: WorkflowStateStore): Promise<boolea
     if (page.instances.length > 0 || page.unreadable.length > 0) return true;
   }
   return false;
+}
+
+export interface OrphanCount {
+  total: number;
+  byReason: Record<OrphanReason, number>;
+  /** False when `shouldStop` ended the scan early: the counts are a lower bound. */
+  isComplete: boolean;
+}
+
+/** Counts the app's orphan reminders (the stuck report's summary); `shouldStop` is asked after each page. */
+export async function countOrphanReminders(
+  ports: OrphanPorts,
+  options: { shouldStop?: () => boolean } = {},
+): Promise<OrphanCount> {
+  const count: OrphanCount = { total: 0, byReason: { "no-instance": 0, "instance-finished": 0 }, isComplete: true };
+  for await (const page of scanOrphanReminders(ports)) {
+    for (const orphan of page.orphans) count.byReason[orphan.reason]++;
+    count.total += page.orphans.length;
+    if (options.shouldStop?.()) {
+      count.isComplete = false;
+      break;
+    }
+  }
+  return count;
 }
 
 export interface OrphanDeleteResult {

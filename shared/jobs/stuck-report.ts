@@ -203,6 +203,11 @@ export async function* scanStuckInstances(
       return tally;
     }
   }
+  // The other side of lost reminders: reminders whose instance is gone or finished (they fire for nothing).
+  if (reminders?.countOrphans) {
+    const outOfTime = () => options.timeLeftMs !== undefined && options.timeLeftMs() < margin;
+    tally.orphanReminders = await reminders.countOrphans(store, outOfTime);
+  }
   tally.isComplete = true;
   return tally;
 }

@@ -7,10 +7,12 @@
  * Every value from the store is HTML-escaped. At most `rowLimit` rows are shown (the oldest); counts and the chart
  * always cover every stuck instance, and the page says how many rows it left out.
  */
+
 import { createHash } from "node:crypto";
 import type { StuckReason, StuckRecord, StuckSummary } from "../jobs/stuck-report/model.ts";
 import { humanAge, STUCK_REASONS } from "../jobs/stuck-report/model.ts";
 import { RUNTIME_STATUSES } from "../workflow/runtime-status.ts";
+import { orphanRemindersLine } from "./text.ts";
 import type { ReportWriter } from "./writer.ts";
 
 export const DEFAULT_HTML_ROW_LIMIT = 5000;
@@ -170,6 +172,8 @@ export class HtmlReportWriter implements ReportWriter {
     if (summary.unreadable > 0)
       warnings.push(`${summary.unreadable} instance(s) could not be read and are not listed.`);
     if (!summary.reminderChecks) warnings.push("Scheduler reminders were not checked (no-reminder needs the etcd).");
+    const orphans = orphanRemindersLine(summary);
+    if (orphans) warnings.push(orphans);
     const head = COLUMNS.map(
       (c) =>
         `<th id="col-${c.id}" scope="col"${c.sort ? ` data-sort="${c.sort}"` : ""}${c.id === "age" ? ' aria-sort="descending"' : ""}>${c.sort ? `<button type="button">${escapeHtml(c.label)}</button>` : escapeHtml(c.label)}</th>`,

@@ -16,6 +16,19 @@ export function summaryHeadline(summary: StuckSummary): string {
   return `${summary.stuck} of ${n} instance${n === 1 ? "" : "s"} look${summary.stuck === 1 ? "s" : ""} stuck in app ${summary.app.appId} (namespace ${summary.app.namespace})`;
 }
 
+/** The line about reminders no workflow will use, when the Scheduler was scanned and there are some. */
+export function orphanRemindersLine(summary: StuckSummary): string | undefined {
+  const orphans = summary.orphanReminders;
+  if (!orphans || orphans.total === 0) return undefined;
+  const reasons = Object.entries(orphans.byReason)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`);
+  return (
+    `Orphan reminders: ${orphans.isComplete ? "" : "at least "}${orphans.total} (${reasons.join(", ")}); ` +
+    "`housekeeper scheduler orphans` lists and deletes them."
+  );
+}
+
 export function summaryText(summary: StuckSummary, reports: Record<string, string> = {}): string {
   const lines = [`${summaryHeadline(summary)}, ${summary.generatedAt}.`];
   if (summary.stuck > 0) {
@@ -27,6 +40,8 @@ export function summaryText(summary: StuckSummary, reports: Record<string, strin
     if (summary.oldest) lines.push(`Oldest: ${summary.oldest.instanceID} (age ${summary.oldest.age}).`);
   }
   if (!summary.reminderChecks) lines.push("Scheduler reminders were not checked.");
+  const orphans = orphanRemindersLine(summary);
+  if (orphans) lines.push(orphans);
   if (summary.unreadable > 0) lines.push(`${summary.unreadable} instance(s) could not be read.`);
   if (!summary.isComplete) lines.push("The scan stopped early (time budget): the report is partial.");
   for (const [format, key] of Object.entries(reports)) lines.push(`${format.toUpperCase()} report: ${key}`);

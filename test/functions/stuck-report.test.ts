@@ -167,6 +167,9 @@ describe("stuck-report handler", () => {
     ).toBe(true);
     const total = emf.find((d) => d.App === "default/fnshop" && d.Reason === undefined && "StuckInstances" in d);
     expect(total?.StuckInstances).toBe(Object.keys(EXPECTED).length);
+    // The fixture's decoy timer has no instance behind it: one orphan reminder, in the summary and as a metric.
+    expect(emf.find((d) => "OrphanReminders" in d)).toMatchObject({ App: "default/fnshop", OrphanReminders: 1 });
+    expect(await objectText(app.reports.summary!)).toContain("Orphan reminders: 1 (no-instance 1);");
     const flushed = emf.find((d) => "InstancesScanned" in d);
     expect(flushed).toMatchObject({ InstancesScanned: fixture.instances.length, UnreadableInstances: 0 });
   });

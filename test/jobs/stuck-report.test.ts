@@ -213,6 +213,12 @@ for (const [index, factory] of factories.entries()) {
     });
 
     it("reads reminders the same through batched etcd transactions (EtcdReminders) as through the port", async () => {
+      const leftovers = buildSeeds(
+        ["timer-9", "retention"].map((name) => ({
+          target: { workflow: { appId: APP.appId, instanceId: "h-completed" } },
+          name,
+        })),
+      );
       const source = new EtcdReminders({ endpoints: [inject("etcdEndpoint")], root: scheduler.root });
       try {
         const batched = source.forApp(APP);
@@ -227,12 +233,21 @@ for (const [index, factory] of factories.entries()) {
           Object.fromEntries([...m].map(([id, rs]) => [id, rs.map((r) => r.displayName).sort()]));
         expect(sorted(viaTxn)).toEqual(sorted(viaPort));
         expect(sorted(viaTxn)["s-no-reminder-activity"]).toEqual(["activity/stuckshop2/s-no-reminder-activity::1::1"]);
+        // A finished instance's leftover timer is an orphan; Dapr's own retention reminder beside it is not.
+        await scheduler.put(leftovers);
         const result = await runStuckReport(
           { store, reminders: batched },
           { now: NOW, retention: RETENTION, pageSize: 4 },
         );
         expect(reasonsById(result.records)).toEqual(EXPECTED);
+        // The decoy timer of s-no-reminder-timer-x has no instance behind it.
+        expect(result.summary.orphanReminders).toEqual({
+          total: 2,
+          byReason: { "no-instance": 1, "instance-finished": 1 },
+          isComplete: true,
+        });
       } finally {
+        await scheduler.deleteKeys(leftovers.map((e) => e.key));
         await source.close();
       }
     });

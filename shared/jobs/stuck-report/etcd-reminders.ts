@@ -11,6 +11,7 @@ import type { SchedulerStore } from "../../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../../scheduler/store.ts";
 import type { AppRef } from "../../state-store/keys.ts";
 import { workflowActorType } from "../../state-store/keys.ts";
+import { countOrphanReminders } from "../orphan-reminders.ts";
 import type { InstanceReminder, ReminderIndex, ReminderQuery, ReminderSource } from "./reminders.ts";
 import { toReminder } from "./reminders.ts";
 
@@ -30,7 +31,10 @@ export class EtcdReminders implements ReminderSource {
   }
 
   forApp(app: AppRef): ReminderIndex {
-    return { remindersOf: (queries) => this.remindersOf(app, queries) };
+    return {
+      remindersOf: (queries) => this.remindersOf(app, queries),
+      countOrphans: (store, shouldStop) => countOrphanReminders({ scheduler: this.store, store }, { shouldStop }),
+    };
   }
 
   async remindersOf(app: AppRef, queries: readonly ReminderQuery[]): Promise<Map<string, InstanceReminder[]>> {

@@ -3,8 +3,10 @@
  * JSON/CSV/HTML reports and `housekeeper report stuck` all render this shape), and the running tallies a report's
  * summary is made of. Pure data; no I/O.
  */
+
 import type { AppRef } from "../../state-store/keys.ts";
 import type { RuntimeStatus } from "../../workflow/runtime-status.ts";
+import type { OrphanCount } from "../orphan-reminders.ts";
 import { formatAge } from "../retention-purge.ts";
 
 /** Stable reason codes (they appear in JSON, CSV, metrics and alerts; never rename one). */
@@ -141,6 +143,8 @@ export interface StuckSummary {
   oldest: { instanceID: string; ageMs: number; age: string } | null;
   /** Whether the Scheduler's reminders were checked (no-reminder needs them). */
   reminderChecks: boolean;
+  /** Reminders on the app's workflow actors that no workflow will use, when the Scheduler was scanned for them. */
+  orphanReminders?: OrphanCount;
   /** Instances that could not be decoded (never reported as stuck; listed separately). */
   unreadable: number;
   isComplete: boolean;
@@ -160,6 +164,7 @@ export class StuckTally {
   readonly byStatus: Partial<Record<RuntimeStatus, number>> = {};
   readonly buckets = AGE_BUCKETS.map(() => 0);
   oldest: StuckRecord | undefined;
+  orphanReminders: OrphanCount | undefined;
 
   constructor(
     readonly app: AppRef,
@@ -194,6 +199,7 @@ export class StuckTally {
       isComplete: this.isComplete,
       settings: this.settings,
     };
+    if (this.orphanReminders) out.orphanReminders = this.orphanReminders;
     if (this.stoppedBecause) out.stoppedBecause = this.stoppedBecause;
     return out;
   }

@@ -17,7 +17,9 @@ import { displayNameFromKey, instanceReminderSelection, parseJobKey } from "../.
 import type { SchedulerStore } from "../../scheduler/store.ts";
 import type { AppRef } from "../../state-store/keys.ts";
 import { workflowActorType } from "../../state-store/keys.ts";
+import type { WorkflowStateStore } from "../../state-store/workflow-store.ts";
 import { decodeHistoryEvent } from "../../workflow/history-event.ts";
+import type { OrphanCount } from "../orphan-reminders.ts";
 
 export interface InstanceReminder {
   actor: "workflow" | "activity";
@@ -43,6 +45,8 @@ export interface ReminderQuery {
 export interface ReminderIndex {
   /** The reminders of each queried instance (an instance with none maps to an empty list). */
   remindersOf(queries: readonly ReminderQuery[]): Promise<Map<string, InstanceReminder[]>>;
+  /** Counts the app's orphan reminders (shared/jobs/orphan-reminders.ts), when this index can scan the Scheduler. */
+  countOrphans?(store: WorkflowStateStore, shouldStop: () => boolean): Promise<OrphanCount>;
 }
 
 /** Where ReminderIndexes come from: one connection to the Scheduler, an index per app. */
