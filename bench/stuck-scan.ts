@@ -3,7 +3,9 @@
  * candidates, classification) against the raw limit — a plain cursor `SELECT key, value` of the same rows — in the
  * same run; then `report stuck --format json` end to end in a child process (scan + external sort + rendering) with
  * its peak RSS. With --etcd, an etcd is started too and holds the reminders of the not-finished instances (a tenth
- * of them missing), so the no-reminder lookups are part of the figure.
+ * of them missing), so the no-reminder lookups are part of the figure; plus orphans (a leftover timer on one finished
+ * instance in twenty, reminders of one missing instance per twenty), and the orphan count alone is timed against its
+ * raw limit: the same etcd prefix scan plus a plain SELECT of each reminder's instance metadata key.
  *
  *   node --import tsx bench/stuck-scan.ts [--count 100000] [--postgres-url postgres://...] [--etcd]
  */
@@ -13,6 +15,7 @@ import { Command } from "commander";
 import pg from "pg";
 import Cursor from "pg-cursor";
 import { registerReportCommands } from "../cli/report/index.ts";
+import { countOrphanReminders } from "../shared/jobs/orphan-reminders.ts";
 import { EtcdReminders } from "../shared/jobs/stuck-report/etcd-reminders.ts";
 import { runStuckReport } from "../shared/jobs/stuck-report.ts";
 import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
@@ -20,7 +23,7 @@ import { writeBatches } from "../shared/scheduler/store.ts";
 import type { SeedJob } from "../shared/scheduler/testdata.ts";
 import { buildSeeds } from "../shared/scheduler/testdata.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
-import { workflowKeyPrefix } from "../shared/state-store/keys.ts";
+import { instanceKeyPrefix, workflowActorType, workflowKeyPrefix } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 import type { InstanceSpec, Scenario } from "../shared/testdata/instance-builder.ts";
@@ -82,8 +85,13 @@ try {
       const instanceId = `order-${i.toString().padStart(7, "0")}`;
       const createdAt = new Date(now - (i % 1000) * HOUR);
       specs.push({ instanceId, scenario, createdAt, timerFireAt: new Date(createdAt.getTime() + 48 * HOUR) });
+      const workflow = (name: string, id = instanceId): SeedJob => ({
+        target: { workflow: { appId: APP.appId, instanceId: id } },
+        name,
+      });
+      if (i % 20 === 5) seeds.push(workflow("new-event-ghost", `ghost-${i}`)); // no instance behind it
+      if (i % 20 === 0 && scenario === "completed") seeds.push(workflow("timer-9-leftover")); // finished
       if (i % 10 === 3) continue; // a tenth of the reminders are lost
-      const workflow = (name: string): SeedJob => ({ target: { workflow: { appId: APP.appId, instanceId } }, name });
       if (scenario === "running-timer" || scenario === "waiting-event") seeds.push(workflow("timer-2-bench"));
       if (scenario === "pending") seeds.push(workflow("start-bench"));
       if (scenario === "terminate-requested") seeds.push(workflow("new-event-bench"));
@@ -141,6 +149,32 @@ try {
     ),
   );
   clearInterval(sampler);
+
+  if (scheduler) {
+    // Orphan count alone vs its raw limit: scan the same reminder keys, SELECT each instance's metadata key.
+    const prefix = `dapr/jobs/actorreminder||${APP.namespace}||${workflowActorType(APP)}||`;
+    const rawOrphans = await time(async () => {
+      const snapshot = await scheduler.snapshot();
+      let keys = 0;
+      for await (const page of snapshot.scan(prefix, { pageSize: 500 })) {
+        keys += page.length;
+        const ids = [...new Set(page.map((e) => e.key.slice(prefix.length).split("||")[0]!))];
+        for (let i = 0; i < ids.length; i += 200) {
+          const metadata = ids.slice(i, i + 200).map((id) => `${instanceKeyPrefix(APP, id)}metadata`);
+          await admin.query(`SELECT key, value FROM ${TABLE} WHERE key = ANY($1)`, [metadata]);
+        }
+      }
+      return keys;
+    });
+    const orphans = await time(() => countOrphanReminders({ scheduler, store: new WorkflowStateStore(backend, APP) }));
+    console.log(
+      `orphan count (job)    : ${orphans.result.total} orphans (${Object.entries(orphans.result.byReason)
+        .map(([r, n]) => `${r} ${n}`)
+        .join(
+          ", ",
+        )}) among ${rawOrphans.result} reminders in ${orphans.seconds.toFixed(2)} s; raw scan + metadata SELECT ${rawOrphans.seconds.toFixed(2)} s = ${(orphans.seconds / rawOrphans.seconds).toFixed(2)}x`,
+    );
+  }
   await backend.close();
   await scheduler?.close();
   await reminderSource?.close();
