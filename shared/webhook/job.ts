@@ -46,6 +46,7 @@ export type WebhookOutcome =
   | "started"
   | "already-started"
   | "raised"
+  | "started-and-raised"
   | "duplicate"
   | "in-flight"
   | "too-large"
@@ -223,7 +224,7 @@ export function createWebhookJob(options: WebhookJobOptions): WebhookJob {
     if (route.deliveryId) {
       const rendered = renderTemplate(route.deliveryId, input);
       if (rendered.ok) deliveryId = rendered.value;
-      else if (route.action.type === "raise-event") {
+      else if (route.action.type !== "start") {
         return finish(
           context,
           started,
@@ -286,8 +287,19 @@ export function createWebhookJob(options: WebhookJobOptions): WebhookJob {
           outcome = "already-started";
         }
       } else {
+        let startedNow = false;
+        if (route.action.type === "raise-or-start") {
+          // Start first (no input: the event carries the payload); "already exists" is the usual case. A retry after
+          // a failed raise meets "already exists" and raises: the pair is safe to repeat.
+          try {
+            await sidecar.start(route.action.workflow, { instanceId, appId: route.appId });
+            startedNow = true;
+          } catch (error) {
+            if (!isSidecarError(error, "already-exists")) throw error;
+          }
+        }
         await sidecar.raiseEvent(instanceId, route.action.event, { rawInput: payload, appId: route.appId });
-        outcome = "raised";
+        outcome = startedNow ? "started-and-raised" : "raised";
       }
     } catch (error) {
       await idempotency.release(key, claim.token).catch((releaseError: unknown) => {

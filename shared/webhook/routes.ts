@@ -12,6 +12,7 @@
  *       "name": "payments",                         // for logs (default "POST /hooks/payments")
  *       "method": "POST", "path": "/hooks/payments",
  *       "action": { "type": "start", "workflow": "PaymentWorkflow" }   // or { "type": "raise-event", "event": "X" }
+ *                                                 // or { "type": "raise-or-start", "event": "X", "workflow": "W" }
  *       "instanceId": "order-{body.data.object.metadata.orderId}",
  *       "deliveryId": "{headers.x-request-id}",     // default per scheme (below); required for bearer event routes
  *       "input": "body.data.object",                // what the workflow/event receives (default: the body, verbatim)
@@ -21,6 +22,10 @@
  *       "appId": "orders"                           // optional: the app hosting the workflow (Dapr ≥1.18)
  *     }]
  *   }
+ *
+ * `raise-or-start` raises the event on the instance, starting workflow W under that ID first (with no input) when it
+ * does not exist yet: the app owns the ID, and the workflow begins with its first event (dapr/dapr#7846). Dapr keeps
+ * an event raised before the workflow waits for it.
  *
  * Delivery IDs by scheme: github `{headers.x-github-delivery}`, stripe `{body.id}` (the event ID), standard-webhooks
  * `{headers.webhook-id}`; bearer has none unless configured.
@@ -58,6 +63,7 @@ const authSchema = z.discriminatedUnion("scheme", [
 const actionSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("start"), workflow: z.string().min(1) }),
   z.strictObject({ type: z.literal("raise-event"), event: z.string().min(1) }),
+  z.strictObject({ type: z.literal("raise-or-start"), event: z.string().min(1), workflow: z.string().min(1) }),
 ]);
 
 const templateText = z.string().superRefine((text, ctx) => {
@@ -123,7 +129,7 @@ export const webhookConfigSchema = z
       const key = `${route.method} ${route.path}`;
       if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["routes", index], message: `${key} is defined twice` });
       seen.add(key);
-      if (route.action.type === "raise-event" && !route.deliveryId && !DEFAULT_DELIVERY_ID[route.auth.scheme]) {
+      if (route.action.type !== "start" && !route.deliveryId && !DEFAULT_DELIVERY_ID[route.auth.scheme]) {
         ctx.addIssue({
           code: "custom",
           path: ["routes", index, "deliveryId"],

@@ -115,7 +115,7 @@ describe("housekeeper webhook serve (bin/housekeeper.mjs)", () => {
   it("serves signed requests end to end and stops gracefully on SIGTERM", async () => {
     const running = await serve(["--config", configFile, "--port", "0", "--sidecar-url", standin.url]);
     try {
-      expect(running.stderr()).toContain("(4 route(s)");
+      expect(running.stderr()).toContain("(5 route(s)");
       const body = JSON.stringify({ issue: { number: 9 }, repository: { id: 31 } });
       const headers = githubHeaders(body);
       expect(await post(running.url, "/hooks/github", body, headers)).toMatchObject({

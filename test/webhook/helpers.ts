@@ -74,6 +74,13 @@ export const ROUTES: WebhookConfigInput = {
       },
       auth: { scheme: "bearer", secrets: ["env:APPROVAL_KEY"] },
     },
+    {
+      path: "/hooks/shipments",
+      action: { type: "raise-or-start", event: "Shipped", workflow: "Order" },
+      instanceId: "ship-{body.orderId}",
+      deliveryId: "{headers.x-request-id}",
+      auth: { scheme: "bearer", secrets: ["env:APPROVAL_KEY"] },
+    },
   ],
 };
 

@@ -76,6 +76,12 @@ describe("routes config", () => {
     expect(() =>
       compileWebhookConfig({ routes: [{ ...bearerEvent, deliveryId: "{headers.x-request-id}" }] }),
     ).not.toThrow();
+    // raise-or-start raises too: the same rule; and it names the workflow to start.
+    const raiseOrStart = { ...bearerEvent, action: { type: "raise-or-start", event: "E", workflow: "W" } };
+    expect(configError({ routes: [raiseOrStart] })).toContain("needs a deliveryId template");
+    expect(configError({ routes: [{ ...raiseOrStart, action: { type: "raise-or-start", event: "E" } }] })).toMatch(
+      /routes\.0\.action\.workflow/,
+    );
   });
 
   it("says when the file is not JSON", () => {

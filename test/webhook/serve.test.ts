@@ -219,6 +219,30 @@ describe("bearer key: raise an event with a configured delivery-ID header", () =
   });
 });
 
+describe("raise-or-start: the app owns the ID, the workflow begins with its first event", () => {
+  it("starts the workflow (no input) and raises the event; later events only raise; a redelivery raises once", async () => {
+    const first = JSON.stringify({ orderId: "70", carrier: "DHL" });
+    const answer = await send("/hooks/shipments", first, bearerHeaders(SECRETS.APPROVAL_KEY, "ship-req-1"));
+    expect(answer).toMatchObject({ status: 202, json: { instanceID: "ship-70" } });
+    expect(startCalls("Order", "ship-70")).toBe(1);
+    const record = await standin.store.readInstance("ship-70");
+    expect(record?.name).toBe("Order");
+    expect(record?.input).toBeUndefined();
+    expect(await raised("ship-70", "Shipped")).toEqual([first]);
+
+    const again = await send("/hooks/shipments", first, bearerHeaders(SECRETS.APPROVAL_KEY, "ship-req-1"));
+    expect(again.status).toBe(202);
+    const second = JSON.stringify({ orderId: "70", carrier: "UPS" });
+    expect((await send("/hooks/shipments", second, bearerHeaders(SECRETS.APPROVAL_KEY, "ship-req-2"))).status).toBe(
+      202,
+    );
+    expect(startCalls("Order", "ship-70")).toBe(2); // the second start met "already exists"
+    expect(await raised("ship-70", "Shipped")).toEqual([first, second]);
+    const outcomes = records.filter((r) => r.attributes.instanceID === "ship-70").map((r) => r.attributes.outcome);
+    expect(outcomes).toEqual(["started-and-raised", "duplicate", "raised"]);
+  });
+});
+
 describe("refusals", () => {
   const UNAUTHORIZED = '{"error":"unauthorized"}';
 
