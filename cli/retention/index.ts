@@ -63,8 +63,21 @@ export function retentionCommand(): Command {
         },
       }).finally(() => progress.clear());
       if (text) {
-        for (const t of report.targets)
+        for (const t of report.targets) {
           if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);
+          const orphans = t.orphanReminders;
+          if (orphans) {
+            process.stdout.write(
+              `${t.namespace}/${t.appId}: ${
+                orphans.skipped
+                  ? `orphan reminders left alone: ${orphans.skipped}`
+                  : policy.dryRun
+                    ? `${orphans.found} orphan reminder(s) would be deleted`
+                    : `deleted ${orphans.deleted} orphan reminder(s)${orphans.kept > 0 ? ` (${orphans.kept} kept: their instance changed)` : ""}`
+              }${orphans.isComplete ? "" : " (stopped at the time budget; the next run goes on)"}\n`,
+            );
+          }
+        }
         process.stdout.write(
           `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}, skipped ${report.skipped}, ` +
             `failed ${report.failedCount} in ${(report.durationMs / 1000).toFixed(1)} s` +

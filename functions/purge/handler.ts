@@ -72,12 +72,16 @@ export async function purge(
       t.error ? [{ appId: t.appId, namespace: t.namespace, error: t.error }] : [],
     );
     metrics.addMetric("PurgeTargetErrors", MetricUnit.Count, targetErrors.length);
+    if (report.targets.some((t) => t.orphanReminders)) {
+      metrics.addMetric("OrphanRemindersDeleted", MetricUnit.Count, report.dryRun ? 0 : report.orphanReminders);
+    }
     logger.info("retention purge run", {
       purged: report.purged,
       wouldPurge: report.wouldPurge,
       skipped: report.skipped,
       failed: report.failedCount,
       deferred: report.deferred,
+      orphanReminders: report.orphanReminders,
       targetErrors,
       purgedByStatus: report.purgedByStatus,
       purgedByApp: report.purgedByApp,

@@ -26,6 +26,11 @@ export const retentionPolicySchema = z
     concurrency: z.number().int().min(1).max(256).default(20),
     /** Purge child workflows with their parent (Dapr's purge API does). */
     recursive: z.boolean().default(true),
+    /**
+     * After a target's purge: `delete` also deletes its orphan reminders (those whose instance has no state or has
+     * finished; shared/jobs/orphan-reminders.ts), needing the target's Scheduler. Default `keep`.
+     */
+    orphanReminders: z.enum(["keep", "delete"]).default("keep"),
     targets: z.array(targetSchema).min(1, "the policy needs at least one target"),
   })
   .strict()
@@ -40,7 +45,13 @@ export const retentionPolicySchema = z
       }
       // Direct mode deletes the instances' reminders with their state; without the Scheduler they would be left
       // behind. Dry runs too, so a dry run that is accepted means the real run will be.
-      if (policy.mode === "direct" && !target.scheduler) {
+      if (policy.orphanReminders === "delete" && !target.scheduler) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["targets", i, "scheduler"],
+          message: `orphanReminders "delete" needs the Scheduler of target ${target.namespace}/${target.appId} (scheduler.etcdEndpoints)`,
+        });
+      } else if (policy.mode === "direct" && !target.scheduler) {
         ctx.addIssue({
           code: "custom",
           path: ["targets", i, "scheduler"],

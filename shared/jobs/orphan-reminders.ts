@@ -175,6 +175,45 @@ export async function countOrphanReminders(
   return count;
 }
 
+export interface OrphanCleanup {
+  /** Orphans found (in a dry run: what would be deleted). */
+  found: number;
+  deleted: number;
+  /** Found but kept: the instance changed since the scan, or the reminder was already gone. */
+  kept: number;
+  /** False when `shouldStop` ended the scan early; the next run finds the rest. */
+  isComplete: boolean;
+  /** Set when nothing was done on purpose. */
+  skipped?: string;
+}
+
+/**
+ * Finds and deletes the app's orphan reminders, page by page, for an unattended run (the purge function). Never with
+ * a store that holds no instance of the app: there, a wrong connection would make every reminder look orphaned.
+ */
+export async function cleanOrphanReminders(
+  ports: OrphanPorts,
+  options: { dryRun?: boolean; shouldStop?: () => boolean } = {},
+): Promise<OrphanCleanup> {
+  const result: OrphanCleanup = { found: 0, deleted: 0, kept: 0, isComplete: true };
+  if (!(await appHasInstances(ports.store))) {
+    return { ...result, skipped: "the state store holds no instance of the app" };
+  }
+  for await (const page of scanOrphanReminders(ports)) {
+    result.found += page.orphans.length;
+    if (!options.dryRun && page.orphans.length > 0) {
+      const { deleted, kept } = await deleteOrphanReminders(ports, page.orphans);
+      result.deleted += deleted.length;
+      result.kept += kept.length;
+    }
+    if (options.shouldStop?.()) {
+      result.isComplete = false;
+      break;
+    }
+  }
+  return result;
+}
+
 export interface OrphanDeleteResult {
   deleted: OrphanReminder[];
   /** Orphans whose instance changed since the scan (it came back, or started again), or that were already gone. */

@@ -113,7 +113,7 @@ export interface RetentionResult {
 const DEFAULT_CONCURRENCY = 20;
 const DIRECT_BATCH_SIZE = 100;
 const DIRECT_PARALLEL_BATCHES = 4;
-const DEFAULT_SAFETY_MARGIN_MS = 30_000;
+export const DEFAULT_SAFETY_MARGIN_MS = 30_000;
 
 export async function runRetentionPurge(ports: RetentionPorts, options: RetentionOptions): Promise<RetentionResult> {
   const app = ports.store.app;

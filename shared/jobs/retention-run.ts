@@ -7,11 +7,15 @@ import { createHash } from "node:crypto";
 import type { RetentionPolicy } from "../config/retention-policy.ts";
 import type { Target } from "../config/target.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import type { SchedulerStore } from "../scheduler/store.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import { cleanOrphanReminders, type OrphanCleanup } from "./orphan-reminders.ts";
 import type { PurgeDecision, RetentionPorts, RetentionResult } from "./retention-purge.ts";
-import { runRetentionPurge } from "./retention-purge.ts";
+import { DEFAULT_SAFETY_MARGIN_MS, runRetentionPurge } from "./retention-purge.ts";
 
 export interface TargetPorts extends RetentionPorts {
+  /** The target's Scheduler, when configured (orphan-reminder cleanup). */
+  scheduler?: SchedulerStore;
   close(): Promise<void>;
 }
 
@@ -33,6 +37,8 @@ export interface TargetOutcome {
   /** Set when the target could not be opened or the run failed as a whole (one instance failing does not). */
   error?: string;
   result?: Omit<RetentionResult, "app">;
+  /** With `orphanReminders: "delete"`, once the target's purge is complete. */
+  orphanReminders?: OrphanCleanup;
 }
 
 export interface RetentionRunReport {
@@ -54,6 +60,8 @@ export interface RetentionRunReport {
   deferred: number;
   purgedByStatus: Partial<Record<RuntimeStatus, number>>;
   purgedByApp: Record<string, number>;
+  /** Orphan reminders deleted (with `orphanReminders: "delete"`; in a dry run, found). */
+  orphanReminders: number;
   /** Instances per second over the run. */
   rate: number;
   targets: TargetOutcome[];
@@ -84,6 +92,7 @@ export async function runRetentionPolicy(
     deferred: 0,
     purgedByStatus: {},
     purgedByApp: {},
+    orphanReminders: 0,
     rate: 0,
     targets: [],
     isComplete: false,
@@ -132,6 +141,16 @@ export async function runRetentionPolicy(
       if (!result.isComplete) {
         report.continuationToken = encodeRunToken({ target: index, inner: result.continuationToken }, fingerprint);
         return finish(report, started);
+      }
+      if (policy.orphanReminders === "delete" && ports.scheduler) {
+        // Best effort within the budget: cut short, the next scheduled run finds the rest (deletes are idempotent).
+        const margin = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
+        const cleanup = await cleanOrphanReminders(
+          { scheduler: ports.scheduler, store: ports.store },
+          { dryRun: policy.dryRun, shouldStop: () => (options.timeLeftMs?.() ?? Number.POSITIVE_INFINITY) < margin },
+        );
+        outcome.orphanReminders = cleanup;
+        report.orphanReminders += policy.dryRun ? cleanup.found : cleanup.deleted;
       }
     } catch (error) {
       // A target that cannot be opened (wrong password, store down) is reported; the other targets still run.

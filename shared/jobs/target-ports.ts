@@ -84,6 +84,7 @@ export function targetPortsOpener(secrets: SecretResolver) {
         const scheduler = openEtcdSchedulerStore(etcd.options);
         closers.push(() => scheduler.close());
         ports.reminders = schedulerReminderCleaner(scheduler);
+        ports.scheduler = scheduler;
       }
       return ports;
     } catch (error) {
