@@ -155,10 +155,10 @@ export class Monitoring extends Construct {
         "dapr-housekeeper purge: an execution was aborted",
       );
     }
-    const stuckMetric = (app: string, label?: string) =>
+    const stuckMetric = (app: string, label?: string, metricName = STUCK_METRIC_NAME) =>
       new Metric({
         namespace: props.metricsNamespace,
-        metricName: STUCK_METRIC_NAME,
+        metricName,
         dimensionsMap: { service: STUCK_SERVICE_DIMENSION, App: app },
         statistic: "Maximum",
         period: Duration.hours(1),
@@ -213,7 +213,12 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: "Retention purge",
-        left: [custom("purge", "Purged"), custom("purge", "PurgeSkipped"), custom("purge", "PurgeFailed")],
+        left: [
+          custom("purge", "Purged"),
+          custom("purge", "PurgeSkipped"),
+          custom("purge", "PurgeFailed"),
+          custom("purge", "OrphanRemindersDeleted"),
+        ],
         right: [custom("purge", "PurgeBacklogRemaining", "Maximum")],
         width: 8,
       }),
@@ -229,6 +234,8 @@ export class Monitoring extends Construct {
                   period: Duration.hours(1),
                 }),
               ],
+        // Reminders whose instance is gone or finished (counted when the report checks the Scheduler).
+        right: props.stuckApps.map((app) => stuckMetric(app, `${app} orphan reminders`, "OrphanReminders")),
         width: 8,
       }),
       new GraphWidget({
