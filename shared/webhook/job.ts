@@ -288,9 +288,10 @@ export function createWebhookJob(options: WebhookJobOptions): WebhookJob {
         }
       } else {
         let startedNow = false;
-        if (route.action.type === "raise-or-start") {
-          // Start first (no input: the event carries the payload); "already exists" is the usual case. A retry after
-          // a failed raise meets "already exists" and raises: the pair is safe to repeat.
+        // Start only an instance that does not exist at all: Dapr's start resets and reruns a finished instance of
+        // the same ID, which must never happen to a workflow that is done. (No input: the event carries the
+        // payload.) Two first deliveries at once: the second start meets "already exists" and just raises.
+        if (route.action.type === "raise-or-start" && !(await sidecar.get(instanceId, { appId: route.appId }))) {
           try {
             await sidecar.start(route.action.workflow, { instanceId, appId: route.appId });
             startedNow = true;

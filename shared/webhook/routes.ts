@@ -23,9 +23,10 @@
  *     }]
  *   }
  *
- * `raise-or-start` raises the event on the instance, starting workflow W under that ID first (with no input) when it
- * does not exist yet: the app owns the ID, and the workflow begins with its first event (dapr/dapr#7846). Dapr keeps
- * an event raised before the workflow waits for it.
+ * `raise-or-start` raises the event on the instance, starting workflow W under that ID first (with no input) when
+ * there is no instance of that ID at all: the app owns the ID, and the workflow begins with its first event
+ * (dapr/dapr#7846). Dapr keeps an event raised before the workflow waits for it. A finished instance is never
+ * started again (Dapr's start would reset it): the event is raised on it as is.
  *
  * Delivery IDs by scheme: github `{headers.x-github-delivery}`, stripe `{body.id}` (the event ID), standard-webhooks
  * `{headers.webhook-id}`; bearer has none unless configured.

@@ -11,7 +11,7 @@ import { HttpSidecarClient, type HttpSidecarClientOptions } from "../sidecar/htt
 import type { RetryPolicy } from "../sidecar/retry.ts";
 import type { WorkflowSidecar } from "../sidecar/types.ts";
 
-export type WebhookSidecar = Pick<WorkflowSidecar, "start" | "raiseEvent">;
+export type WebhookSidecar = Pick<WorkflowSidecar, "start" | "raiseEvent" | "get">;
 
 export interface WebhookSidecarSource {
   get(): Promise<WebhookSidecar>;

@@ -47,6 +47,7 @@ function sidecar(start: WebhookSidecar["start"]): WebhookSidecar & { calls: numb
       return start(...args);
     },
     raiseEvent: async () => {},
+    get: async () => undefined,
   };
   return fake;
 }

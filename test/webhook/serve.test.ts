@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { startWebhookServer, type WebhookServer } from "../../cli/webhook/server.ts";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
+import { writeInstances } from "../../shared/testdata/writer.ts";
 import { RedisIdempotencyStore } from "../../shared/webhook/redis-idempotency.ts";
 import { compileWebhookConfig } from "../../shared/webhook/routes.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
@@ -236,10 +237,25 @@ describe("raise-or-start: the app owns the ID, the workflow begins with its firs
     expect((await send("/hooks/shipments", second, bearerHeaders(SECRETS.APPROVAL_KEY, "ship-req-2"))).status).toBe(
       202,
     );
-    expect(startCalls("Order", "ship-70")).toBe(2); // the second start met "already exists"
+    expect(startCalls("Order", "ship-70")).toBe(1); // it exists now: only raised
     expect(await raised("ship-70", "Shipped")).toEqual([first, second]);
     const outcomes = records.filter((r) => r.attributes.instanceID === "ship-70").map((r) => r.attributes.outcome);
     expect(outcomes).toEqual(["started-and-raised", "duplicate", "raised"]);
+  });
+
+  it("never restarts a finished instance of that ID (Dapr's start would reset it): the event is only raised", async () => {
+    await writeInstances(backend, { appId: "webhook-app", namespace: "default" }, [
+      { instanceId: "ship-71", scenario: "completed", createdAt: new Date(Date.now() - 3_600_000) },
+    ]);
+    const before = await standin.store.readInstance("ship-71");
+    const body = JSON.stringify({ orderId: "71", carrier: "DHL" });
+    const answer = await send("/hooks/shipments", body, bearerHeaders(SECRETS.APPROVAL_KEY, "ship-req-71"));
+    expect(answer).toMatchObject({ status: 202, json: { instanceID: "ship-71" } });
+    expect(startCalls("Order", "ship-71")).toBe(0);
+    const after = await standin.store.readInstance("ship-71");
+    expect(after?.runtimeStatus).toBe("COMPLETED");
+    expect(after?.createdAt).toEqual(before?.createdAt);
+    expect(after?.history.slice(0, before!.history.length)).toEqual(before?.history);
   });
 });
 
