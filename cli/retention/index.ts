@@ -69,11 +69,13 @@ export function retentionCommand(): Command {
           if (orphans) {
             process.stdout.write(
               `${t.namespace}/${t.appId}: ${
-                orphans.skipped
-                  ? `orphan reminders left alone: ${orphans.skipped}`
-                  : policy.dryRun
-                    ? `${orphans.found} orphan reminder(s) would be deleted`
-                    : `deleted ${orphans.deleted} orphan reminder(s)${orphans.kept > 0 ? ` (${orphans.kept} kept: their instance changed)` : ""}`
+                orphans.error
+                  ? `orphan reminders not cleaned: ${orphans.error}`
+                  : orphans.skipped
+                    ? `orphan reminders left alone: ${orphans.skipped}`
+                    : policy.dryRun
+                      ? `${orphans.found} orphan reminder(s) would be deleted`
+                      : `deleted ${orphans.deleted} orphan reminder(s)${orphans.kept > 0 ? ` (${orphans.kept} kept: their instance changed)` : ""}`
               }${orphans.isComplete ? "" : " (stopped at the time budget; the next run goes on)"}\n`,
             );
           }

@@ -1,19 +1,25 @@
 /**
  * `housekeeper scheduler orphans -a <app>`: reminders on the app's workflow actors that no workflow will use (the
- * instance has no state left, or it finished and the reminder is not Dapr's `retention` one), found by reading the
- * Scheduler's etcd and the state store (shared/jobs/orphan-reminders.ts). Lists them; `--delete` deletes them,
- * re-checking each instance right before. The Dapr CLI has no such command; its flags are the ones `workflow` and
+ * instance has no state left, or it finished), found by reading the Scheduler's etcd and the state store
+ * (shared/jobs/orphan-reminders.ts). Lists them; `--delete` deletes them, re-checking each instance and each
+ * reminder's value right before. The Dapr CLI has no such command; its flags are the ones `workflow` and
  * `scheduler` commands already take.
  *
  * Guards, since a wrong state store makes every reminder look orphaned: the connection string must be given (the
- * embedded sample store is never the right one here), and `--delete` refuses when the store holds no instance of the
- * app at all unless `--force` says the state really is gone.
+ * embedded sample store is never the right one here), and `--delete` first counts, then refuses when the store holds
+ * no instance of the app or most reminders have none (orphanDeleteRefusal) unless `--force` says the state really is
+ * gone. Each deleted reminder is printed as it goes, and the summary is printed even when a later page fails.
  */
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { OrphanReminder } from "../../shared/jobs/orphan-reminders.ts";
-import { appHasInstances, deleteOrphanReminders, scanOrphanReminders } from "../../shared/jobs/orphan-reminders.ts";
+import {
+  countOrphanReminders,
+  deleteOrphanReminders,
+  orphanDeleteRefusal,
+  scanOrphanReminders,
+} from "../../shared/jobs/orphan-reminders.ts";
 import { compareUtf8 } from "../../shared/scheduler/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
@@ -47,12 +53,15 @@ export function orphansCommand(io: OrphansIo): Command {
   const command = new Command("orphans")
     .description(
       "List (or --delete) reminders on an app's workflow actors that no workflow will use: the instance has no " +
-        "state left, or it finished (Dapr's own `retention` reminder excepted)",
+        "state left, or it finished; only reminders due at least 5 minutes ago",
     )
     .addOption(new Option("-o, --output <format>", "output format").choices(FORMATS).default("short"))
     .addOption(new Option("--delete", "delete them (each instance is read again first)"))
     .addOption(
-      new Option("--force", "with --delete: go on even if the state store holds no instance of the app (state lost)"),
+      new Option(
+        "--force",
+        "with --delete: go on even if the store holds no instance of the app, or most reminders have none (state lost)",
+      ),
     );
   addConnectionOptions(command);
   addEtcdOptions(command);
@@ -66,6 +75,12 @@ export function orphansCommand(io: OrphansIo): Command {
       );
     }
     if (opts.force && !opts.delete) throw new HousekeeperError("bad-input", "--force only goes with --delete");
+    if (opts.delete && cmd.getOptionValueSource("output") === "cli") {
+      throw new HousekeeperError(
+        "bad-input",
+        "--output is for the listing; --delete prints a line per deleted reminder",
+      );
+    }
     const etcd = etcdFlags(cmd);
     const where = `app ${flags.appId} (namespace ${flags.namespace})`;
     await withWorkflowStore(flags, (store) =>
@@ -89,26 +104,32 @@ export function orphansCommand(io: OrphansIo): Command {
           const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${n}`).join(", ");
 
           if (opts.delete) {
-            if (!opts.force && !(await appHasInstances(store))) {
+            const refusal = opts.force
+              ? undefined
+              : await orphanDeleteRefusal(store, await countOrphanReminders(ports));
+            if (refusal) {
               throw new HousekeeperError(
                 "bad-input",
-                `the state store holds no instance of ${where}, so every reminder would look orphaned: check ` +
-                  "--connection-string, --table-name and --namespace; if the app's state really is lost, add --force",
+                `${refusal} (${where}), as when the wrong store is given: check --connection-string, --table-name ` +
+                  "and --namespace; if the app's state really is lost, add --force",
               );
             }
             let deleted = 0;
             let kept = 0;
-            for await (const page of orphans()) {
-              const result = await deleteOrphanReminders(ports, page);
-              for (const o of result.deleted) await sink.write(`Deleted ${o.name} (${o.reason}).\n`);
-              deleted += result.deleted.length;
-              kept += result.kept.length;
+            try {
+              for await (const page of orphans()) {
+                const result = await deleteOrphanReminders(ports, page);
+                // Printed at once: a deletion cannot be undone, so its record must not wait in a buffer.
+                for (const o of result.deleted) io.stdout.write(`Deleted ${o.name} (${o.reason}).\n`);
+                deleted += result.deleted.length;
+                kept += result.kept.length;
+              }
+            } finally {
+              io.stderr.write(
+                `Deleted ${deleted} orphan reminder(s) of ${where}${found > 0 ? ` (found: ${reasons()})` : ""}; ` +
+                  `scanned ${scanned}.${kept > 0 ? ` ${kept} kept: changed since the scan, or already gone.` : ""}\n`,
+              );
             }
-            await sink.flush();
-            io.stderr.write(
-              `Deleted ${deleted} orphan reminder(s) of ${where}${found > 0 ? ` (${reasons()})` : ""}; ` +
-                `scanned ${scanned}.${kept > 0 ? ` ${kept} kept: their instance changed since the scan, or they were already gone.` : ""}\n`,
-            );
             return;
           }
 
@@ -118,7 +139,7 @@ export function orphansCommand(io: OrphansIo): Command {
             for await (const page of orphans()) {
               for (const o of page) {
                 layout?.observe(cells(o));
-                yield o;
+                yield { ...o, value: new Uint8Array() }; // the value is for deleting; the sort need not carry it
               }
             }
           }

@@ -56,7 +56,7 @@ export async function reportStuck(event: unknown, context?: Context): Promise<St
         single.addDimensions({ App: `${app.namespace}/${app.appId}`, Reason: reason });
         single.addMetric("StuckInstances", MetricUnit.Count, summary.byReason[reason]);
       }
-      if (summary.orphanReminders) {
+      if (summary.orphanReminders && "total" in summary.orphanReminders) {
         const orphans = metrics.singleMetric();
         orphans.addDimension("App", `${app.namespace}/${app.appId}`);
         orphans.addMetric("OrphanReminders", MetricUnit.Count, summary.orphanReminders.total);

@@ -3,6 +3,7 @@
  * Secrets (connection strings, API tokens) may be given as references resolved by shared/config/secrets.ts.
  */
 import { z } from "zod";
+import { isSecretReference } from "./secrets.ts";
 
 export const targetSchema = z
   .object({
@@ -27,7 +28,10 @@ export const targetSchema = z
       .object({
         etcdEndpoints: z.array(z.string().min(1)).min(1),
         /** Secret reference to JSON {"ca", "cert", "key"} (PEM) for etcd's TLS (shared/scheduler/etcd-tls-secret.ts). */
-        tlsSecret: z.string().min(1).optional(),
+        tlsSecret: z
+          .string()
+          .refine(isSecretReference, "a secret reference (env:NAME, secretsmanager:<name> or an ARN), never PEM inline")
+          .optional(),
       })
       .strict()
       .optional(),

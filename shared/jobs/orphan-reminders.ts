@@ -1,17 +1,21 @@
 /**
  * Scheduler reminders no workflow will use: those of instances with no state left in the store (lost state, or state
- * deleted without its reminders: they fire and retry for ever, dapr/dapr#9018) and those of finished instances, other
- * than Dapr's own `retention` reminder (leftover timers and activities that fire for nothing, dapr/dapr#9651).
+ * deleted without its reminders; with the app's actors gone they retry for ever, dapr/dapr#9018) and those of
+ * finished instances (leftover timers and new-event reminders, dapr/dapr#9651).
  *
  * Found by one streamed scan of the reminders on the app's workflow actors at one etcd revision, page by page, each
- * page checked against the state store in one batch, so memory stays at about a page. Deleting re-reads each
- * instance first and deletes exact keys (the job and its counter), never a prefix.
+ * page checked against the state store in small batches, so memory stays at about a page. Only reminders due at
+ * least a grace period ago count (default 5 minutes): a brand-new instance may have its start reminder before its
+ * state (Dapr ≤1.16), and a reminder just re-created under an old name is not a leftover. Deleting re-reads each
+ * instance first, and deletes a reminder (job and counter) only if its stored value is still exactly the one scanned,
+ * in one etcd transaction.
  *
- * Activity reminders are left alone: since Dapr 1.16 an app's activity actors may run activities of another app's
- * workflows, whose state is in that app's store, so "no such instance here" proves nothing for them.
+ * Left alone: activity reminders (since Dapr 1.16 an app's activity actors may run activities of another app's
+ * workflows, whose state is in that app's store, so "no such instance here" proves nothing for them), Dapr's own
+ * retention reminders (another actor type, `dapr.internal.<ns>.<app>.retentioner`), instances whose state does not
+ * decode, CONTINUED_AS_NEW instances.
  */
-
-import type { UnreadableKey } from "../scheduler/jobs.ts";
+import type { JobRecord, UnreadableKey } from "../scheduler/jobs.ts";
 import { scanJobs } from "../scheduler/jobs.ts";
 import { COUNTERS_PREFIX, counterKeyOf, JOBS_PREFIX, parseJobKey, SEPARATOR } from "../scheduler/keys.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
@@ -20,8 +24,8 @@ import { workflowActorType } from "../state-store/keys.ts";
 import type { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 
-/** The one reminder Dapr keeps on a finished instance on purpose: it purges the instance (stateRetentionPolicy). */
-export const RETENTION_REMINDER_NAME = "retention";
+/** Reminders due less than this long ago are never orphans. */
+export const DEFAULT_ORPHAN_GRACE_MS = 5 * 60_000;
 
 /**
  * Finished for good. CONTINUED_AS_NEW is left out: the instance goes on as a new generation that may already have
@@ -42,6 +46,8 @@ export interface OrphanReminder {
   runtimeStatus?: RuntimeStatus;
   /** Times the reminder has fired (its counter), 0 if it never has. */
   count: number;
+  /** The job's stored value as scanned: the delete insists it is unchanged. */
+  value: Uint8Array;
 }
 
 export interface OrphanScanPage {
@@ -58,6 +64,13 @@ export interface OrphanPorts {
   store: WorkflowStateStore;
 }
 
+export interface OrphanScanOptions {
+  pageSize?: number;
+  /** Default DEFAULT_ORPHAN_GRACE_MS. */
+  graceMs?: number;
+  now?: Date;
+}
+
 /** The instance a reminder on one of the app's workflow actors belongs to; undefined for any other key. */
 export function reminderInstanceId(store: WorkflowStateStore, key: string): string | undefined {
   const parsed = parseJobKey(key);
@@ -71,10 +84,10 @@ interface InstanceState {
   reason?: string;
 }
 
-/** Reminders per etcd page: each page's instances are then read as summaries (histories included). */
+/** Reminders per etcd page. */
 const SCAN_PAGE_SIZE = 500;
-/** Instances per state-store read, as `workflow list` pages them. */
-const READ_BATCH = 200;
+/** Instances per state-store read: a summary holds the whole history, and reminders belong to long-lived ones. */
+const READ_BATCH = 50;
 
 async function instanceStates(store: WorkflowStateStore, ids: readonly string[]): Promise<Map<string, InstanceState>> {
   const unique = [...new Set(ids)];
@@ -89,24 +102,26 @@ async function instanceStates(store: WorkflowStateStore, ids: readonly string[])
   return states;
 }
 
-function classify(
-  reminderName: string,
-  state: InstanceState,
-): Pick<OrphanReminder, "reason" | "runtimeStatus"> | undefined {
+function classify(state: InstanceState): Pick<OrphanReminder, "reason" | "runtimeStatus"> | undefined {
   if (state.status === "missing") return { reason: "no-instance" };
   if (state.status === "unreadable") return undefined;
-  if (FINISHED.has(state.status) && reminderName !== RETENTION_REMINDER_NAME) {
-    return { reason: "instance-finished", runtimeStatus: state.status };
-  }
+  if (FINISHED.has(state.status)) return { reason: "instance-finished", runtimeStatus: state.status };
   return undefined;
+}
+
+/** When the job was due (its stored begin); undefined when it has none. */
+function dueAtMs(job: JobRecord): number | undefined {
+  const time = job.job.begin?.time;
+  return time === undefined ? undefined : time.seconds * 1000 + Math.floor(time.nanos / 1e6);
 }
 
 /** Streams the app's orphan reminders, a page at a time. */
 export async function* scanOrphanReminders(
   ports: OrphanPorts,
-  options: { pageSize?: number } = {},
+  options: OrphanScanOptions = {},
 ): AsyncGenerator<OrphanScanPage> {
   const { scheduler, store } = ports;
+  const dueBefore = (options.now ?? new Date()).getTime() - (options.graceMs ?? DEFAULT_ORPHAN_GRACE_MS);
   const snapshot = await scheduler.snapshot();
   const actors = `actorreminder${SEPARATOR}${store.app.namespace}${SEPARATOR}${workflowActorType(store.app)}${SEPARATOR}`;
   const selection = { jobs: [JOBS_PREFIX + actors], counters: [COUNTERS_PREFIX + actors] };
@@ -116,8 +131,8 @@ export async function* scanOrphanReminders(
   })) {
     const reminders = page.jobs.flatMap((job) => {
       const instanceId = reminderInstanceId(store, job.key);
-      const reminderName = parseJobKey(job.key)?.name ?? "";
-      return instanceId === undefined ? [] : [{ job, instanceId, reminderName }];
+      const due = dueAtMs(job);
+      return instanceId === undefined || due === undefined || due > dueBefore ? [] : [{ job, instanceId }];
     });
     const states = await instanceStates(
       store,
@@ -125,46 +140,51 @@ export async function* scanOrphanReminders(
     );
     const out: OrphanScanPage = { orphans: [], scanned: page.jobs.length, unreadable: [...page.unreadable] };
     const reportedUnreadable = new Set<string>();
-    for (const { job, instanceId, reminderName } of reminders) {
+    for (const { job, instanceId } of reminders) {
       const state = states.get(instanceId)!;
       if (state.status === "unreadable" && !reportedUnreadable.has(instanceId)) {
         reportedUnreadable.add(instanceId);
         out.unreadable.push({ key: state.key!, reason: `${state.reason} (its reminders are left alone)` });
       }
-      const verdict = classify(reminderName, state);
+      const verdict = classify(state);
       if (verdict) {
-        out.orphans.push({ name: job.name, key: job.key, instanceId, ...verdict, count: job.counter?.count ?? 0 });
+        out.orphans.push({
+          name: job.name,
+          key: job.key,
+          instanceId,
+          ...verdict,
+          count: job.counter?.count ?? 0,
+          value: job.value,
+        });
       }
     }
     yield out;
   }
 }
 
-/**
- * Whether the store holds any instance of the app at all. A store with none (the wrong database, table or namespace
- * given) makes every reminder look orphaned: callers refuse to delete then unless told the state is really gone.
- */
-export async function appHasInstances(store: WorkflowStateStore): Promise<boolean> {
-  for await (const page of store.listInstances({ pageSize: 10 })) {
-    if (page.instances.length > 0 || page.unreadable.length > 0) return true;
-  }
-  return false;
-}
-
+/** The verdict of a first pass: how many reminders were looked at and how many are orphans, by reason. */
 export interface OrphanCount {
+  /** Reminders on the app's workflow actors looked at. */
+  scanned: number;
   total: number;
   byReason: Record<OrphanReason, number>;
   /** False when `shouldStop` ended the scan early: the counts are a lower bound. */
   isComplete: boolean;
 }
 
-/** Counts the app's orphan reminders (the stuck report's summary); `shouldStop` is asked after each page. */
+/** Counts the app's orphan reminders; `shouldStop` is asked after each page. */
 export async function countOrphanReminders(
   ports: OrphanPorts,
-  options: { shouldStop?: () => boolean } = {},
+  options: OrphanScanOptions & { shouldStop?: () => boolean } = {},
 ): Promise<OrphanCount> {
-  const count: OrphanCount = { total: 0, byReason: { "no-instance": 0, "instance-finished": 0 }, isComplete: true };
-  for await (const page of scanOrphanReminders(ports)) {
+  const count: OrphanCount = {
+    scanned: 0,
+    total: 0,
+    byReason: { "no-instance": 0, "instance-finished": 0 },
+    isComplete: true,
+  };
+  for await (const page of scanOrphanReminders(ports, options)) {
+    count.scanned += page.scanned;
     for (const orphan of page.orphans) count.byReason[orphan.reason]++;
     count.total += page.orphans.length;
     if (options.shouldStop?.()) {
@@ -175,54 +195,78 @@ export async function countOrphanReminders(
   return count;
 }
 
+/** Below this many, a majority of reminders without an instance is no sign of the wrong store. */
+const SUSPICIOUS_MIN = 10;
+
+/**
+ * Why deleting would be unsafe, if it would: a store that holds no instance of the app, or one where most reminders
+ * have no instance (the wrong database, table or namespace makes every live reminder look orphaned). A real loss of
+ * state looks the same: then an operator says so (`--force`); an unattended run never deletes.
+ */
+export async function orphanDeleteRefusal(store: WorkflowStateStore, count: OrphanCount): Promise<string | undefined> {
+  if (!(await store.hasAnyInstance())) return "the state store holds no instance of the app";
+  const missing = count.byReason["no-instance"];
+  if (missing >= SUSPICIOUS_MIN && missing * 2 > count.scanned) {
+    return `${missing} of the ${count.scanned} reminders have no instance in this state store`;
+  }
+  return undefined;
+}
+
 export interface OrphanCleanup {
   /** Orphans found (in a dry run: what would be deleted). */
   found: number;
   deleted: number;
-  /** Found but kept: the instance changed since the scan, or the reminder was already gone. */
+  /** Found but kept: changed since the scan (instance or reminder), or already gone. */
   kept: number;
-  /** False when `shouldStop` ended the scan early; the next run finds the rest. */
+  /** False when `shouldStop` ended the run early; the next run finds the rest. */
   isComplete: boolean;
-  /** Set when nothing was done on purpose. */
+  /** Set when nothing was deleted on purpose, saying why. */
   skipped?: string;
+  /** Set when the cleanup failed (the target's purge still stands). */
+  error?: string;
 }
 
 /**
- * Finds and deletes the app's orphan reminders, page by page, for an unattended run (the purge function). Never with
- * a store that holds no instance of the app: there, a wrong connection would make every reminder look orphaned.
+ * Finds and deletes the app's orphan reminders, for an unattended run (the purge function): a counting pass, the
+ * refusal check (orphanDeleteRefusal), then a deleting pass. `shouldStop` is asked before each pass and after each
+ * page.
  */
 export async function cleanOrphanReminders(
   ports: OrphanPorts,
-  options: { dryRun?: boolean; shouldStop?: () => boolean } = {},
+  options: OrphanScanOptions & { dryRun?: boolean; shouldStop?: () => boolean } = {},
 ): Promise<OrphanCleanup> {
-  const result: OrphanCleanup = { found: 0, deleted: 0, kept: 0, isComplete: true };
-  if (!(await appHasInstances(ports.store))) {
-    return { ...result, skipped: "the state store holds no instance of the app" };
-  }
-  for await (const page of scanOrphanReminders(ports)) {
+  const result: OrphanCleanup = { found: 0, deleted: 0, kept: 0, isComplete: false };
+  if (options.shouldStop?.()) return result;
+  const count = await countOrphanReminders(ports, options);
+  result.found = count.total;
+  if (options.dryRun || count.total === 0) return { ...result, isComplete: count.isComplete };
+  const refusal = await orphanDeleteRefusal(ports.store, count);
+  if (refusal) return { ...result, isComplete: count.isComplete, skipped: refusal };
+  if (options.shouldStop?.()) return result;
+  result.found = 0;
+  for await (const page of scanOrphanReminders(ports, options)) {
     result.found += page.orphans.length;
-    if (!options.dryRun && page.orphans.length > 0) {
+    if (page.orphans.length > 0) {
       const { deleted, kept } = await deleteOrphanReminders(ports, page.orphans);
       result.deleted += deleted.length;
       result.kept += kept.length;
     }
-    if (options.shouldStop?.()) {
-      result.isComplete = false;
-      break;
-    }
+    if (options.shouldStop?.()) return result;
   }
+  result.isComplete = true;
   return result;
 }
 
 export interface OrphanDeleteResult {
   deleted: OrphanReminder[];
-  /** Orphans whose instance changed since the scan (it came back, or started again), or that were already gone. */
+  /** Orphans whose instance or reminder changed since the scan, or that were already gone. */
   kept: OrphanReminder[];
 }
 
 /**
- * Deletes these orphans after reading their instances again: only those still orphaned for a reason (an instance
- * that is back, or running again under the same ID, keeps its reminders). Exact keys, job and counter together.
+ * Deletes these orphans after reading their instances again: only those still orphaned (an instance that is back, or
+ * running again under the same ID, keeps its reminders), and only if each job's value is still the one scanned (one
+ * etcd transaction comparing every value; when one changed, each is retried alone). Job and counter together.
  */
 export async function deleteOrphanReminders(
   ports: OrphanPorts,
@@ -230,6 +274,11 @@ export async function deleteOrphanReminders(
 ): Promise<OrphanDeleteResult> {
   const result: OrphanDeleteResult = { deleted: [], kept: [] };
   const perTxn = Math.floor(MAX_TXN_OPS / 2);
+  const remove = (batch: readonly OrphanReminder[]) =>
+    ports.scheduler.deleteIfUnchanged(
+      batch.map((o) => ({ key: o.key, value: o.value })),
+      batch.map((o) => counterKeyOf(o.key)),
+    );
   for (let i = 0; i < orphans.length; i += perTxn) {
     const batch = orphans.slice(i, i + perTxn);
     const states = await instanceStates(
@@ -237,14 +286,17 @@ export async function deleteOrphanReminders(
       batch.map((o) => o.instanceId),
     );
     const still = batch.filter((orphan) => {
-      const verdict = classify(parseJobKey(orphan.key)?.name ?? "", states.get(orphan.instanceId)!);
-      if (verdict && reminderInstanceId(ports.store, orphan.key) === orphan.instanceId) return true;
+      if (classify(states.get(orphan.instanceId)!) && reminderInstanceId(ports.store, orphan.key) === orphan.instanceId)
+        return true;
       result.kept.push(orphan);
       return false;
     });
     if (still.length === 0) continue;
-    const existed = new Set(await ports.scheduler.deleteKeys(still.flatMap((o) => [o.key, counterKeyOf(o.key)])));
-    for (const orphan of still) (existed.has(orphan.key) ? result.deleted : result.kept).push(orphan);
+    if (await remove(still)) {
+      result.deleted.push(...still);
+      continue;
+    }
+    for (const orphan of still) ((await remove([orphan])) ? result.deleted : result.kept).push(orphan);
   }
   return result;
 }

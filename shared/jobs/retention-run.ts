@@ -144,13 +144,22 @@ export async function runRetentionPolicy(
       }
       if (policy.orphanReminders === "delete" && ports.scheduler) {
         // Best effort within the budget: cut short, the next scheduled run finds the rest (deletes are idempotent).
+        // A failure here is reported with the target, which stays purged: it is not a failed target.
         const margin = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
-        const cleanup = await cleanOrphanReminders(
-          { scheduler: ports.scheduler, store: ports.store },
-          { dryRun: policy.dryRun, shouldStop: () => (options.timeLeftMs?.() ?? Number.POSITIVE_INFINITY) < margin },
-        );
-        outcome.orphanReminders = cleanup;
-        report.orphanReminders += policy.dryRun ? cleanup.found : cleanup.deleted;
+        try {
+          const cleanup = await cleanOrphanReminders(
+            { scheduler: ports.scheduler, store: ports.store },
+            {
+              dryRun: policy.dryRun,
+              shouldStop: () => (options.timeLeftMs?.() ?? Number.POSITIVE_INFINITY) < margin,
+              ...(options.now ? { now: options.now } : {}),
+            },
+          );
+          outcome.orphanReminders = cleanup;
+          report.orphanReminders += policy.dryRun ? cleanup.found : cleanup.deleted;
+        } catch (error) {
+          outcome.orphanReminders = { found: 0, deleted: 0, kept: 0, isComplete: false, error: errorMessage(error) };
+        }
       }
     } catch (error) {
       // A target that cannot be opened (wrong password, store down) is reported; the other targets still run.

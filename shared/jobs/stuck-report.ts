@@ -22,7 +22,7 @@
  * under a dated key, then a text and a JSON summary, then notifies when the count reaches the threshold.
  */
 import pLimit from "p-limit";
-import { HousekeeperError } from "../errors.ts";
+import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { ObjectStore } from "../object-store/object-store.ts";
 import { TextChannel } from "../report/channel.ts";
 import { CsvReportWriter } from "../report/csv.ts";
@@ -204,9 +204,16 @@ export async function* scanStuckInstances(
     }
   }
   // The other side of lost reminders: reminders whose instance is gone or finished (they fire for nothing).
+  // A side finding: if it fails (etcd or the store gone meanwhile), the report still stands and says so.
   if (reminders?.countOrphans) {
     const outOfTime = () => options.timeLeftMs !== undefined && options.timeLeftMs() < margin;
-    tally.orphanReminders = await reminders.countOrphans(store, outOfTime);
+    try {
+      tally.orphanReminders = outOfTime()
+        ? { error: "not counted: out of time" }
+        : await reminders.countOrphans(store, { shouldStop: outOfTime, now });
+    } catch (error) {
+      tally.orphanReminders = { error: `not counted: ${errorMessage(error)}` };
+    }
   }
   tally.isComplete = true;
   return tally;

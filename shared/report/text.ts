@@ -19,6 +19,7 @@ export function summaryHeadline(summary: StuckSummary): string {
 /** The line about reminders no workflow will use, when the Scheduler was scanned and there are some. */
 export function orphanRemindersLine(summary: StuckSummary): string | undefined {
   const orphans = summary.orphanReminders;
+  if (orphans && "error" in orphans) return `Orphan reminders: ${orphans.error}.`;
   if (!orphans || orphans.total === 0) return undefined;
   const reasons = Object.entries(orphans.byReason)
     .filter(([, n]) => n > 0)

@@ -215,6 +215,25 @@ export class EtcdSchedulerStore implements SchedulerStore {
     return keys.filter((_, i) => Number(response.responses[i]?.response_delete_range?.deleted ?? 0) > 0);
   }
 
+  async deleteIfUnchanged(expected: readonly StoredEntry[], alsoDelete: readonly string[] = []): Promise<boolean> {
+    if (expected.length === 0) return true;
+    checkOps(expected.length + alsoDelete.length);
+    const response = await this.call("deleting keys", () =>
+      this.client.kv.txn({
+        compare: expected.map((e) => ({
+          key: this.physicalKey(e.key),
+          target: "Value",
+          result: "Equal",
+          value: Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength),
+        })),
+        success: [...expected.map((e) => e.key), ...alsoDelete].map((k) => ({
+          request_delete_range: { key: this.physicalKey(k) },
+        })),
+      }),
+    );
+    return response.succeeded;
+  }
+
   async readPrefixes(prefixes: readonly string[], options: { revision?: string } = {}): Promise<PrefixRead> {
     if (prefixes.length === 0) return { revision: options.revision ?? "0", entries: [] };
     checkOps(prefixes.length);

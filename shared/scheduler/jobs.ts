@@ -33,6 +33,8 @@ export interface JobRecord {
   job: StoredJob;
   /** The job's counter, if it has one (a job that never fired has none). */
   counter?: StoredCounter;
+  /** The stored job value as read, byte for byte (a delete can then insist it is unchanged). */
+  value: Uint8Array;
 }
 
 /** A key whose value does not decode; `reason` says what is wrong. */
@@ -65,9 +67,16 @@ export function decodeJobEntry(key: string, value: Uint8Array): { job: StoredJob
   }
 }
 
-function toRecord(key: string, job: StoredJob, metadata: JobMetadata, counter: StoredCounter | undefined): JobRecord {
+function toRecord(
+  key: string,
+  value: Uint8Array,
+  job: StoredJob,
+  metadata: JobMetadata,
+  counter: StoredCounter | undefined,
+): JobRecord {
   const record: JobRecord = {
     key,
+    value,
     name: displayName(key, metadata),
     kind: jobKind(metadata),
     namespace: metadata.namespace,
@@ -152,7 +161,7 @@ export async function* scanJobs(
           continue;
         }
       }
-      out.jobs.push(toRecord(entry.key, decoded.job, decoded.metadata, counter));
+      out.jobs.push(toRecord(entry.key, entry.value, decoded.job, decoded.metadata, counter));
     }
     if (out.jobs.length > 0 || out.unreadable.length > 0) yield out;
   }
@@ -195,7 +204,7 @@ export async function getJobs(
         throw new HousekeeperError("corrupt-data", `counter ${counterKey}: ${(error as Error).message}`);
       }
     }
-    return toRecord(jobKey, decoded.job, decoded.metadata, counter);
+    return toRecord(jobKey, jobValue, decoded.job, decoded.metadata, counter);
   });
 }
 

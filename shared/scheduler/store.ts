@@ -69,6 +69,11 @@ export interface SchedulerStore {
   readPrefixes(prefixes: readonly string[], options?: { revision?: string }): Promise<PrefixRead>;
   /** Deletes these keys in one transaction (≤ MAX_TXN_OPS); returns which of them existed. */
   deleteKeys(keys: readonly string[]): Promise<string[]>;
+  /**
+   * Deletes `expected` and `alsoDelete` in one transaction, only if every expected key still holds exactly its
+   * value (≤ MAX_TXN_OPS keys in all); false, deleting nothing, when one changed or is gone.
+   */
+  deleteIfUnchanged(expected: readonly StoredEntry[], alsoDelete?: readonly string[]): Promise<boolean>;
   /** Deletes every key under each prefix in one transaction (≤ MAX_TXN_OPS); returns the deleted keys per prefix. */
   deletePrefixes(prefixes: readonly string[]): Promise<string[][]>;
   /** Puts these entries in one transaction (≤ MAX_TXN_OPS); false only when `ifAbsent` found a key. */

@@ -154,6 +154,22 @@ export class WorkflowStateStore {
     return out;
   }
 
+  /** Whether the app has any instance at all (a metadata key), reading keys only and stopping at the first. */
+  async hasAnyInstance(): Promise<boolean> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.backend.scanKeys({
+        prefix: workflowKeyPrefix(this.app),
+        suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
+        pageSize: 1000,
+        cursor,
+      });
+      if (page.keys.some((key) => parseWorkflowKey(this.app, key)?.stateKey === METADATA_KEY)) return true;
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return false;
+  }
+
   /** Which of these instances exist (have a metadata key), in one round trip. */
   async existingInstanceIds(instanceIds: readonly string[]): Promise<Set<string>> {
     const keys = instanceIds.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);

@@ -22,7 +22,7 @@ import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { writeBatches } from "../../shared/scheduler/store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
+import { buildSeeds, type SeedJob } from "../../shared/scheduler/testdata.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { SnsStandIn } from "../report/sns-standin.ts";
@@ -82,7 +82,13 @@ beforeAll(async () => {
     endpoints: [inject("etcdEndpoint")],
     root: `t-stuckfn-${randomBytes(5).toString("hex")}/dapr/`,
   });
-  for (const batch of writeBatches(buildSeeds(fixture.reminders))) await scheduler.put(batch);
+  // Plus one orphan: a reminder, due long ago, of an instance that has no state.
+  const ghost: SeedJob = {
+    target: { workflow: { appId: APP.appId, instanceId: "ghost-1" } },
+    name: "new-event-x",
+    begin: new Date(fixture.now.getTime() - 86_400_000),
+  };
+  for (const batch of writeBatches(buildSeeds([...fixture.reminders, ghost]))) await scheduler.put(batch);
 
   const s3 = inject("s3");
   const name = `fn-stuck-${randomBytes(5).toString("hex")}`;
@@ -167,7 +173,7 @@ describe("stuck-report handler", () => {
     ).toBe(true);
     const total = emf.find((d) => d.App === "default/fnshop" && d.Reason === undefined && "StuckInstances" in d);
     expect(total?.StuckInstances).toBe(Object.keys(EXPECTED).length);
-    // The fixture's decoy timer has no instance behind it: one orphan reminder, in the summary and as a metric.
+    // The ghost's reminder: one orphan, in the summary and as a metric.
     expect(emf.find((d) => "OrphanReminders" in d)).toMatchObject({ App: "default/fnshop", OrphanReminders: 1 });
     expect(await objectText(app.reports.summary!)).toContain("Orphan reminders: 1 (no-instance 1);");
     const flushed = emf.find((d) => "InstancesScanned" in d);

@@ -1,7 +1,8 @@
 /**
  * A retention policy with `orphanReminders: "delete"`, on Redis and a real etcd: after the target's purge, the
  * reminders of instances with no state and of finished instances go (a dry run only counts them); Dapr's retention
- * reminder, a running instance's timer, activity reminders and app jobs stay byte-for-byte. The default keeps them.
+ * reminder (its own actor type), a running instance's timer, activity reminders and app jobs stay byte-for-byte. The
+ * default keeps them; a store with no instance of the app, or one where most reminders have none, is never acted on.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
@@ -29,7 +30,7 @@ const wf = (instanceId: string, name: string): SeedJob => ({
 const ORPHANS = [wf("ghost-1", "new-event-a"), wf("recent-1", "timer-7")];
 const PURGED_WITH_INSTANCE = [wf("old-1", "timer-0")];
 const KEPT: SeedJob[] = [
-  wf("recent-1", "retention"),
+  { target: { actor: { type: "dapr.internal.default.shop.retentioner", id: "recent-1" } }, name: "retention" },
   wf("run-1", "timer-2"),
   { target: { activity: { appId: APP.appId, activityId: "ghost-1::0::1" } } },
   { target: { app: APP.appId }, name: "nightly" },
@@ -129,7 +130,7 @@ describe('retention policy orphanReminders: "delete"', () => {
         now: NOW,
       });
       expect(run.targets[0]?.orphanReminders).toEqual({
-        found: 0,
+        found: 4,
         deleted: 0,
         kept: 0,
         isComplete: true,

@@ -1,8 +1,9 @@
 /**
  * Orphan reminders against a real PostgreSQL state store and a real etcd: reminders of instances with no state, and
- * of finished instances (not Dapr's `retention` one), are found and, with --delete, deleted; reminders of running
- * instances, activity reminders, other apps' and other namespaces' reminders, app jobs and the reminders of an
- * instance whose state does not decode are left byte-for-byte as they were. Deleting re-checks each instance.
+ * of finished instances, are found and, with --delete, deleted; reminders of running instances, reminders due in the
+ * last few minutes, activity reminders, Dapr's retention reminders (their own actor type), other apps' and other
+ * namespaces' reminders, app jobs and the reminders of an instance whose state does not decode are left
+ * byte-for-byte as they were. Deleting re-checks each instance and each reminder's value.
  */
 import { Writable } from "node:stream";
 import { Command } from "commander";
@@ -31,13 +32,15 @@ const wf = (instanceId: string, name: string, extra: Partial<SeedJob> = {}): See
 /** Orphans: no state (gone-1, every reminder), finished (done-1 and failed-1, all but `retention`). */
 const ORPHANS: SeedJob[] = [
   wf("gone-1", "new-event-a1", { counter: { count: 41 } }),
-  wf("gone-1", "retention"),
+  wf("gone-1", "timer-1"),
   wf("done-1", "timer-3"),
   wf("failed-1", "new-event-b2", { counter: { count: 2 } }),
 ];
 const KEPT: SeedJob[] = [
   wf("run-1", "timer-0"), // running: its timer is what wakes it
-  wf("done-1", "retention"), // Dapr's stateRetentionPolicy reminder
+  wf("gone-2", "start-es-1", { begin: new Date(Date.now() - 60_000) }), // due a minute ago: its state may be coming
+  // Dapr's stateRetentionPolicy reminder lives on its own actor type, never scanned here.
+  { target: { actor: { type: "dapr.internal.default.orders.retentioner", id: "done-1" } }, name: "retention" },
   wf("bad-1", "timer-0"), // its state does not decode: left alone
   wf("can-1", "timer-0"), // continued as new: the new generation may own it
   { target: { activity: { appId: APP.appId, activityId: "gone-1::0::1" } } }, // activities may be another app's
@@ -119,7 +122,7 @@ describe("orphan reminders", () => {
         ["workflow/orders/done-1/timer-3", "instance-finished", "COMPLETED", 0],
         ["workflow/orders/failed-1/new-event-b2", "instance-finished", "FAILED", 2],
         ["workflow/orders/gone-1/new-event-a1", "no-instance", null, 41],
-        ["workflow/orders/gone-1/retention", "no-instance", null, 0],
+        ["workflow/orders/gone-1/timer-1", "no-instance", null, 0],
       ].sort(),
     );
     expect(scanned).toBe(8); // the reminders on orders' workflow actors in `default`
@@ -133,7 +136,7 @@ describe("orphan reminders", () => {
       "workflow/orders/done-1/timer-3",
       "workflow/orders/failed-1/new-event-b2",
       "workflow/orders/gone-1/new-event-a1",
-      "workflow/orders/gone-1/retention",
+      "workflow/orders/gone-1/timer-1",
     ]);
     expect(listed.stderr).toMatch(/^warning: skipped .*bad-1\|\|metadata: .*left alone/m);
     expect(listed.stderr).toMatch(
@@ -151,7 +154,7 @@ describe("orphan reminders", () => {
         "Deleted workflow/orders/done-1/timer-3 (instance-finished).",
         "Deleted workflow/orders/failed-1/new-event-b2 (instance-finished).",
         "Deleted workflow/orders/gone-1/new-event-a1 (no-instance).",
-        "Deleted workflow/orders/gone-1/retention (no-instance).",
+        "Deleted workflow/orders/gone-1/timer-1 (no-instance).",
       ].sort(),
     );
     const after = await dumpStore(scheduler);
@@ -167,36 +170,57 @@ describe("orphan reminders", () => {
     const before = await dumpStore(scheduler);
     await expect(cli([], [])).rejects.toThrow(/needs the app's state store: give --connection-string/);
     await expect(cli(["--force"])).rejects.toThrow(/--force only goes with --delete/);
+    await expect(cli(["--delete", "-o", "json"])).rejects.toThrow(/--output is for the listing/);
 
     const emptyUrl = await createPostgresStateDatabase("orphans_empty");
-    // Against a store without the app, everything looks orphaned: listed as such, but not deleted without --force.
+    // Against a store without the app, everything due looks orphaned: listed as such, but not deleted without --force.
     const listed = await cli(["-o", "json"], ["-c", emptyUrl]);
-    expect(JSON.parse(listed.stdout)).toHaveLength(8);
+    expect(JSON.parse(listed.stdout)).toHaveLength(7);
     await expect(cli(["--delete"], ["-c", emptyUrl])).rejects.toThrow(
-      /the state store holds no instance of app orders \(namespace default\), so every reminder would look orphaned/,
+      /^the state store holds no instance of the app \(app orders \(namespace default\)\), as when the wrong store is given/,
     );
     expect(await dumpStore(scheduler)).toEqual(before);
 
     const forced = await cli(["--delete", "--force"], ["-c", emptyUrl]);
-    expect(forced.stderr).toMatch(/^Deleted 8 orphan reminder\(s\) of app orders/m);
-    expect((await dumpStore(scheduler)).size).toBe(before.size - buildSeeds(ORPHANS.concat(KEPT.slice(0, 4))).length);
+    expect(forced.stderr).toMatch(/^Deleted 7 orphan reminder\(s\) of app orders/m);
+    const expected = new Map(before);
+    for (const entry of buildSeeds([...ORPHANS, KEPT[0]!, KEPT[3]!, KEPT[4]!])) expected.delete(entry.key);
+    expect(await dumpStore(scheduler)).toEqual(expected); // the young one, activity, retentioner, others: all still there
   });
 
-  it("keeps a reminder whose instance came back between the scan and the delete", async () => {
+  it("refuses --delete (without --force) when most reminders have no instance in the store given", async () => {
+    const staleUrl = await createPostgresStateDatabase("orphans_stale");
+    const stale = await openPostgresBackend({ connectionString: staleUrl, tableName: "state" });
+    try {
+      await writeInstances(stale, APP, [{ instanceId: "run-1", scenario: "running-timer", createdAt: HOUR_AGO }]);
+    } finally {
+      await stale.close();
+    }
+    await scheduler.put(buildSeeds(Array.from({ length: 6 }, (_, i) => wf(`ghost-${i}`, "timer-0"))));
+    const before = await dumpStore(scheduler);
+    await expect(cli(["--delete"], ["-c", staleUrl])).rejects.toThrow(
+      /^12 of the 14 reminders have no instance in this state store \(app orders \(namespace default\)\)/,
+    );
+    expect(await dumpStore(scheduler)).toEqual(before);
+  });
+
+  it("keeps a reminder whose instance came back, or that was written anew, between the scan and the delete", async () => {
     const { orphans } = await scanAll();
     await writeInstances(backend, APP, [{ instanceId: "gone-1", scenario: "running-timer", createdAt: HOUR_AGO }]);
+    // The same reminder name written again (a new value under the old key): not the leftover that was scanned.
+    const rewritten = buildSeeds([wf("done-1", "timer-3", { begin: new Date() })])[0]!;
+    await scheduler.put([rewritten]);
     try {
       const result = await deleteOrphanReminders({ scheduler, store }, orphans);
       expect(result.kept.map((o) => o.name).sort()).toEqual([
-        "workflow/orders/gone-1/new-event-a1",
-        "workflow/orders/gone-1/retention",
-      ]);
-      expect(result.deleted.map((o) => o.name).sort()).toEqual([
         "workflow/orders/done-1/timer-3",
-        "workflow/orders/failed-1/new-event-b2",
+        "workflow/orders/gone-1/new-event-a1",
+        "workflow/orders/gone-1/timer-1",
       ]);
+      expect(result.deleted.map((o) => o.name)).toEqual(["workflow/orders/failed-1/new-event-b2"]);
       const left = await dumpStore(scheduler);
       for (const entry of buildSeeds([ORPHANS[0]!, ORPHANS[1]!])) expect(left.has(entry.key)).toBe(true);
+      expect(left.get(rewritten.key)).toBe(Buffer.from(rewritten.value).toString("hex"));
     } finally {
       await backend.deleteMany(store.instanceStateKeys("gone-1", (await store.readInstance("gone-1"))!.metadata));
     }

@@ -415,6 +415,7 @@ describe("export and import", () => {
       snapshot: () => target.snapshot(),
       get: (k) => target.get(k),
       deleteKeys: (k) => target.deleteKeys(k),
+      deleteIfUnchanged: (e, k) => target.deleteIfUnchanged(e, k),
       readPrefixes: (p, o) => target.readPrefixes(p, o),
       deletePrefixes: (p) => target.deletePrefixes(p),
       put: (batch, o) => {

@@ -33,7 +33,7 @@ export class EtcdReminders implements ReminderSource {
   forApp(app: AppRef): ReminderIndex {
     return {
       remindersOf: (queries) => this.remindersOf(app, queries),
-      countOrphans: (store, shouldStop) => countOrphanReminders({ scheduler: this.store, store }, { shouldStop }),
+      countOrphans: (store, options) => countOrphanReminders({ scheduler: this.store, store }, options),
     };
   }
 

@@ -144,7 +144,7 @@ export interface StuckSummary {
   /** Whether the Scheduler's reminders were checked (no-reminder needs them). */
   reminderChecks: boolean;
   /** Reminders on the app's workflow actors that no workflow will use, when the Scheduler was scanned for them. */
-  orphanReminders?: OrphanCount;
+  orphanReminders?: OrphanCount | { error: string };
   /** Instances that could not be decoded (never reported as stuck; listed separately). */
   unreadable: number;
   isComplete: boolean;
@@ -164,7 +164,7 @@ export class StuckTally {
   readonly byStatus: Partial<Record<RuntimeStatus, number>> = {};
   readonly buckets = AGE_BUCKETS.map(() => 0);
   oldest: StuckRecord | undefined;
-  orphanReminders: OrphanCount | undefined;
+  orphanReminders: OrphanCount | { error: string } | undefined;
 
   constructor(
     readonly app: AppRef,

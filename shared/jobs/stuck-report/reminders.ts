@@ -46,7 +46,7 @@ export interface ReminderIndex {
   /** The reminders of each queried instance (an instance with none maps to an empty list). */
   remindersOf(queries: readonly ReminderQuery[]): Promise<Map<string, InstanceReminder[]>>;
   /** Counts the app's orphan reminders (shared/jobs/orphan-reminders.ts), when this index can scan the Scheduler. */
-  countOrphans?(store: WorkflowStateStore, shouldStop: () => boolean): Promise<OrphanCount>;
+  countOrphans?(store: WorkflowStateStore, options: { shouldStop: () => boolean; now: Date }): Promise<OrphanCount>;
 }
 
 /** Where ReminderIndexes come from: one connection to the Scheduler, an index per app. */
