@@ -2,11 +2,13 @@
  * `housekeeper retention run --policy policy.json`: runs exactly the job the purge Lambda runs, from a laptop or a CI
  * job. Secrets in the policy may be `env:NAME` references (or Secrets Manager names/ARNs with AWS credentials).
  */
+
 import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
+import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { goJsonIndent } from "../output/go-format.ts";
@@ -65,19 +67,8 @@ export function retentionCommand(): Command {
       if (text) {
         for (const t of report.targets) {
           if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);
-          const orphans = t.orphanReminders;
-          if (orphans) {
-            process.stdout.write(
-              `${t.namespace}/${t.appId}: ${
-                orphans.error
-                  ? `orphan reminders not cleaned: ${orphans.error}`
-                  : orphans.skipped
-                    ? `orphan reminders left alone: ${orphans.skipped}`
-                    : policy.dryRun
-                      ? `${orphans.found} orphan reminder(s) would be deleted`
-                      : `deleted ${orphans.deleted} orphan reminder(s)${orphans.kept > 0 ? ` (${orphans.kept} kept: their instance changed)` : ""}`
-              }${orphans.isComplete ? "" : " (stopped at the time budget; the next run goes on)"}\n`,
-            );
+          if (t.orphanReminders) {
+            process.stdout.write(`${t.namespace}/${t.appId}: ${orphanLine(t.orphanReminders, policy.dryRun)}\n`);
           }
         }
         process.stdout.write(
@@ -97,4 +88,14 @@ export function retentionCommand(): Command {
       }
     });
   return group;
+}
+
+/** What the cleanup of a target's orphan reminders did, in words. */
+function orphanLine(cleanup: OrphanCleanup, dryRun: boolean): string {
+  if (cleanup.error) return `orphan reminders not cleaned: ${cleanup.error}`;
+  if (cleanup.skipped) return `orphan reminders left alone: ${cleanup.skipped}`;
+  const done = dryRun
+    ? `${cleanup.found} orphan reminder(s) would be deleted`
+    : `deleted ${cleanup.deleted} orphan reminder(s)${cleanup.kept > 0 ? ` (${cleanup.kept} kept: changed since the scan)` : ""}`;
+  return cleanup.isComplete ? done : `${done} (stopped at the time budget; the next run goes on)`;
 }

@@ -15,13 +15,14 @@
  * retention reminders (another actor type, `dapr.internal.<ns>.<app>.retentioner`), instances whose state does not
  * decode, CONTINUED_AS_NEW instances.
  */
-import type { JobRecord, UnreadableKey } from "../scheduler/jobs.ts";
+import type { UnreadableKey } from "../scheduler/jobs.ts";
 import { scanJobs } from "../scheduler/jobs.ts";
-import { COUNTERS_PREFIX, counterKeyOf, JOBS_PREFIX, parseJobKey, SEPARATOR } from "../scheduler/keys.ts";
+import { counterKeyOf, parseJobKey, workflowRemindersSelection } from "../scheduler/keys.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
 import { workflowActorType } from "../state-store/keys.ts";
 import type { WorkflowStateStore } from "../state-store/workflow-store.ts";
+import { timestampToDate } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 
 /** Reminders due less than this long ago are never orphans. */
@@ -109,12 +110,6 @@ function classify(state: InstanceState): Pick<OrphanReminder, "reason" | "runtim
   return undefined;
 }
 
-/** When the job was due (its stored begin); undefined when it has none. */
-function dueAtMs(job: JobRecord): number | undefined {
-  const time = job.job.begin?.time;
-  return time === undefined ? undefined : time.seconds * 1000 + Math.floor(time.nanos / 1e6);
-}
-
 /** Streams the app's orphan reminders, a page at a time. */
 export async function* scanOrphanReminders(
   ports: OrphanPorts,
@@ -123,15 +118,13 @@ export async function* scanOrphanReminders(
   const { scheduler, store } = ports;
   const dueBefore = (options.now ?? new Date()).getTime() - (options.graceMs ?? DEFAULT_ORPHAN_GRACE_MS);
   const snapshot = await scheduler.snapshot();
-  const actors = `actorreminder${SEPARATOR}${store.app.namespace}${SEPARATOR}${workflowActorType(store.app)}${SEPARATOR}`;
-  const selection = { jobs: [JOBS_PREFIX + actors], counters: [COUNTERS_PREFIX + actors] };
-  for await (const page of scanJobs(snapshot, selection, {
+  for await (const page of scanJobs(snapshot, workflowRemindersSelection(store.app), {
     namespace: store.app.namespace,
     pageSize: options.pageSize ?? SCAN_PAGE_SIZE,
   })) {
     const reminders = page.jobs.flatMap((job) => {
       const instanceId = reminderInstanceId(store, job.key);
-      const due = dueAtMs(job);
+      const due = timestampToDate(job.job.begin?.time)?.getTime(); // when it was due; none: never an orphan
       return instanceId === undefined || due === undefined || due > dueBefore ? [] : [{ job, instanceId }];
     });
     const states = await instanceStates(

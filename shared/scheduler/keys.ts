@@ -277,6 +277,11 @@ export function deleteAllSelection(prefix: string, namespace: string): KeySelect
   }
 }
 
+/** The reminders on an app's workflow actors, of every instance (not its activities'). */
+export function workflowRemindersSelection(app: AppRef): KeySelection {
+  return selection([`actorreminder||${app.namespace}||${workflowActorType(app)}||`]);
+}
+
 /**
  * One workflow instance's reminders: the workflow actor's (actor ID exactly the instance ID) and its activities'
  * (actor IDs starting `<instance>::`). Built from the parts, so an instance ID containing `/` is fine here.

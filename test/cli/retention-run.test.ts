@@ -11,6 +11,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ProgressLine } from "../../cli/output/progress-line.ts";
+import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
+import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
@@ -118,6 +120,27 @@ describe("housekeeper retention run", () => {
     ).toEqual([0, 1, 2].map((i) => `default/${appId} "old-${i}"`));
     expect(lines[3]).toMatch(/^3 would be purged, skipped 0, failed 0 in [\d.]+ s$/);
     expect(lines).toHaveLength(4);
+  });
+
+  it('with orphanReminders "delete", a dry run also says how many orphan reminders would go', async () => {
+    // Under the Scheduler's real `dapr/` root (a target names no other), for this test's own app ID only.
+    const scheduler = openEtcdSchedulerStore({ endpoints: [inject("etcdEndpoint")] });
+    const ghost = buildSeeds([{ target: { workflow: { appId, instanceId: "ghost-1" } }, name: "new-event-x" }]);
+    try {
+      await scheduler.put(ghost);
+      const file = policyFile("orphans.json", { ...policy(true), orphanReminders: "delete" });
+      const result = await run(
+        process.execPath,
+        ["bin/housekeeper.mjs", "retention", "run", "--policy", file, "--dry-run"],
+        env,
+      );
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toContain(`\ndefault/${appId}: 1 orphan reminder(s) would be deleted\n`);
+      expect((await scheduler.get(ghost.map((e) => e.key))).size).toBe(1);
+    } finally {
+      await scheduler.deleteKeys(ghost.map((e) => e.key));
+      await scheduler.close();
+    }
   });
 
   it.skipIf(!has("script"))("on a terminal, draws a progress line on stderr and erases it", async () => {
