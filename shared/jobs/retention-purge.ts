@@ -4,19 +4,16 @@
  * continuation token so a run cut off by its time budget or instance budget resumes where it stopped.
  *
  * Safety rules, enforced here and tested against real stores:
- *   - a non-terminal instance is never purged (direct mode re-reads each instance right before deleting it);
+ *   - a non-terminal instance is never purged; direct mode deletes only if, in the deleting transaction and under
+ *     lock, the instance is still exactly what the scan decided on (an instance that gained an event or was started
+ *     again under the same ID since is skipped, one deleted by someone else meanwhile is "already gone");
  *   - only the keys an instance owns (computed from its own metadata, under its own key prefix) are deleted;
  *   - one instance's failure is recorded and the run goes on.
  */
 import pLimit from "p-limit";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { AppRef } from "../state-store/keys.ts";
-import type {
-  InstancePage,
-  InstanceRecord,
-  InstanceSummary,
-  WorkflowStateStore,
-} from "../state-store/workflow-store.ts";
+import type { InstancePage, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 
 /** Purges one instance through the Dapr sidecar; "not found" and "not terminal" are outcomes, not errors. */
@@ -24,10 +21,22 @@ export interface InstancePurger {
   purge(instanceId: string): Promise<"purged" | "not-found" | "not-terminal">;
 }
 
-/** Deletes the Scheduler reminders (jobs and counters) of workflow instances and their activities. */
+/** A workflow instance by app and ID (an InstanceSummary is one). */
+export interface InstanceRef {
+  appId: string;
+  namespace: string;
+  instanceId: string;
+}
+
+/** Deletes the Scheduler reminders (jobs and counters) of directly purged instances. */
 export interface ReminderCleaner {
-  /** Returns how many reminder jobs were deleted. */
-  deleteRemindersOf(app: AppRef, instanceIds: readonly string[]): Promise<number>;
+  /** Reads the instances' reminders now, before their state is deleted. */
+  capture(instances: readonly InstanceRef[]): Promise<CapturedReminders>;
+}
+
+export interface CapturedReminders {
+  /** Deletes the captured reminders of these instances that are still unchanged; returns how many jobs went. */
+  deleteFor(instances: readonly InstanceRef[]): Promise<number>;
 }
 
 export interface RetentionPorts {
@@ -78,6 +87,8 @@ export interface PurgeDecision {
   /** The rule that selected it, e.g. "COMPLETED older than 720h0m0s (age 800h)", or why it was skipped/failed. */
   reason: string;
   ageMs?: number;
+  /** Direct mode: the child workflows purged with it (`app/instance` when in another app). */
+  children?: string[];
 }
 
 export interface RetentionResult {
@@ -105,6 +116,8 @@ export interface RetentionResult {
   unreadable: Array<{ instanceID: string; key: string; reason: string }>;
   keysDeleted: number;
   remindersDeleted: number;
+  /** Direct mode: child workflows purged together with their parents (not counted in `purged`). */
+  childrenPurged: number;
   isComplete: boolean;
   continuationToken: string | undefined;
   stoppedBecause?: "time-budget" | "max-instances";
@@ -142,6 +155,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     unreadable: [],
     keysDeleted: 0,
     remindersDeleted: 0,
+    childrenPurged: 0,
     isComplete: false,
     continuationToken: undefined,
   };
@@ -150,6 +164,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     switch (decision.action) {
       case "purge":
         result.purged++;
+        result.childrenPurged += decision.children?.length ?? 0;
         result.purgedByStatus[decision.runtimeStatus] = (result.purgedByStatus[decision.runtimeStatus] ?? 0) + 1;
         break;
       case "would-purge":
@@ -174,7 +189,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   const select = selector(options.retention, options.ageFrom ?? "completed", now);
   const recursive = options.recursive ?? true;
   const purgeOne = sidecarPurge(ports);
-  const purgeBatch = directPurgeBatch(ports, options, select);
+  const purgeBatch = directPurgeBatch(ports, options);
   const run = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
   // Direct mode works in batches (one read, one reminder transaction and one delete transaction per batch); a few
   // batches run side by side, bounded by the store's connection pool anyway.
@@ -205,17 +220,14 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
     result.scanned += page.instances.length;
     const tasks: Array<Promise<void>> = [];
-    const batch: Selected[] = [];
+    const batch: Chosen[] = [];
     let stopped: RetentionResult["stoppedBecause"];
     // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
     // are purged on their own. This also keeps two tasks from ever deleting the same child.
-    const parents = page.instances.flatMap((i) => (i.parentInstanceId ? [i.parentInstanceId] : []));
     const livingParents =
-      recursive && !options.instanceIds && parents.length > 0
-        ? await ports.store.existingInstanceIds(parents)
-        : new Set();
+      recursive && !options.instanceIds ? await parentsThatExist(ports.store, page.instances) : new Set<string>();
     for (const instance of page.instances) {
-      if (instance.parentInstanceId && livingParents.has(instance.parentInstanceId)) continue;
+      if (instance.parentInstanceId && livingParents.has(parentKey(instance))) continue;
       const rule = select(instance);
       if (!rule) {
         if (options.instanceIds && !stopped) {
@@ -248,7 +260,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       }
       attempts++;
       if (mode === "direct") {
-        batch.push(rule);
+        batch.push({ rule, instance });
         continue;
       }
       tasks.push(
@@ -268,8 +280,8 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
           try {
             for (const outcome of await purgeBatch(chunk)) account(outcome);
           } catch (error) {
-            // The batch's reminder or delete transaction failed: none of its state was deleted.
-            for (const rule of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
+            // The batch's delete transaction failed (rolled back): none of its state was deleted.
+            for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
         }),
       );
@@ -340,86 +352,160 @@ function sidecarPurge(ports: RetentionPorts) {
   };
 }
 
+/** A due instance as the scan read it, with the rule that selected it. */
+interface Chosen {
+  rule: Selected;
+  instance: InstanceSummary;
+}
+
 /**
- * Direct mode, one batch: re-read every instance right before deleting it (it may have been re-created or purged
- * since it was listed), keep only those still terminal and due whose children are all terminal, then delete their
- * reminders (one Scheduler transaction) and their state keys (one store transaction).
+ * Direct mode, one batch, decided from the scan without reading the instances again: each instance with the child
+ * workflows that go with it (all terminal, else it is skipped) is deleted in one store transaction that re-checks,
+ * under lock, that every member is still what was read. Reminders are read before that transaction and deleted after
+ * it, only for the families it deleted and only where unchanged.
  */
-function directPurgeBatch(ports: RetentionPorts, options: RetentionOptions, select: ReturnType<typeof selector>) {
+function directPurgeBatch(ports: RetentionPorts, options: RetentionOptions) {
   const { store } = ports;
   const recursive = options.recursive ?? true;
-  return async (rules: Selected[]): Promise<Outcome[]> => {
+  return async (chosen: readonly Chosen[]): Promise<Outcome[]> => {
     const outcomes: Outcome[] = [];
-    const records = await store.readInstances(rules.map((r) => r.instanceID));
-    const doomed: Array<{ rule: Selected; family: InstanceRecord[] }> = [];
-    for (const rule of rules) {
-      const current = records.get(rule.instanceID);
-      if (current instanceof Error) {
-        outcomes.push({ decision: { ...rule, action: "fail", reason: `cannot read it: ${current.message}` } });
-        continue;
-      }
-      if (!current) {
-        outcomes.push({ decision: { ...rule, action: "already-gone", reason: "already purged" } });
-        continue;
-      }
-      const stillDue = select(current);
-      if (!current.isTerminal || !stillDue) {
-        const reason = `now ${current.runtimeStatus}, no longer due`;
-        outcomes.push({ decision: { ...rule, runtimeStatus: current.runtimeStatus, action: "skip", reason } });
-        continue;
-      }
-      const children = recursive ? await collectChildren(store, current) : { records: [], blocker: undefined };
+    const families: Array<{ rule: Selected; members: InstanceSummary[] }> = [];
+    const appHasState = new Map<string, Promise<boolean>>();
+    for (const { rule, instance } of chosen) {
+      const children = recursive
+        ? await collectChildren(store, instance, appHasState)
+        : { members: [], blocker: undefined };
       if (children.blocker) {
-        outcomes.push({ decision: { ...stillDue, action: "skip", reason: children.blocker } });
+        outcomes.push({ decision: { ...rule, action: "skip", reason: children.blocker } });
         continue;
       }
-      // Children first, then the parent: an interrupted purge never leaves children without a parent to find them.
-      doomed.push({ rule: stillDue, family: [...children.records, current] });
+      families.push({ rule, members: [instance, ...children.members] });
     }
-    if (doomed.length === 0) return outcomes;
-    const instances = doomed.flatMap((d) => d.family);
-    // Reminders before state: if the Scheduler cannot be reached, nothing is deleted and the failure is the truth;
-    // a terminal instance's reminders are never needed again, so deleting them first loses nothing.
-    const remindersDeleted = ports.reminders
-      ? await ports.reminders.deleteRemindersOf(
-          store.app,
-          instances.map((i) => i.instanceId),
-        )
-      : 0;
-    const keysDeleted = await store.backend.deleteMany(
-      instances.flatMap((i) => store.instanceStateKeys(i.instanceId, i.metadata)),
-    );
-    doomed.forEach((d, i) => {
-      // Totals are per batch; they are attributed to its first decision so the sums stay exact.
-      outcomes.push({
-        decision: { ...d.rule, action: "purge" },
-        keysDeleted: i === 0 ? keysDeleted : 0,
-        remindersDeleted: i === 0 ? remindersDeleted : 0,
-      });
+    if (families.length === 0) return outcomes;
+    const captured = ports.reminders ? await ports.reminders.capture(families.flatMap((f) => f.members)) : undefined;
+    const deletion = await store.deleteFamilies(families.map((f) => f.members));
+    const deleted = families.filter((_, i) => deletion.outcomes[i] === "deleted");
+    let remindersDeleted = 0;
+    let reminderFailure: string | undefined;
+    if (captured && deleted.length > 0) {
+      try {
+        remindersDeleted = await captured.deleteFor(deleted.flatMap((f) => f.members));
+      } catch (error) {
+        reminderFailure = errorMessage(error);
+      }
+    }
+    families.forEach(({ rule, members }, i) => {
+      // Batch totals go with the first outcome so the run's sums stay exact.
+      const totals = i === 0 ? { keysDeleted: deletion.keysDeleted, remindersDeleted } : {};
+      switch (deletion.outcomes[i]) {
+        case "gone":
+          outcomes.push({ decision: { ...rule, action: "already-gone", reason: "already purged" }, ...totals });
+          return;
+        case "changed":
+          outcomes.push({
+            decision: { ...rule, action: "skip", reason: "changed since it was selected (a new event or a new run)" },
+            ...totals,
+          });
+          return;
+      }
+      const children = members
+        .slice(1)
+        .map((c) => (c.appId === store.app.appId ? c.instanceId : `${c.appId}/${c.instanceId}`));
+      const decision: PurgeDecision = reminderFailure
+        ? {
+            ...rule,
+            action: "fail",
+            reason: `its state was purged but its Scheduler reminders were not (${reminderFailure}); \`housekeeper scheduler orphans --delete\` removes them`,
+          }
+        : { ...rule, action: "purge" };
+      if (children.length > 0) decision.children = children;
+      outcomes.push({ decision, ...totals });
     });
     return outcomes;
   };
 }
 
-/** The child workflows an instance created (depth first), all terminal; else the reason not to purge. */
+/**
+ * The child workflows that go with an instance (depth first, children before their own children's parents), each
+ * terminal; else the reason not to purge it. As Dapr's recursive purge: a child that no longer exists is fine, one
+ * that is not finished stops the purge, and a cross-app child is looked for in its own app (dapr
+ * pkg/actors/targets/workflow/orchestrator/recursivepurge.go). When that app has no state at all in this store, its
+ * state lives elsewhere and the child cannot be checked: the parent is skipped.
+ */
 async function collectChildren(
   store: WorkflowStateStore,
-  parent: InstanceRecord,
+  parent: InstanceSummary,
+  appHasState: Map<string, Promise<boolean>>,
   depth = 0,
-): Promise<{ records: InstanceRecord[]; blocker: string | undefined }> {
-  if (depth > 32) return { records: [], blocker: "child workflows nest deeper than 32 levels" };
-  const records: InstanceRecord[] = [];
-  for (const event of parent.history) {
-    const childId = event.childWorkflowInstanceCreated?.instanceId;
-    if (!childId) continue;
-    const child = await store.readInstance(childId);
-    if (!child) continue; // already purged, or hosted by another app
-    if (!child.isTerminal) return { records, blocker: `child workflow ${childId} is ${child.runtimeStatus}` };
-    const grandchildren = await collectChildren(store, child, depth + 1);
-    if (grandchildren.blocker) return grandchildren;
-    records.push(...grandchildren.records, child);
+): Promise<{ members: InstanceSummary[]; blocker: string | undefined }> {
+  if (parent.childWorkflows.length === 0) return { members: [], blocker: undefined };
+  if (depth >= 32) return { members: [], blocker: "child workflows nest deeper than 32 levels" };
+  const members: InstanceSummary[] = [];
+  const byApp = groupBy(parent.childWorkflows, (child) => child.appId);
+  for (const [appId, refs] of byApp) {
+    const childStore = store.forApp({ appId, namespace: parent.namespace });
+    const read = await childStore.readSummaries(refs.map((r) => r.instanceId));
+    const elsewhere = appId !== parent.appId ? ` (app ${appId})` : "";
+    const unreadable = read.unreadable[0];
+    if (unreadable) {
+      return {
+        members,
+        blocker: `child workflow ${unreadable.instanceId}${elsewhere} cannot be read: ${unreadable.reason}`,
+      };
+    }
+    if (elsewhere && read.instances.length < refs.length) {
+      if (!appHasState.has(appId)) appHasState.set(appId, childStore.hasAnyInstance());
+      if (!(await appHasState.get(appId))) {
+        const missing = refs.find((r) => !read.instances.some((i) => i.instanceId === r.instanceId))!;
+        return {
+          members,
+          blocker: `child workflow ${missing.instanceId} runs in app ${appId}, whose state is not in this store`,
+        };
+      }
+    }
+    for (const child of read.instances) {
+      if (!child.isTerminal) {
+        return { members, blocker: `child workflow ${child.instanceId}${elsewhere} is ${child.runtimeStatus}` };
+      }
+      const grandchildren = await collectChildren(store, child, appHasState, depth + 1);
+      if (grandchildren.blocker) return grandchildren;
+      members.push(child, ...grandchildren.members);
+    }
   }
-  return { records, blocker: undefined };
+  return { members, blocker: undefined };
+}
+
+/** `app||instance` of each instance's parent that still exists (same app or, for a cross-app child, the parent's). */
+async function parentsThatExist(
+  store: WorkflowStateStore,
+  instances: readonly InstanceSummary[],
+): Promise<Set<string>> {
+  const living = new Set<string>();
+  const withParent = instances.filter((i) => i.parentInstanceId);
+  const byApp = groupBy(withParent, (i) => i.parentAppId ?? i.appId);
+  for (const [appId, children] of byApp) {
+    const parentStore = store.forApp({ appId, namespace: store.app.namespace });
+    for (const id of await parentStore.existingInstanceIds(children.map((c) => c.parentInstanceId!))) {
+      living.add(`${appId}||${id}`);
+    }
+  }
+  return living;
+}
+
+/** Map.groupBy, which Node 20 lacks. */
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+function parentKey(instance: InstanceSummary): string {
+  return `${instance.parentAppId ?? instance.appId}||${instance.parentInstanceId}`;
 }
 
 /** Continuation tokens are opaque to callers: the store cursor, bound to the app it belongs to. */

@@ -7,15 +7,14 @@
 import { resolveEtcdSettings } from "../config/etcd.ts";
 import type { SecretResolver } from "../config/secrets.ts";
 import type { Target } from "../config/target.ts";
-import { deleteSelection } from "../scheduler/jobs.ts";
 import { instanceReminderSelection } from "../scheduler/keys.ts";
-import type { SchedulerStore } from "../scheduler/store.ts";
+import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
+import { MAX_TXN_OPS } from "../scheduler/store.ts";
 import { isSidecarError } from "../sidecar/errors.ts";
 import type { WorkflowSidecar } from "../sidecar/types.ts";
-import type { AppRef } from "../state-store/keys.ts";
 import { openStateBackend } from "../state-store/open.ts";
 import { WorkflowStateStore } from "../state-store/workflow-store.ts";
-import type { InstancePurger, ReminderCleaner } from "./retention-purge.ts";
+import type { InstancePurger, InstanceRef, ReminderCleaner } from "./retention-purge.ts";
 import type { TargetPorts } from "./retention-run.ts";
 
 /** Dapr's purge API through a sidecar, with its typed errors turned into purge outcomes. */
@@ -34,25 +33,62 @@ export function sidecarPurger(sidecar: Pick<WorkflowSidecar, "purge">): Instance
   };
 }
 
-/** Instances whose reminder prefixes go in one etcd transaction: 4 delete-range operations each, under 128. */
-const INSTANCES_PER_TXN = 30;
+/** Prefix reads per etcd transaction: 6 per instance (3 actor types, job and counter), under etcd's 128 ops. */
+const INSTANCES_PER_READ = 21;
 
-/** Deletes instances' workflow and activity reminders (jobs and counters), a few dozen instances per transaction. */
+/**
+ * Reminders of directly purged instances, in two steps around the state deletion: read before it, and after it
+ * delete, for the instances it deleted, exactly the jobs that were read and are still unchanged (an etcd transaction
+ * comparing values), with their counters. A reminder created or rewritten in between, such as a new run's under the
+ * same instance ID, is left alone.
+ */
 export function schedulerReminderCleaner(scheduler: SchedulerStore): ReminderCleaner {
   return {
-    async deleteRemindersOf(app: AppRef, instanceIds: readonly string[]) {
-      let deleted = 0;
-      for (let i = 0; i < instanceIds.length; i += INSTANCES_PER_TXN) {
-        const selections = instanceIds.slice(i, i + INSTANCES_PER_TXN).map((id) => instanceReminderSelection(app, id));
-        const result = await deleteSelection(scheduler, {
-          jobs: selections.flatMap((s) => s.jobs),
-          counters: selections.flatMap((s) => s.counters),
+    async capture(instances) {
+      const captured = new Map<string, { jobs: StoredEntry[]; counters: string[] }>();
+      let revision: string | undefined;
+      for (let i = 0; i < instances.length; i += INSTANCES_PER_READ) {
+        const chunk = instances.slice(i, i + INSTANCES_PER_READ);
+        const selections = chunk.map((instance) => instanceReminderSelection(instance, instance.instanceId));
+        const read = await scheduler.readPrefixes(
+          selections.flatMap((s) => [...s.jobs, ...s.counters]),
+          revision ? { revision } : {},
+        );
+        revision = read.revision; // one point in time for the whole capture
+        let at = 0;
+        chunk.forEach((instance, n) => {
+          const selection = selections[n]!;
+          const jobs = read.entries.slice(at, at + selection.jobs.length).flat();
+          at += selection.jobs.length;
+          const counters = read.entries.slice(at, at + selection.counters.length).flat();
+          at += selection.counters.length;
+          if (jobs.length + counters.length > 0) {
+            captured.set(instanceKey(instance), { jobs, counters: counters.map((c) => c.key) });
+          }
         });
-        deleted += result.jobs.length;
       }
-      return deleted;
+      return {
+        async deleteFor(deleted) {
+          let jobsDeleted = 0;
+          for (const instance of deleted) {
+            const found = captured.get(instanceKey(instance));
+            if (!found) continue;
+            for (let i = 0; i < Math.max(found.jobs.length, found.counters.length); i += MAX_TXN_OPS / 2) {
+              const jobs = found.jobs.slice(i, i + MAX_TXN_OPS / 2);
+              const counters = found.counters.slice(i, i + MAX_TXN_OPS / 2);
+              if (jobs.length === 0) await scheduler.deleteKeys(counters);
+              else if (await scheduler.deleteIfUnchanged(jobs, counters)) jobsDeleted += jobs.length;
+            }
+          }
+          return jobsDeleted;
+        },
+      };
     },
   };
+}
+
+function instanceKey(instance: InstanceRef): string {
+  return `${instance.namespace}||${instance.appId}||${instance.instanceId}`;
 }
 
 export function targetPortsOpener(secrets: SecretResolver) {

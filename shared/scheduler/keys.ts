@@ -23,7 +23,7 @@
  */
 import { HousekeeperError } from "../errors.ts";
 import type { AppRef } from "../state-store/keys.ts";
-import { activityActorType, workflowActorType } from "../state-store/keys.ts";
+import { activityActorType, retentionerActorType, workflowActorType } from "../state-store/keys.ts";
 import type { JobMetadata } from "./schema.ts";
 
 export const DAPR_ROOT = "dapr/";
@@ -283,13 +283,17 @@ export function workflowRemindersSelection(app: AppRef): KeySelection {
 }
 
 /**
- * One workflow instance's reminders: the workflow actor's (actor ID exactly the instance ID) and its activities'
- * (actor IDs starting `<instance>::`). Built from the parts, so an instance ID containing `/` is fine here.
+ * One workflow instance's reminders, the three actor types Dapr's purge clears (dapr
+ * pkg/actors/targets/workflow/orchestrator/state.go cleanupWorkflowStateInternal): the workflow actor's (actor ID
+ * exactly the instance ID), its activities' (actor IDs starting `<instance>::`) and the retentioner's (actor ID the
+ * instance ID, reminder `retention`: left behind, it would later purge a new run under the same ID). Built from the
+ * parts, so an instance ID containing `/` is fine here.
  */
 export function instanceReminderSelection(app: AppRef, instanceId: string): KeySelection {
   return selection([
     `actorreminder||${app.namespace}||${workflowActorType(app)}||${instanceId}||`,
     `actorreminder||${app.namespace}||${activityActorType(app)}||${instanceId}::`,
+    `actorreminder||${app.namespace}||${retentionerActorType(app)}||${instanceId}||`,
   ]);
 }
 

@@ -33,10 +33,67 @@ export interface StateBackend {
   setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void>;
   /** Deletes the keys in one transaction; returns how many existed. */
   deleteMany(keys: readonly string[]): Promise<number>;
+  /**
+   * Compare-and-delete: in one transaction that first locks every guard key (so a concurrent writer either committed
+   * before, and is seen, or waits until after), deletes each group's keys only where its guards still hold exactly
+   * the expected bytes. See planGuardedDeletion for what each outcome means.
+   */
+  deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion>;
   close(): Promise<void>;
 }
 
 /** Escapes `%`, `_` and `\` so a literal string can be used in `LIKE … ESCAPE '\'`. */
 export function escapeLike(literal: string): string {
   return literal.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** One instance's part of a guarded deletion: the values it was decided on, and the keys it owns. */
+export interface GuardedMember {
+  /** Keys and the exact bytes they held when the decision was made; the first is the instance's metadata. */
+  expect: ReadonlyArray<readonly [string, Uint8Array]>;
+  keys: readonly string[];
+}
+
+/** Members deleted together or not at all (a workflow and the children purged with it); the first is the root. */
+export type GuardedGroup = readonly GuardedMember[];
+
+/**
+ * deleted: every member unchanged (members already gone as a whole are fine), their keys deleted;
+ * changed: some member differs from what was decided (a new event, a new run under the same ID): nothing deleted;
+ * gone: the root no longer exists (deleted by someone else): nothing deleted.
+ */
+export type GuardedOutcome = "deleted" | "changed" | "gone";
+
+export interface GuardedDeletion {
+  outcomes: GuardedOutcome[];
+  /** Keys this transaction deleted (not keys someone else deleted first). */
+  keysDeleted: number;
+}
+
+/** Every guard key of the groups, for the adapter to lock and read. */
+export function guardKeys(groups: readonly GuardedGroup[]): string[] {
+  return [...new Set(groups.flatMap((group) => group.flatMap((member) => member.expect.map(([key]) => key))))];
+}
+
+/** Decides each group from the guard keys' current values (read under lock); returns the keys to delete. */
+export function planGuardedDeletion(
+  groups: readonly GuardedGroup[],
+  current: ReadonlyMap<string, Uint8Array>,
+): { outcomes: GuardedOutcome[]; keys: string[] } {
+  const keys: string[] = [];
+  const outcomes = groups.map((group): GuardedOutcome => {
+    const memberStates = group.map((member) => {
+      const present = member.expect.filter(([key]) => current.has(key));
+      if (present.length === 0) return "gone";
+      if (present.length < member.expect.length) return "changed";
+      return member.expect.every(([key, bytes]) => Buffer.compare(current.get(key)!, bytes) === 0) ? "same" : "changed";
+    });
+    if (memberStates[0] === "gone") return "gone";
+    if (memberStates.includes("changed")) return "changed";
+    group.forEach((member, i) => {
+      if (memberStates[i] === "same") keys.push(...member.keys);
+    });
+    return "deleted";
+  });
+  return { outcomes, keys: [...new Set(keys)] };
 }

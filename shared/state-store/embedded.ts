@@ -24,7 +24,7 @@ import pg from "pg";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import { SAMPLE_APP, sampleInstanceSpecs } from "../testdata/sample-data.ts";
 import { writeInstances } from "../testdata/writer.ts";
-import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "./postgresql.ts";
 
 export const DEFAULT_EMBEDDED_DIR = ".housekeeper/pgdata";
@@ -109,6 +109,10 @@ class EmbeddedStateBackend implements StateBackend {
 
   deleteMany(keys: readonly string[]): Promise<number> {
     return this.inner.deleteMany(keys);
+  }
+
+  deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    return this.inner.deleteIfUnchanged(groups);
   }
 
   close(): Promise<void> {

@@ -18,6 +18,14 @@ export function activityActorType({ appId, namespace }: AppRef): string {
   return `dapr.internal.${namespace}.${appId}.activity`;
 }
 
+/**
+ * The actor that holds a finished instance's `retention` reminder (Dapr ≥ 1.17 workflow state retention policies):
+ * dapr pkg/runtime/wfengine/backends/actors/actors.go (retentionerActorType). Actor ID = the instance ID.
+ */
+export function retentionerActorType({ appId, namespace }: AppRef): string {
+  return `dapr.internal.${namespace}.${appId}.retentioner`;
+}
+
 /** Every state key of one app's workflow instances starts with this. */
 export function workflowKeyPrefix(app: AppRef): string {
   return `${app.appId}${KEY_SEPARATOR}${workflowActorType(app)}${KEY_SEPARATOR}`;

@@ -24,7 +24,8 @@ import { randomUUID } from "node:crypto";
 import { deserialize } from "bson";
 import { type ClientSession, type Collection, type Db, type Document, MongoClient } from "mongodb";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import { guardKeys, planGuardedDeletion } from "./backend.ts";
 
 /** A document of Dapr's collection, as far as the typed driver calls here need to know. */
 interface DaprDocument {
@@ -456,15 +457,22 @@ export class MongoStateBackend implements StateBackend {
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    return this.run("read values", () => this.readValues(keys, undefined));
+  }
+
+  private async readValues(
+    keys: readonly string[],
+    session: ClientSession | undefined,
+  ): Promise<Map<string, Uint8Array>> {
     const values = new Map<string, Uint8Array>();
     const requested = new Set(keys);
     const unique = [...requested];
     for (let i = 0; i < unique.length; i += GET_CHUNK) {
       const chunk = unique.slice(i, i + GET_CHUNK);
-      const docs = await this.run("read values", async () => {
-        const cursor = this.collection.find({ $and: [{ _id: { $in: chunk } }, NOT_EXPIRED_FILTER] }, { raw: true });
-        return (await cursor.toArray()) as unknown as Uint8Array[];
-      });
+      const filter = { $and: [{ _id: { $in: chunk } }, NOT_EXPIRED_FILTER] };
+      const docs = (await this.collection
+        .find(filter, { raw: true, ...(session ? { session } : {}) })
+        .toArray()) as unknown as Uint8Array[];
       for (const doc of docs) {
         const key = readStringField(doc, MONGO_FIELDS.id);
         const value = readRawValueField(doc);
@@ -518,6 +526,27 @@ export class MongoStateBackend implements StateBackend {
         deleted += result.deletedCount;
       }
       return deleted;
+    });
+  }
+
+  /**
+   * In a transaction (replica set or sharded cluster, which Dapr's actor state store needs anyway): the guard
+   * documents are among those deleted, so a concurrent change to one is a write conflict and the driver retries the
+   * whole transaction, which then sees the change. On a standalone server the check and the delete are two steps.
+   */
+  async deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
+    return this.write("delete keys", async (session) => {
+      const plan = planGuardedDeletion(groups, await this.readValues(guardKeys(groups), session));
+      let keysDeleted = 0;
+      for (let i = 0; i < plan.keys.length; i += DELETE_CHUNK) {
+        const result = await this.collection.deleteMany(
+          { _id: { $in: plan.keys.slice(i, i + DELETE_CHUNK) } },
+          session ? { session } : {},
+        );
+        keysDeleted += result.deletedCount;
+      }
+      return { outcomes: plan.outcomes, keysDeleted };
     });
   }
 

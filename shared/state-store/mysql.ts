@@ -16,8 +16,8 @@
 import { randomUUID } from "node:crypto";
 import mysql from "mysql2/promise";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
-import { escapeLike } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import { escapeLike, guardKeys, planGuardedDeletion } from "./backend.ts";
 
 /** Dapr's `schemaName` default. */
 export const DAPR_MYSQL_DEFAULT_DATABASE = "dapr_state_store";
@@ -178,6 +178,53 @@ export class MysqlStateBackend implements StateBackend {
     });
   }
 
+  async deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
+    // InnoDB resolves a deadlock with a writer that took the same rows in another order by rolling one side back;
+    // ours is simply tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteIfUnchangedOnce(groups);
+      } catch (error) {
+        if (attempt >= 5 || !isDeadlock(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 20 * Math.random()));
+      }
+    }
+  }
+
+  private deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    // READ COMMITTED: the locking read takes record locks only, not the gap locks of REPEATABLE READ that make
+    // batches of neighbouring keys block (and deadlock) each other.
+    return this.transaction(async (conn) => {
+      // FOR UPDATE reads the latest committed row and locks it (InnoDB locking read) until this transaction ends.
+      const guards = guardKeys(groups);
+      const current = new Map<string, Uint8Array>();
+      for (let i = 0; i < guards.length; i += GET_CHUNK) {
+        const chunk = padInList(guards.slice(i, i + GET_CHUNK));
+        const [rows] = await conn.execute<mysql.RowDataPacket[]>(
+          `SELECT id, isbinary, value FROM ${this.table}
+            WHERE id IN (${placeholders(chunk.length)}) ${this.notExpired} ORDER BY id FOR UPDATE`,
+          chunk,
+        );
+        const wanted = new Set(chunk);
+        for (const row of rows as Array<{ id: string; isbinary: number | string; value: string }>) {
+          if (wanted.has(row.id)) current.set(row.id, decodeOrRaw(row, this.location));
+        }
+      }
+      const plan = planGuardedDeletion(groups, current);
+      let keysDeleted = 0;
+      for (let i = 0; i < plan.keys.length; i += GET_CHUNK) {
+        const chunk = padInList(plan.keys.slice(i, i + GET_CHUNK));
+        const [result] = await conn.execute<mysql.ResultSetHeader>(
+          `DELETE FROM ${this.table} WHERE id IN (${placeholders(chunk.length)})`,
+          chunk,
+        );
+        keysDeleted += result.affectedRows;
+      }
+      return { outcomes: plan.outcomes, keysDeleted };
+    }, "READ COMMITTED");
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -203,10 +250,15 @@ export class MysqlStateBackend implements StateBackend {
     }
   }
 
-  private async transaction<T>(work: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  private async transaction<T>(
+    work: (conn: mysql.PoolConnection) => Promise<T>,
+    isolation?: "READ COMMITTED",
+  ): Promise<T> {
     let conn: mysql.PoolConnection | undefined;
     try {
       conn = await this.pool.getConnection();
+      // Applies to the next transaction only.
+      if (isolation) await conn.query(`SET TRANSACTION ISOLATION LEVEL ${isolation}`);
       await conn.beginTransaction();
       const result = await work(conn);
       await conn.commit();
@@ -240,6 +292,20 @@ function decodeValue(row: { id: string; isbinary: number | string; value: string
     );
   }
   return Buffer.from(decoded, "base64");
+}
+
+/** A row that no longer decodes has changed since it was read: its raw text never equals the decided bytes. */
+function decodeOrRaw(row: { id: string; isbinary: number | string; value: string }, location: string): Uint8Array {
+  try {
+    return decodeValue(row, location);
+  } catch {
+    return Buffer.from(`\u0000${String(row.value)}`, "utf8");
+  }
+}
+
+function isDeadlock(error: unknown): boolean {
+  const cause = error instanceof HousekeeperError ? error.cause : error;
+  return (cause as { errno?: unknown } | undefined)?.errno === 1213; // ER_LOCK_DEADLOCK
 }
 
 function isStandardBase64(s: string): boolean {

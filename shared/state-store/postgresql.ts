@@ -8,8 +8,8 @@
  */
 import pg from "pg";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
-import { escapeLike } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import { escapeLike, guardKeys, planGuardedDeletion } from "./backend.ts";
 
 export type PostgresLayout = "v1" | "v2";
 
@@ -84,20 +84,30 @@ export class PostgresStateBackend implements StateBackend {
     return values;
   }
 
-  private async readChunk(chunk: string[], into: Map<string, Uint8Array>): Promise<void> {
+  /**
+   * `lock`: read inside a transaction with FOR UPDATE. In READ COMMITTED a row that a concurrent transaction changed
+   * is waited for and then read in its committed version, so what is read stays true until this transaction ends.
+   */
+  private async readChunk(
+    chunk: string[],
+    into: Map<string, Uint8Array>,
+    lock?: { client: pg.PoolClient },
+  ): Promise<void> {
+    // In key order, so two purges locking overlapping keys take them in the same order.
+    const forUpdate = lock ? "ORDER BY key FOR UPDATE" : "";
+    const query = <R extends pg.QueryResultRow>(text: string) =>
+      lock ? lock.client.query<R>(text, [chunk]) : this.query<R>(text, [chunk]);
     if (this.layout === "v2") {
-      const result = await this.query<{ key: string; value: Buffer }>(
-        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
-        [chunk],
+      const result = await query<{ key: string; value: Buffer }>(
+        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired} ${forUpdate}`,
       );
       for (const row of result.rows) into.set(row.key, row.value);
       return;
     }
     // Binary rows hold a JSON string of base64; other rows hold JSON whose text is the value (legacy state).
-    const result = await this.query<{ key: string; isbinary: boolean; text: string }>(
+    const result = await query<{ key: string; isbinary: boolean; text: string }>(
       `SELECT key, isbinary, CASE WHEN isbinary THEN value #>> '{}' ELSE value::text END AS text
-         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
-      [chunk],
+         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired} ${forUpdate}`,
     );
     for (const row of result.rows) {
       into.set(row.key, row.isbinary ? Buffer.from(row.text, "base64") : Buffer.from(row.text, "utf8"));
@@ -141,6 +151,39 @@ export class PostgresStateBackend implements StateBackend {
     });
   }
 
+  async deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
+    // A writer that touched the same rows in another order (Dapr saving a new run) can deadlock with us; PostgreSQL
+    // aborts one side, and ours is simply tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteIfUnchangedOnce(groups);
+      } catch (error) {
+        if (attempt >= 5 || !isDeadlock(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 20 * Math.random()));
+      }
+    }
+  }
+
+  private deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    return this.transaction(async (client) => {
+      const current = new Map<string, Uint8Array>();
+      const guards = guardKeys(groups);
+      for (let i = 0; i < guards.length; i += GET_CHUNK) {
+        await this.readChunk(guards.slice(i, i + GET_CHUNK), current, { client });
+      }
+      const plan = planGuardedDeletion(groups, current);
+      let keysDeleted = 0;
+      for (let i = 0; i < plan.keys.length; i += WRITE_CHUNK) {
+        const result = await client.query(`DELETE FROM ${this.table} WHERE key = ANY($1::text[])`, [
+          plan.keys.slice(i, i + WRITE_CHUNK),
+        ]);
+        keysDeleted += result.rowCount ?? 0;
+      }
+      return { outcomes: plan.outcomes, keysDeleted };
+    });
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -172,6 +215,11 @@ export class PostgresStateBackend implements StateBackend {
       client.release();
     }
   }
+}
+
+function isDeadlock(error: unknown): boolean {
+  const cause = error instanceof HousekeeperError ? error.cause : error;
+  return (cause as { code?: unknown } | undefined)?.code === "40P01";
 }
 
 /** Creates the table exactly as Dapr's component migrations do (used by the test-data writer and the embedded store). */

@@ -11,7 +11,8 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import { guardKeys, planGuardedDeletion } from "./backend.ts";
 
 export interface RedisBackendOptions {
   /** `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). */
@@ -46,11 +47,18 @@ export class RedisStateBackend implements StateBackend {
   private readonly client: Redis;
   private readonly onUnreadable: ((key: string, reason: string) => void) | undefined;
   private lastConnectionError: Error | undefined;
+  /** A refused connection setup step (SELECT of the database): every later command fails with it. */
+  private setupError: HousekeeperError | undefined;
+  private readonly db: number;
+  /** WATCH holds per connection: guarded deletions get a connection of their own, one at a time. */
+  private watchClient: Redis | undefined;
+  private watchQueue: Promise<unknown> = Promise.resolve();
 
   /** Does not connect yet (the first command does); openRedisBackend() also checks the connection. */
   constructor(options: RedisBackendOptions) {
     const parsed = parseRedisUrl(options.url);
     this.location = parsed.location;
+    this.db = parsed.options.db ?? 0;
     this.onUnreadable = options.onUnreadable;
     const extra = options.redisOptions ?? {};
     this.client = new Redis({
@@ -65,13 +73,41 @@ export class RedisStateBackend implements StateBackend {
       retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     });
     // Without a listener ioredis prints every connection error; the failing command reports it instead.
-    this.client.on("error", (error: Error) => {
-      this.lastConnectionError = error;
-    });
+    this.client.on("error", (error: Error) => this.onConnectionError(this.client, error));
   }
 
+  private onConnectionError(client: Redis, error: Error): void {
+    this.lastConnectionError = error;
+    // ioredis reports a refused SELECT (on connect or reconnect) only here and then carries on in database 0:
+    // never let a command run against a database the user did not name.
+    if (isSelectRefusal(error)) {
+      this.setupError ??= this.databaseRefused(error);
+      client.disconnect();
+    }
+  }
+
+  /**
+   * Checks the connection and the database: ioredis sends SELECT on connect but ignores a refusal (e.g. `/99` on a
+   * server with 16 databases), so the database is selected here explicitly and a refusal fails the open.
+   */
   async ping(): Promise<void> {
-    await this.call("connect", () => this.client.ping());
+    try {
+      await this.call("connect", () => this.client.ping());
+      if (this.db !== 0) await this.client.select(this.db);
+    } catch (error) {
+      if (this.setupError) throw this.setupError;
+      if (error instanceof Error && isSelectRefusal(error)) this.setupError = this.databaseRefused(error);
+      throw this.setupError ?? error;
+    }
+    if (this.setupError) throw this.setupError;
+  }
+
+  private databaseRefused(error: unknown): HousekeeperError {
+    return new HousekeeperError(
+      "bad-connection-string",
+      `Redis on ${this.location} refused database ${this.db}: ${errorMessage(error)} (the server's \`databases\` setting bounds the number in the URL's path)`,
+      { cause: error },
+    );
   }
 
   /**
@@ -170,19 +206,71 @@ export class RedisStateBackend implements StateBackend {
     return deleted;
   }
 
+  /**
+   * WATCH the guard keys, read them, decide, then MULTI/EXEC the deletions: EXEC does nothing if a watched key was
+   * written in between (Redis optimistic locking), and the decision is made again on the new values.
+   */
+  deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    if (groups.length === 0) return Promise.resolve({ outcomes: [], keysDeleted: 0 });
+    const run = this.watchQueue.then(() => this.deleteIfUnchangedOnce(groups));
+    this.watchQueue = run.catch(() => {});
+    return run;
+  }
+
+  private async deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    if (!this.watchClient) {
+      const client = this.client.duplicate();
+      client.on("error", (error: Error) => this.onConnectionError(client, error));
+      this.watchClient = client;
+    }
+    const client = this.watchClient;
+    const guards = guardKeys(groups);
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      await this.call("WATCH", () => client.watch(...guards));
+      try {
+        const pipeline = client.pipeline();
+        for (const key of guards) pipeline.hgetBuffer(key, "data");
+        const replies = (await this.call("HGET pipeline", () => pipeline.exec())) ?? [];
+        const current = new Map<string, Uint8Array>();
+        guards.forEach((key, n) => {
+          const [error, value] = replies[n] ?? [new Error("missing pipeline reply"), null];
+          if (error && !isWrongType(error)) throw this.storeError(`HGET ${key}`, error);
+          // A key that is no longer a hash has changed; it can never equal the decided bytes.
+          if (error) current.set(key, new Uint8Array([0xff, 0xff]));
+          else if (Buffer.isBuffer(value)) current.set(key, value);
+        });
+        const plan = planGuardedDeletion(groups, current);
+        if (plan.keys.length === 0) {
+          await client.unwatch();
+          return { outcomes: plan.outcomes, keysDeleted: 0 };
+        }
+        const multi = client.multi();
+        for (let i = 0; i < plan.keys.length; i += CHUNK) multi.del(...plan.keys.slice(i, i + CHUNK));
+        const results = await this.call("MULTI/EXEC", () => multi.exec());
+        if (results === null) continue; // a watched key changed after it was read: decide again
+        let keysDeleted = 0;
+        for (const [error, count] of results) {
+          if (error) throw this.storeError("DEL", error);
+          keysDeleted += Number(count);
+        }
+        return { outcomes: plan.outcomes, keysDeleted };
+      } catch (error) {
+        await client.unwatch().catch(() => {});
+        throw error;
+      }
+    }
+    throw new HousekeeperError(
+      "store-error",
+      `Redis on ${this.location}: the instances kept changing while being purged`,
+    );
+  }
+
   async close(): Promise<void> {
-    if (this.client.status === "end" || this.client.status === "wait") {
-      this.client.disconnect();
-      return;
-    }
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+    await Promise.all([this.client, this.watchClient].map((client) => (client ? closeClient(client) : undefined)));
   }
 
   private async call<T>(what: string, command: () => Promise<T>): Promise<T> {
+    if (this.setupError) throw this.setupError;
     try {
       return await command();
     } catch (error) {
@@ -199,8 +287,25 @@ export class RedisStateBackend implements StateBackend {
   }
 }
 
+async function closeClient(client: Redis): Promise<void> {
+  if (client.status === "end" || client.status === "wait") {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
 function isWrongType(error: Error): boolean {
   return error.message.startsWith("WRONGTYPE");
+}
+
+function isSelectRefusal(error: Error): boolean {
+  const command = (error as Error & { command?: { name?: string } }).command;
+  return command?.name === "select" || /DB index is out of range/i.test(error.message);
 }
 
 function isConnectionClosed(error: unknown): boolean {

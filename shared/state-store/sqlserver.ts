@@ -12,7 +12,8 @@
  */
 import sql from "mssql";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import { guardKeys, planGuardedDeletion } from "./backend.ts";
 
 export type SqlServerLayout = "v1" | "v2";
 
@@ -91,9 +92,12 @@ export function buildGetQuery(
   layout: SqlServerLayout,
   count: number,
   hasExpiry = true,
+  lockForUpdate = false,
 ): string {
   const columns = layout === "v2" ? "[Key], [Data], [BinaryData], [isBinary]" : "[Key], [Data]";
-  return `SELECT ${columns} FROM ${qualifiedTable(ref)} WHERE [Key] IN (${keyParams(count)})${expiry(hasExpiry)}`;
+  // UPDLOCK + HOLDLOCK: the rows read (and the key range, for absent keys) stay locked until the transaction ends.
+  const hint = lockForUpdate ? " WITH (UPDLOCK, HOLDLOCK, ROWLOCK)" : "";
+  return `SELECT ${columns} FROM ${qualifiedTable(ref)}${hint} WHERE [Key] IN (${keyParams(count)})${expiry(hasExpiry)}`;
 }
 
 /** `@k0…`, `@v0…`: upserts rows the way Dapr's upsert procedure leaves them (no TTL, fresh UpdateDate). */
@@ -415,6 +419,39 @@ export class SqlServerStateBackend implements StateBackend {
         deleted += result.rowsAffected.reduce((a, b) => a + b, 0);
       }
       return deleted;
+    });
+  }
+
+  async deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
+    return this.transaction("delete keys", async (tx) => {
+      const guards = guardKeys(groups);
+      const requested = new Set(guards);
+      const current = new Map<string, Uint8Array>();
+      for (const chunk of chunked(guards, KEY_CHUNK)) {
+        const req = tx.request();
+        bindKeys(req, chunk);
+        const result = await req.query<SqlServerRow>(
+          buildGetQuery(this.ref, this.layout, chunk.length, this.hasExpiry, true),
+        );
+        for (const row of result.recordset) {
+          if (!requested.has(row.Key)) continue;
+          try {
+            current.set(row.Key, decodeSqlServerRow(this.layout, row));
+          } catch {
+            current.set(row.Key, new Uint8Array([0xff, 0xff])); // no longer decodes: it changed
+          }
+        }
+      }
+      const plan = planGuardedDeletion(groups, current);
+      let keysDeleted = 0;
+      for (const chunk of chunked(plan.keys, KEY_CHUNK)) {
+        const req = tx.request();
+        bindKeys(req, chunk);
+        const result = await req.query(buildDeleteQuery(this.ref, chunk.length));
+        keysDeleted += result.rowsAffected.reduce((a, b) => a + b, 0);
+      }
+      return { outcomes: plan.outcomes, keysDeleted };
     });
   }
 

@@ -7,7 +7,7 @@ import type { FailureDetails, HistoryEvent, WorkflowStateMetadata } from "../wor
 import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { deriveState } from "../workflow/runtime-status.ts";
-import type { StateBackend } from "./backend.ts";
+import type { GuardedGroup, GuardedMember, GuardedOutcome, StateBackend } from "./backend.ts";
 import type { AppRef } from "./keys.ts";
 import {
   CUSTOM_STATUS_KEY,
@@ -32,8 +32,17 @@ export interface InstanceSummary {
   customStatus: string | undefined;
   failureMessage: string | undefined;
   parentInstanceId: string | undefined;
+  /** The parent's app when it is not this one (a cross-app child workflow). */
+  parentAppId: string | undefined;
+  /** The child workflows it created, each in the app that hosts it (the event's router, else this app). */
+  childWorkflows: ChildWorkflowRef[];
   isTerminal: boolean;
   metadata: WorkflowStateMetadata;
+}
+
+export interface ChildWorkflowRef {
+  instanceId: string;
+  appId: string;
 }
 
 export interface InstanceRecord extends InstanceSummary {
@@ -65,11 +74,47 @@ export interface ListOptions {
 
 const DEFAULT_PAGE_SIZE = 200;
 
+/**
+ * What an instance was read as: its metadata value and its last history event (a new event changes both, a new run
+ * under the same ID changes the metadata's generation or the last event). Kept beside the summaries this module
+ * returns, never in them, so it costs nothing to callers that only list; deleteFamilies compares against it.
+ */
+const readVersions = new WeakMap<InstanceSummary, GuardedMember["expect"]>();
+
+export type FamilyOutcome = GuardedOutcome;
+
 export class WorkflowStateStore {
   constructor(
     readonly backend: StateBackend,
     readonly app: AppRef,
   ) {}
+
+  /** The same store, seen as another app's (cross-app child workflows live beside their parent's). */
+  forApp(app: AppRef): WorkflowStateStore {
+    return app.appId === this.app.appId && app.namespace === this.app.namespace
+      ? this
+      : new WorkflowStateStore(this.backend, app);
+  }
+
+  /**
+   * Deletes each family (a workflow and the children purged with it, root first) in one transaction that first
+   * checks, under lock, that every member is still exactly what this store read: an instance that gained an event or
+   * was started again under the same ID since is never deleted ("changed"); a root deleted meanwhile is "gone".
+   * Every member must come from this store's reads (listInstances, readSummaries, readInstances).
+   */
+  async deleteFamilies(
+    families: ReadonlyArray<readonly InstanceSummary[]>,
+  ): Promise<{ outcomes: FamilyOutcome[]; keysDeleted: number }> {
+    const groups: GuardedGroup[] = families.map((family) =>
+      family.map((member) => {
+        const expect = readVersions.get(member);
+        if (!expect) throw new Error(`instance ${member.instanceId} was not read by this store`);
+        const app = { appId: member.appId, namespace: member.namespace };
+        return { expect, keys: stateKeysOf(app, member.instanceId, member.metadata) };
+      }),
+    );
+    return this.backend.deleteIfUnchanged(groups);
+  }
 
   /**
    * Streams instance pages; memory is bounded by two pages of instances and their histories: while the caller works
@@ -121,7 +166,7 @@ export class WorkflowStateStore {
     const out = new Map<string, InstanceRecord | undefined | UnreadableInstanceError>();
     const metaKeys = instanceIds.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
     const metaValues = await this.backend.getMany(metaKeys);
-    const found: Array<{ id: string; metadata: WorkflowStateMetadata }> = [];
+    const found: Array<{ id: string; metadata: WorkflowStateMetadata; metadataBytes: Uint8Array }> = [];
     const keys: string[] = [];
     for (const [i, id] of instanceIds.entries()) {
       const bytes = metaValues.get(metaKeys[i]!);
@@ -137,15 +182,15 @@ export class WorkflowStateStore {
           ...eventKeys(prefix, "inbox", metadata.inboxLength),
           prefix + CUSTOM_STATUS_KEY,
         );
-        found.push({ id, metadata });
+        found.push({ id, metadata, metadataBytes: bytes });
       } catch (error) {
         out.set(id, new UnreadableInstanceError(metaKeys[i]!, errorMessage(error)));
       }
     }
     const values = keys.length > 0 ? await this.backend.getMany(keys) : new Map<string, Uint8Array>();
-    for (const { id, metadata } of found) {
+    for (const { id, metadata, metadataBytes } of found) {
       try {
-        out.set(id, this.buildRecord(id, metadata, values, true));
+        out.set(id, this.buildRecord(id, metadata, metadataBytes, values, true));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
         out.set(id, new UnreadableInstanceError(key, errorMessage(error)));
@@ -182,17 +227,7 @@ export class WorkflowStateStore {
    * keys that may not exist (customStatus, propagated-history); deleting a missing key is harmless.
    */
   instanceStateKeys(instanceId: string, metadata: WorkflowStateMetadata): string[] {
-    const prefix = instanceKeyPrefix(this.app, instanceId);
-    return [
-      ...eventKeys(prefix, "inbox", metadata.inboxLength),
-      ...eventKeys(prefix, "history", metadata.historyLength),
-      ...eventKeys(prefix, "signature", metadata.signatureLength),
-      ...eventKeys(prefix, "sigcert", metadata.signingCertificateLength),
-      ...eventKeys(prefix, "ext-sigcert", metadata.externalSigningCertificateLength),
-      prefix + CUSTOM_STATUS_KEY,
-      prefix + PROPAGATED_HISTORY_KEY,
-      prefix + METADATA_KEY,
-    ];
+    return stateKeysOf(this.app, instanceId, metadata);
   }
 
   /**
@@ -206,7 +241,7 @@ export class WorkflowStateStore {
     const metaKeys = ids.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
     const metaValues = await this.backend.getMany(metaKeys);
 
-    const decoded: Array<{ id: string; metadata: WorkflowStateMetadata }> = [];
+    const decoded: Array<{ id: string; metadata: WorkflowStateMetadata; metadataBytes: Uint8Array }> = [];
     const valueKeys: string[] = [];
     for (const [i, id] of ids.entries()) {
       const key = metaKeys[i]!;
@@ -214,7 +249,7 @@ export class WorkflowStateStore {
       if (!bytes) continue; // purged between the scan and the read: it no longer exists
       try {
         const metadata = decodeMetadata(bytes);
-        decoded.push({ id, metadata });
+        decoded.push({ id, metadata, metadataBytes: bytes });
         const prefix = instanceKeyPrefix(this.app, id);
         valueKeys.push(...eventKeys(prefix, "history", metadata.historyLength), prefix + CUSTOM_STATUS_KEY);
         // A PENDING instance keeps its ExecutionStarted in the inbox: read it for the workflow name.
@@ -225,9 +260,9 @@ export class WorkflowStateStore {
       }
     }
     const values = await this.backend.getMany(valueKeys);
-    for (const { id, metadata } of decoded) {
+    for (const { id, metadata, metadataBytes } of decoded) {
       try {
-        instances.push(this.buildRecord(id, metadata, values, false));
+        instances.push(this.buildRecord(id, metadata, metadataBytes, values, false));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
         unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
@@ -239,6 +274,7 @@ export class WorkflowStateStore {
   private buildRecord(
     instanceId: string,
     metadata: WorkflowStateMetadata,
+    metadataBytes: Uint8Array,
     values: Map<string, Uint8Array>,
     withInbox: boolean,
   ): InstanceRecord {
@@ -260,7 +296,7 @@ export class WorkflowStateStore {
       }
     }
     const derived = deriveState(history, inbox);
-    return {
+    const record: InstanceRecord = {
       namespace: this.app.namespace,
       appId: this.app.appId,
       instanceId,
@@ -272,6 +308,8 @@ export class WorkflowStateStore {
       customStatus,
       failureMessage: derived.failureDetails?.errorMessage,
       parentInstanceId: derived.parentInstanceId,
+      parentAppId: derived.parentAppId !== this.app.appId ? derived.parentAppId : undefined,
+      childWorkflows: childWorkflowsOf(history, this.app),
       isTerminal: derived.isTerminal,
       metadata,
       input: derived.input,
@@ -280,6 +318,13 @@ export class WorkflowStateStore {
       history,
       inbox,
     };
+    const version: Array<readonly [string, Uint8Array]> = [[prefix + METADATA_KEY, metadataBytes]];
+    if (metadata.historyLength > 0) {
+      const lastKey = multiEntryKeyOf(prefix, "history", metadata.historyLength - 1);
+      version.push([lastKey, values.get(lastKey)!]);
+    }
+    readVersions.set(record, version);
+    return record;
   }
 }
 
@@ -300,6 +345,37 @@ class KeyedDecodeError extends Error {
   ) {
     super(reason);
   }
+}
+
+/** Every state key an instance owns, from its metadata counts (Dapr's own purge deletes exactly these). */
+function stateKeysOf(app: AppRef, instanceId: string, metadata: WorkflowStateMetadata): string[] {
+  const prefix = instanceKeyPrefix(app, instanceId);
+  return [
+    ...eventKeys(prefix, "inbox", metadata.inboxLength),
+    ...eventKeys(prefix, "history", metadata.historyLength),
+    ...eventKeys(prefix, "signature", metadata.signatureLength),
+    ...eventKeys(prefix, "sigcert", metadata.signingCertificateLength),
+    ...eventKeys(prefix, "ext-sigcert", metadata.externalSigningCertificateLength),
+    prefix + CUSTOM_STATUS_KEY,
+    prefix + PROPAGATED_HISTORY_KEY,
+    prefix + METADATA_KEY,
+  ];
+}
+
+/**
+ * Child workflows from ChildWorkflowInstanceCreated events, once each, in the app the event's router names (a
+ * cross-app child) or else this app: dapr pkg/actors/targets/workflow/orchestrator/recursivepurge.go collectChildren.
+ */
+function childWorkflowsOf(history: readonly HistoryEvent[], app: AppRef): ChildWorkflowRef[] {
+  const children: ChildWorkflowRef[] = [];
+  const seen = new Set<string>();
+  for (const event of history) {
+    const instanceId = event.childWorkflowInstanceCreated?.instanceId;
+    if (instanceId === undefined || seen.has(instanceId)) continue;
+    seen.add(instanceId);
+    children.push({ instanceId, appId: event.router?.targetAppID || app.appId });
+  }
+  return children;
 }
 
 function multiEntryKeyOf(prefix: string, kind: "history" | "inbox", index: number): string {

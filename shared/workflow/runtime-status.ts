@@ -60,6 +60,8 @@ export interface DerivedState {
   output: string | undefined;
   failureDetails: FailureDetails | undefined;
   parentInstanceId: string | undefined;
+  /** The app hosting the parent when it is another app's (cross-app child workflow); undefined for this app. */
+  parentAppId: string | undefined;
   /** True when history holds an ExecutionCompleted: only such instances may be purged. */
   isTerminal: boolean;
 }
@@ -112,6 +114,7 @@ export function deriveState(history: readonly HistoryEvent[], inbox: readonly Hi
     output: completed?.executionCompleted?.result?.value,
     failureDetails: completed?.executionCompleted?.failureDetails,
     parentInstanceId: startForName?.executionStarted?.parentInstance?.workflowInstance?.instanceId,
+    parentAppId: startForName?.executionStarted?.parentInstance?.appID || undefined,
     isTerminal: completed !== undefined,
   };
 }

@@ -342,7 +342,8 @@ describe.skipIf(!AVAILABLE)("etcd over TLS with client certificates", () => {
       });
       const ports = await targetPortsOpener(secrets)(target, { sidecar: false });
       try {
-        expect(await ports.reminders!.deleteRemindersOf(app, ["done-1"])).toBe(1);
+        const done = [{ ...app, instanceId: "done-1" }];
+        expect(await (await ports.reminders!.capture(done)).deleteFor(done)).toBe(1);
       } finally {
         await ports.close();
       }

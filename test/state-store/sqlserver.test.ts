@@ -118,6 +118,12 @@ describe("SQL Server statements", () => {
     expect(buildDeleteQuery(REF, 3)).toBe("DELETE FROM [dbo].[state] WHERE [Key] IN (@k0, @k1, @k2)");
   });
 
+  it("locks the rows a guarded deletion compares until its transaction ends", () => {
+    expect(buildGetQuery(REF, "v2", 1, false, true)).toBe(
+      "SELECT [Key], [Data], [BinaryData], [isBinary] FROM [dbo].[state] WITH (UPDLOCK, HOLDLOCK, ROWLOCK) WHERE [Key] IN (@k0)",
+    );
+  });
+
   it("upserts with MERGE into [BinaryData]/[isBinary] = 1 (v2) or [Data] (v1), clearing TTLs", () => {
     const v2 = buildMergeQuery(REF, "v2", 2);
     expect(v2).toContain(

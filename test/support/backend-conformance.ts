@@ -239,6 +239,39 @@ export function describeStateBackendConformance(
       });
     });
 
+    it("deletes a group only if its guards still hold the decided bytes (compare-and-delete)", async () => {
+      await withBackend(async (backend, ns) => {
+        const bytes = (text: string) => Buffer.from(text);
+        await backend.setMany([
+          [`${ns}a||meta`, bytes("a1")],
+          [`${ns}a||h0`, Uint8Array.from([0xff, 0x00])],
+          [`${ns}a||h1`, bytes("last")],
+          [`${ns}child||meta`, bytes("c1")],
+          [`${ns}b||meta`, bytes("b2")],
+          [`${ns}b||h0`, bytes("b-event")],
+          [`${ns}d||meta`, bytes("d1")],
+        ]);
+        const member = (id: string, expect: Array<[string, string]>, keys: string[]) => ({
+          expect: expect.map(([k, v]) => [`${ns}${id}||${k}`, bytes(v)] as const),
+          keys: keys.map((k) => `${ns}${id}||${k}`),
+        });
+        const result = await backend.deleteIfUnchanged([
+          // unchanged, with a child and a member that is already gone (both fine)
+          [
+            member("a", [["meta", "a1"]], ["meta", "h0", "h1"]),
+            member("child", [["meta", "c1"]], ["meta"]),
+            member("gone-child", [["meta", "x"]], ["meta"]),
+          ],
+          [member("b", [["meta", "b1"]], ["meta", "h0"])], // changed since: nothing of it goes
+          [member("c", [["meta", "c1"]], ["meta"])], // the root is gone
+          [member("d", [["meta", "d1"]], ["meta"]), member("b", [["meta", "b1"]], [])], // one member changed
+        ]);
+        expect(result).toEqual({ outcomes: ["deleted", "changed", "gone", "changed"], keysDeleted: 4 });
+        expect(await keysMatching(backend, ns)).toEqual(sorted([`${ns}b||meta`, `${ns}b||h0`, `${ns}d||meta`]));
+        expect(await backend.deleteIfUnchanged([])).toEqual({ outcomes: [], keysDeleted: 0 });
+      });
+    });
+
     it("reads and writes more keys than one chunk (batching)", async () => {
       await withBackend(async (backend, ns) => {
         const entries = Array.from({ length: 1203 }, (_, i) => [`${ns}bulk||${i}`, Buffer.from(`value ${i}`)] as const);

@@ -1,0 +1,75 @@
+/**
+ * A Redis database the server refuses must fail the command before any read or write. ioredis sends SELECT on connect
+ * but only reports a refusal as an 'error' event and carries on in database 0: a direct purge of `redis://…/99`
+ * once deleted another database's instances and exited 0.
+ */
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { AppRef } from "../../shared/state-store/keys.ts";
+import { openRedisBackend, type RedisStateBackend } from "../../shared/state-store/redis.ts";
+import { writeInstances } from "../../shared/testdata/writer.ts";
+import { dumpStore } from "../support/stores.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DAY = 86_400_000;
+
+function housekeeper(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ["HOUSEKEEPER_ETCD_ENDPOINTS", "HOUSEKEEPER_CONNECTION_STRING", "HOUSEKEEPER_DEBUG"])
+    delete env[name];
+  return new Promise((done) => {
+    execFile(process.execPath, ["bin/housekeeper.mjs", ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe("a Redis database the server refuses", () => {
+  const app: AppRef = { appId: `wrongdb-${randomUUID().slice(0, 8)}`, namespace: "default" };
+  let server: string;
+  let db0: RedisStateBackend;
+  let before: Map<string, string>;
+
+  beforeAll(async () => {
+    server = inject("redisUrl").replace(/\/+$/, "");
+    db0 = await openRedisBackend({ url: `${server}/0` });
+    const old = new Date(Date.now() - 60 * DAY);
+    await writeInstances(
+      db0,
+      app,
+      Array.from({ length: 20 }, (_, i) => ({
+        instanceId: `done-${i}`,
+        scenario: "completed" as const,
+        createdAt: old,
+      })),
+    );
+    before = await dumpStore(db0, `${app.appId}||`);
+    expect(before.size).toBeGreaterThan(20);
+  });
+  afterAll(async () => {
+    await db0?.deleteMany([...before.keys()]);
+    await db0?.close();
+  });
+
+  it("fails the open with one line naming the database", async () => {
+    await expect(openRedisBackend({ url: `${server}/99` })).rejects.toThrow(
+      /^Redis on redis:\/\/127\.0\.0\.1:\d+ db 99 refused database 99: ERR DB index is out of range/,
+    );
+  });
+
+  it.each([
+    [
+      "a direct purge",
+      ["workflow", "purge", "--all-older-than", "1h", "--mode", "direct", "--etcd-endpoints", "127.0.0.1:1"],
+    ],
+    ["a listing", ["workflow", "list"]],
+  ])("%s exits non-zero and touches no other database", async (_what, args) => {
+    const run = await housekeeper([...args, "-a", app.appId, "-c", `${server}/99`]);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("refused database 99");
+    expect(await dumpStore(db0, `${app.appId}||`)).toEqual(before);
+  });
+});
