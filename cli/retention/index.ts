@@ -13,6 +13,7 @@ import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { ProgressLine } from "../output/progress-line.ts";
+import { withChildren } from "../output/purge-decision.ts";
 
 export function retentionCommand(): Command {
   const group = new Command("retention").description(
@@ -56,7 +57,7 @@ export function retentionCommand(): Command {
           if (text) {
             progress.clear();
             const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
-            if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})\n`);
+            if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})${withChildren(d)}\n`);
             else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
             else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
             else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
@@ -72,7 +73,8 @@ export function retentionCommand(): Command {
           }
         }
         process.stdout.write(
-          `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}, skipped ${report.skipped}, ` +
+          `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}` +
+            `${report.childrenPurged ? ` (and ${report.childrenPurged} child workflows with them)` : ""}, skipped ${report.skipped}, ` +
             `failed ${report.failedCount} in ${(report.durationMs / 1000).toFixed(1)} s` +
             `${report.isComplete ? "" : `; not complete, continue with --continuation-token ${report.continuationToken}`}\n`,
         );

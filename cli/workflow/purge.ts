@@ -18,6 +18,7 @@ import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { ProgressLine } from "../output/progress-line.ts";
+import { withChildren } from "../output/purge-decision.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { addEtcdOptions, ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags, sidecarOptions } from "../workflow-control/index.ts";
@@ -179,7 +180,7 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
       const onDecision = (d: PurgeDecision) => {
         progress.clear();
         if (d.action === "purge")
-          print.success(`Purged workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})`);
+          print.success(`Purged workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})${withChildren(d)}`);
         else if (d.action === "would-purge")
           print.info(`Would purge workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})`);
         else if (d.action === "skip") process.stderr.write(`skipped ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
@@ -207,6 +208,7 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
       const summary = flags.dryRun
         ? `${result.matched} workflow instance(s) would be purged (scanned ${result.scanned})`
         : `Purged ${result.purged} workflow instance(s)` +
+          `${result.childrenPurged ? ` and ${result.childrenPurged} child workflow(s) with them` : ""}` +
           `${result.alreadyGone ? `, ${result.alreadyGone} already gone` : ""}` +
           `${result.skippedCount ? `, ${result.skippedCount} skipped` : ""}` +
           `${result.failedCount ? `, ${result.failedCount} failed` : ""} (scanned ${result.scanned})`;

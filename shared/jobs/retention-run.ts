@@ -51,6 +51,8 @@ export interface RetentionRunReport {
   /** The rules as given (durations in ms); no connection details or secrets. */
   retentionMs: RetentionPolicy["retention"];
   purged: number;
+  /** Child workflows purged together with their parents (direct mode), not counted in `purged`. */
+  childrenPurged: number;
   wouldPurge: number;
   skipped: number;
   /** Exact; `failed` lists at most the first 1000 per target. */
@@ -85,6 +87,7 @@ export async function runRetentionPolicy(
     ageFrom: policy.ageFrom,
     retentionMs: policy.retention,
     purged: 0,
+    childrenPurged: 0,
     wouldPurge: 0,
     skipped: 0,
     failedCount: 0,
@@ -126,6 +129,7 @@ export async function runRetentionPolicy(
       const { app: _app, ...rest } = result;
       outcome.result = rest;
       report.purged += result.purged;
+      report.childrenPurged += result.childrenPurged;
       report.wouldPurge += result.dryRun ? result.matched : 0;
       report.skipped += result.skippedCount;
       report.failedCount += result.failedCount;

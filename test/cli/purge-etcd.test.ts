@@ -126,6 +126,7 @@ describe("workflow purge --mode direct with HOUSEKEEPER_ETCD_ENDPOINTS", () => {
     await writeInstances(backend, app, [
       { instanceId: "done-1", scenario: "completed", createdAt: new Date(now - 60 * DAY) },
       { instanceId: "recent-1", scenario: "completed", createdAt: new Date(now - DAY) },
+      { instanceId: "family-1", scenario: "completed-with-children", createdAt: new Date(now - 60 * DAY) },
     ]);
     scheduler = openEtcdSchedulerStore({ endpoints: [inject("etcdEndpoint")], root });
     await scheduler.put(
@@ -154,6 +155,11 @@ describe("workflow purge --mode direct with HOUSEKEEPER_ETCD_ENDPOINTS", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Purged workflow instance "done-1"');
+    // Children go with their parent, named on its line and counted in the summary.
+    expect(run.stdout).toMatch(
+      /Purged workflow instance "family-1" \(COMPLETED finished \S+ ago, retention 30d\), with child workflow\(s\) "family-1:0000", "family-1:0001"\n/,
+    );
+    expect(run.stdout).toContain("Purged 2 workflow instance(s) and 2 child workflow(s) with them (scanned 5)");
 
     const store = new WorkflowStateStore(backend, app);
     expect(await store.readInstance("done-1")).toBeUndefined();
