@@ -10,17 +10,20 @@
  * instance first, and deletes a reminder (job and counter) only if its stored value is still exactly the one scanned,
  * in one etcd transaction.
  *
+ * Dapr's retention reminders (actor type `dapr.internal.<ns>.<app>.retentioner`, one per finished instance, due when
+ * its retention ends) are orphans only when their instance has no state: a finished instance is what they are for.
+ * Such a leftover would purge a new run under the same ID when it fires, so it counts whenever it is due.
+ *
  * Left alone: activity reminders (since Dapr 1.16 an app's activity actors may run activities of another app's
- * workflows, whose state is in that app's store, so "no such instance here" proves nothing for them), Dapr's own
- * retention reminders (another actor type, `dapr.internal.<ns>.<app>.retentioner`), instances whose state does not
- * decode, CONTINUED_AS_NEW instances.
+ * workflows, whose state is in that app's store, so "no such instance here" proves nothing for them), instances whose
+ * state does not decode, CONTINUED_AS_NEW instances.
  */
 import type { UnreadableKey } from "../scheduler/jobs.ts";
 import { scanJobs } from "../scheduler/jobs.ts";
 import { counterKeyOf, parseJobKey, workflowRemindersSelection } from "../scheduler/keys.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
-import { workflowActorType } from "../state-store/keys.ts";
+import { retentionerActorType, workflowActorType } from "../state-store/keys.ts";
 import type { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { timestampToDate } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
@@ -72,11 +75,19 @@ export interface OrphanScanOptions {
   now?: Date;
 }
 
-/** The instance a reminder on one of the app's workflow actors belongs to; undefined for any other key. */
-export function reminderInstanceId(store: WorkflowStateStore, key: string): string | undefined {
+/**
+ * The instance a reminder on one of the app's workflow or retentioner actors belongs to, and which of the two it is;
+ * undefined for any other key.
+ */
+export function reminderInstanceId(
+  store: WorkflowStateStore,
+  key: string,
+): { instanceId: string; retention: boolean } | undefined {
   const parsed = parseJobKey(key);
   if (parsed?.type !== "actorreminder" || parsed.namespace !== store.app.namespace) return undefined;
-  return parsed.actorType === workflowActorType(store.app) ? parsed.actorId : undefined;
+  if (parsed.actorType === workflowActorType(store.app)) return { instanceId: parsed.actorId, retention: false };
+  if (parsed.actorType === retentionerActorType(store.app)) return { instanceId: parsed.actorId, retention: true };
+  return undefined;
 }
 
 interface InstanceState {
@@ -103,9 +114,13 @@ async function instanceStates(store: WorkflowStateStore, ids: readonly string[])
   return states;
 }
 
-function classify(state: InstanceState): Pick<OrphanReminder, "reason" | "runtimeStatus"> | undefined {
+/** Whether a reminder is an orphan given its instance's state; a retention reminder only when the instance is gone. */
+function classify(
+  state: InstanceState,
+  retention: boolean,
+): Pick<OrphanReminder, "reason" | "runtimeStatus"> | undefined {
   if (state.status === "missing") return { reason: "no-instance" };
-  if (state.status === "unreadable") return undefined;
+  if (state.status === "unreadable" || retention) return undefined;
   if (FINISHED.has(state.status)) return { reason: "instance-finished", runtimeStatus: state.status };
   return undefined;
 }
@@ -123,9 +138,11 @@ export async function* scanOrphanReminders(
     pageSize: options.pageSize ?? SCAN_PAGE_SIZE,
   })) {
     const reminders = page.jobs.flatMap((job) => {
-      const instanceId = reminderInstanceId(store, job.key);
+      const owner = reminderInstanceId(store, job.key);
+      if (!owner) return [];
       const due = timestampToDate(job.job.begin?.time)?.getTime(); // when it was due; none: never an orphan
-      return instanceId === undefined || due === undefined || due > dueBefore ? [] : [{ job, instanceId }];
+      if (!owner.retention && (due === undefined || due > dueBefore)) return [];
+      return [{ job, instanceId: owner.instanceId, retention: owner.retention }];
     });
     const states = await instanceStates(
       store,
@@ -133,13 +150,13 @@ export async function* scanOrphanReminders(
     );
     const out: OrphanScanPage = { orphans: [], scanned: page.jobs.length, unreadable: [...page.unreadable] };
     const reportedUnreadable = new Set<string>();
-    for (const { job, instanceId } of reminders) {
+    for (const { job, instanceId, retention } of reminders) {
       const state = states.get(instanceId)!;
       if (state.status === "unreadable" && !reportedUnreadable.has(instanceId)) {
         reportedUnreadable.add(instanceId);
         out.unreadable.push({ key: state.key!, reason: `${state.reason} (its reminders are left alone)` });
       }
-      const verdict = classify(state);
+      const verdict = classify(state, retention);
       if (verdict) {
         out.orphans.push({
           name: job.name,
@@ -279,7 +296,8 @@ export async function deleteOrphanReminders(
       batch.map((o) => o.instanceId),
     );
     const still = batch.filter((orphan) => {
-      if (classify(states.get(orphan.instanceId)!) && reminderInstanceId(ports.store, orphan.key) === orphan.instanceId)
+      const owner = reminderInstanceId(ports.store, orphan.key);
+      if (owner?.instanceId === orphan.instanceId && classify(states.get(orphan.instanceId)!, owner.retention))
         return true;
       result.kept.push(orphan);
       return false;

@@ -277,9 +277,15 @@ export function deleteAllSelection(prefix: string, namespace: string): KeySelect
   }
 }
 
-/** The reminders on an app's workflow actors, of every instance (not its activities'). */
+/**
+ * The reminders on an app's workflow actors and on its retentioner actors (Dapr's `retention` reminder, one per
+ * finished instance, actor ID = instance ID), of every instance; not its activities'.
+ */
 export function workflowRemindersSelection(app: AppRef): KeySelection {
-  return selection([`actorreminder||${app.namespace}||${workflowActorType(app)}||`]);
+  return selection([
+    `actorreminder||${app.namespace}||${workflowActorType(app)}||`,
+    `actorreminder||${app.namespace}||${retentionerActorType(app)}||`,
+  ]);
 }
 
 /**

@@ -129,8 +129,9 @@ describe('retention policy orphanReminders: "delete"', () => {
         }),
         now: NOW,
       });
+      // Against the wrong store every reminder looks orphaned, recent-1's retention reminder too: counted, not deleted.
       expect(run.targets[0]?.orphanReminders).toEqual({
-        found: 4,
+        found: 5,
         deleted: 0,
         kept: 0,
         isComplete: true,

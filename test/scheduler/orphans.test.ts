@@ -29,18 +29,28 @@ const wf = (instanceId: string, name: string, extra: Partial<SeedJob> = {}): See
   ...extra,
 });
 
-/** Orphans: no state (gone-1, every reminder), finished (done-1 and failed-1, all but `retention`). */
+const retention = (instanceId: string, extra: Partial<SeedJob> = {}): SeedJob => ({
+  target: { actor: { type: "dapr.internal.default.orders.retentioner", id: instanceId } },
+  name: "retention",
+  ...extra,
+});
+
+/**
+ * Orphans: no state (gone-1, every reminder, its retention reminder too, even though not due for a month: when it
+ * fires it would purge a new run under that ID), finished (done-1 and failed-1, all but `retention`).
+ */
 const ORPHANS: SeedJob[] = [
   wf("gone-1", "new-event-a1", { counter: { count: 41 } }),
   wf("gone-1", "timer-1"),
   wf("done-1", "timer-3"),
   wf("failed-1", "new-event-b2", { counter: { count: 2 } }),
+  retention("gone-1", { begin: new Date(Date.now() + 30 * 86_400_000) }),
 ];
 const KEPT: SeedJob[] = [
   wf("run-1", "timer-0"), // running: its timer is what wakes it
   wf("gone-2", "start-es-1", { begin: new Date(Date.now() - 60_000) }), // due a minute ago: its state may be coming
-  // Dapr's stateRetentionPolicy reminder lives on its own actor type, never scanned here.
-  { target: { actor: { type: "dapr.internal.default.orders.retentioner", id: "done-1" } }, name: "retention" },
+  // Dapr's stateRetentionPolicy reminder of a finished instance: what it is for.
+  retention("done-1"),
   wf("bad-1", "timer-0"), // its state does not decode: left alone
   wf("can-1", "timer-0"), // continued as new: the new generation may own it
   { target: { activity: { appId: APP.appId, activityId: "gone-1::0::1" } } }, // activities may be another app's
@@ -123,9 +133,10 @@ describe("orphan reminders", () => {
         ["workflow/orders/failed-1/new-event-b2", "instance-finished", "FAILED", 2],
         ["workflow/orders/gone-1/new-event-a1", "no-instance", null, 41],
         ["workflow/orders/gone-1/timer-1", "no-instance", null, 0],
+        ["actor/dapr.internal.default.orders.retentioner/gone-1/retention", "no-instance", null, 0],
       ].sort(),
     );
-    expect(scanned).toBe(8); // the reminders on orders' workflow actors in `default`
+    expect(scanned).toBe(10); // the reminders on orders' workflow and retentioner actors in `default`
     expect(unreadable).toEqual([`${instanceKeyPrefix(APP, "bad-1")}metadata`]);
   });
 
@@ -133,6 +144,7 @@ describe("orphan reminders", () => {
     const before = await dumpStore(scheduler);
     const listed = await cli(["-o", "json"]);
     expect(JSON.parse(listed.stdout).map((o: { name: string }) => o.name)).toEqual([
+      "actor/dapr.internal.default.orders.retentioner/gone-1/retention",
       "workflow/orders/done-1/timer-3",
       "workflow/orders/failed-1/new-event-b2",
       "workflow/orders/gone-1/new-event-a1",
@@ -140,7 +152,7 @@ describe("orphan reminders", () => {
     ]);
     expect(listed.stderr).toMatch(/^warning: skipped .*bad-1\|\|metadata: .*left alone/m);
     expect(listed.stderr).toMatch(
-      /4 orphan reminder\(s\) in app orders \(namespace default\) \(.*no-instance 2.*\); scanned 8\. --delete deletes them\.\n$/,
+      /5 orphan reminder\(s\) in app orders \(namespace default\) \(.*no-instance 3.*\); scanned 10\. --delete deletes them\.\n$/,
     );
     expect(await dumpStore(scheduler)).toEqual(before); // listing changes nothing
 
@@ -155,6 +167,7 @@ describe("orphan reminders", () => {
         "Deleted workflow/orders/failed-1/new-event-b2 (instance-finished).",
         "Deleted workflow/orders/gone-1/new-event-a1 (no-instance).",
         "Deleted workflow/orders/gone-1/timer-1 (no-instance).",
+        "Deleted actor/dapr.internal.default.orders.retentioner/gone-1/retention (no-instance).",
       ].sort(),
     );
     const after = await dumpStore(scheduler);
@@ -163,7 +176,7 @@ describe("orphan reminders", () => {
     expect(after).toEqual(expected);
     expect(buildSeeds(ORPHANS).some((e) => e.key.startsWith("dapr/counters/"))).toBe(true);
 
-    expect((await cli([])).stderr).toMatch(/^No orphan reminders in app orders \(namespace default\); scanned 4\.\n$/m);
+    expect((await cli([])).stderr).toMatch(/^No orphan reminders in app orders \(namespace default\); scanned 5\.\n$/m);
   });
 
   it("guards against the wrong store: -c is required, and --delete wants --force when the app has no instance", async () => {
@@ -175,17 +188,17 @@ describe("orphan reminders", () => {
     const emptyUrl = await createPostgresStateDatabase("orphans_empty");
     // Against a store without the app, everything due looks orphaned: listed as such, but not deleted without --force.
     const listed = await cli(["-o", "json"], ["-c", emptyUrl]);
-    expect(JSON.parse(listed.stdout)).toHaveLength(7);
+    expect(JSON.parse(listed.stdout)).toHaveLength(9);
     await expect(cli(["--delete"], ["-c", emptyUrl])).rejects.toThrow(
       /^the state store holds no instance of the app \(app orders \(namespace default\)\), as when the wrong store is given/,
     );
     expect(await dumpStore(scheduler)).toEqual(before);
 
     const forced = await cli(["--delete", "--force"], ["-c", emptyUrl]);
-    expect(forced.stderr).toMatch(/^Deleted 7 orphan reminder\(s\) of app orders/m);
+    expect(forced.stderr).toMatch(/^Deleted 9 orphan reminder\(s\) of app orders/m);
     const expected = new Map(before);
-    for (const entry of buildSeeds([...ORPHANS, KEPT[0]!, KEPT[3]!, KEPT[4]!])) expected.delete(entry.key);
-    expect(await dumpStore(scheduler)).toEqual(expected); // the young one, activity, retentioner, others: all still there
+    for (const entry of buildSeeds([...ORPHANS, KEPT[0]!, KEPT[2]!, KEPT[3]!, KEPT[4]!])) expected.delete(entry.key);
+    expect(await dumpStore(scheduler)).toEqual(expected); // the young one, activity, other apps': all still there
   });
 
   it("refuses --delete (without --force) when most reminders have no instance in the store given", async () => {
@@ -199,7 +212,7 @@ describe("orphan reminders", () => {
     await scheduler.put(buildSeeds(Array.from({ length: 6 }, (_, i) => wf(`ghost-${i}`, "timer-0"))));
     const before = await dumpStore(scheduler);
     await expect(cli(["--delete"], ["-c", staleUrl])).rejects.toThrow(
-      /^12 of the 14 reminders have no instance in this state store \(app orders \(namespace default\)\)/,
+      /^14 of the 16 reminders have no instance in this state store \(app orders \(namespace default\)\)/,
     );
     expect(await dumpStore(scheduler)).toEqual(before);
   });
@@ -213,6 +226,7 @@ describe("orphan reminders", () => {
     try {
       const result = await deleteOrphanReminders({ scheduler, store }, orphans);
       expect(result.kept.map((o) => o.name).sort()).toEqual([
+        "actor/dapr.internal.default.orders.retentioner/gone-1/retention",
         "workflow/orders/done-1/timer-3",
         "workflow/orders/gone-1/new-event-a1",
         "workflow/orders/gone-1/timer-1",
