@@ -87,6 +87,7 @@ export async function withWorkflowStore<T>(
   fn: (store: WorkflowStateStore) => Promise<T>,
 ): Promise<T> {
   const backend = await openBackend(flags);
+  if (backend.advice) process.stderr.write(`note: ${backend.advice}\n`);
   try {
     return await fn(new WorkflowStateStore(backend, appRef(flags)));
   } finally {

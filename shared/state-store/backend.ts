@@ -19,14 +19,41 @@ export interface ScanKeysRequest {
   cursor?: string | undefined;
 }
 
+export interface ScanEntriesRequest {
+  /** Keys must start with this (matched literally). */
+  prefix: string;
+  /** Rows per page. */
+  pageSize: number;
+  /** Continue after this key (a key returned earlier by the same scan). */
+  after?: string | undefined;
+}
+
+export interface EntryPage {
+  /** Rows in the byte order of their keys (UTF-8, as C collation orders them). */
+  entries: Array<readonly [string, Uint8Array]>;
+  /** True when no row follows this page. */
+  done: boolean;
+  /** The last row's key (unreadable rows included): where the next page starts after. */
+  lastKey: string | undefined;
+  /** Rows in this page whose value cannot be read at all (e.g. a JSON null where bytes belong), left out of entries. */
+  unreadable?: Array<{ key: string; reason: string }>;
+}
+
 export type StoreKind = "postgresql" | "mysql" | "redis" | "mongodb" | "sqlserver";
 
 export interface StateBackend {
   readonly kind: StoreKind;
   /** A human description of where the data lives (host/db/table), without secrets. */
   readonly location: string;
+  /** What would make this store faster to scan (e.g. an index to create), for the doors to say once. */
+  readonly advice?: string | undefined;
   /** One page of keys matching prefix…suffix. Pages never overlap; together they cover every matching key. */
   scanKeys(request: ScanKeysRequest): Promise<KeyPage>;
+  /**
+   * Optional: every row (key and value) under a prefix in key byte order, one ordered range scan a page. Stores that
+   * can serve it from an index implement it, and listing then costs one round trip a page instead of three.
+   */
+  scanEntries?(request: ScanEntriesRequest): Promise<EntryPage>;
   /** Reads many keys in one round trip where the store allows; missing keys are absent from the map. */
   getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
   /** Upserts all entries in one transaction, in Dapr's physical encoding for this store. */

@@ -24,7 +24,15 @@ import pg from "pg";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import { SAMPLE_APP, sampleInstanceSpecs } from "../testdata/sample-data.ts";
 import { writeInstances } from "../testdata/writer.ts";
-import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type {
+  EntryPage,
+  GuardedDeletion,
+  GuardedGroup,
+  KeyPage,
+  ScanEntriesRequest,
+  ScanKeysRequest,
+  StateBackend,
+} from "./backend.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "./postgresql.ts";
 
 export const DEFAULT_EMBEDDED_DIR = ".housekeeper/pgdata";
@@ -88,12 +96,15 @@ export async function openEmbeddedBackend(options: EmbeddedBackendOptions = {}):
 class EmbeddedStateBackend implements StateBackend {
   readonly kind = "postgresql" as const;
   private closing: Promise<void> | undefined;
+  readonly scanEntries?: (request: ScanEntriesRequest) => Promise<EntryPage>;
 
   constructor(
     private readonly inner: StateBackend,
     readonly location: string,
     private readonly closeAll: () => Promise<void>,
-  ) {}
+  ) {
+    this.scanEntries = inner.scanEntries?.bind(inner);
+  }
 
   scanKeys(request: ScanKeysRequest): Promise<KeyPage> {
     return this.inner.scanKeys(request);

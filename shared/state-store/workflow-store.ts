@@ -7,7 +7,7 @@ import type { FailureDetails, HistoryEvent, WorkflowStateMetadata } from "../wor
 import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { deriveState } from "../workflow/runtime-status.ts";
-import type { GuardedGroup, GuardedMember, GuardedOutcome, StateBackend } from "./backend.ts";
+import type { EntryPage, GuardedGroup, GuardedMember, GuardedOutcome, StateBackend } from "./backend.ts";
 import type { AppRef } from "./keys.ts";
 import {
   CUSTOM_STATUS_KEY,
@@ -73,6 +73,12 @@ export interface ListOptions {
 }
 
 const DEFAULT_PAGE_SIZE = 200;
+/** Rows a range-scan page asks for per instance of the page size (an instance has a few to a few dozen rows). */
+const ROWS_PER_INSTANCE = 10;
+/** A page never grows past this many rows: an instance with more is reported as unreadable, not held in memory. */
+const MAX_ROWS_PER_PAGE = 200_000;
+/** State keys a summary needs: history, inbox, custom status, metadata (signatures and the like are skipped). */
+const LISTED_STATE_KEY = /^(?:history-\d+|inbox-\d+|customStatus|metadata)$/;
 
 /**
  * What an instance was read as: its metadata value and its last history event (a new event changes both, a new run
@@ -121,6 +127,10 @@ export class WorkflowStateStore {
    * on one page, the next one is already being read (one page of read-ahead hides the store's round trips).
    */
   async *listInstances(options: ListOptions = {}): AsyncGenerator<InstancePage> {
+    if (this.backend.scanEntries) {
+      yield* this.listByRangeScan(options);
+      return;
+    }
     const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
     const seen = new Set<string>(); // Redis SCAN may return a key twice; other stores never do
     const readPage = async (cursor: string | undefined): Promise<InstancePage> => {
@@ -147,6 +157,106 @@ export class WorkflowStateStore {
       next?.catch(() => {});
       yield page;
     }
+  }
+
+  /**
+   * Listing where the store can range-scan in key order: the app's rows arrive grouped by instance (each instance's
+   * keys share `<prefix><id>||`), its history, inbox and custom status before its metadata, so an instance is
+   * decided when its metadata row arrives: one round trip a page, no second read. Rows after the last whole
+   * instance of a page are read again with the next page (the cursor stops before them). A page is read ahead while
+   * the caller works on the last one.
+   */
+  private async *listByRangeScan(options: ListOptions): AsyncGenerator<InstancePage> {
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    let rowsPerPage = Math.max(16, pageSize * ROWS_PER_INSTANCE);
+    const readPage = async (after: string | undefined): Promise<InstancePage | "too-small"> => {
+      const page = await this.backend.scanEntries!({
+        prefix: workflowKeyPrefix(this.app),
+        pageSize: rowsPerPage,
+        after,
+      });
+      return this.instancesFromRows(page, after, rowsPerPage);
+    };
+    let after = options.cursor;
+    let next: Promise<InstancePage | "too-small"> | undefined = readPage(after);
+    while (next) {
+      const page: InstancePage | "too-small" = await next;
+      if (page === "too-small") {
+        // One instance has more rows than a page: read it with a bigger one.
+        rowsPerPage *= 4;
+        next = readPage(after);
+        continue;
+      }
+      after = page.cursor;
+      next = page.cursor === undefined ? undefined : readPage(page.cursor);
+      next?.catch(() => {});
+      yield page;
+    }
+  }
+
+  private instancesFromRows(
+    page: EntryPage,
+    after: string | undefined,
+    rowsPerPage: number,
+  ): InstancePage | "too-small" {
+    // Rows in scan order; unreadable ones (no value) are merged back in where they belong.
+    const rows: Array<{ key: string; value?: Uint8Array; bad?: string }> = page.entries.map(([key, value]) => ({
+      key,
+      value,
+    }));
+    if (page.unreadable?.length) {
+      rows.push(...page.unreadable.map((u) => ({ key: u.key, bad: u.reason })));
+      rows.sort((a, b) => compareBytes(a.key, b.key));
+    }
+    const groups = new Map<
+      string,
+      { rows: Map<string, Uint8Array>; first: number; bad?: { key: string; reason: string } }
+    >();
+    const completed: Array<{ id: string; at: number }> = [];
+    rows.forEach((row, at) => {
+      const parsed = parseWorkflowKey(this.app, row.key);
+      if (!parsed || !LISTED_STATE_KEY.test(parsed.stateKey)) return;
+      let group = groups.get(parsed.instanceId);
+      if (!group) {
+        group = { rows: new Map(), first: at };
+        groups.set(parsed.instanceId, group);
+      }
+      if (row.value) group.rows.set(row.key, row.value);
+      if (row.bad) group.bad ??= { key: row.key, reason: row.bad };
+      if (parsed.stateKey === METADATA_KEY) completed.push({ id: parsed.instanceId, at });
+    });
+    // Cut before the first row of the first instance still waiting for its metadata; the next page starts there.
+    let cut = rows.length;
+    if (!page.done) {
+      const done = new Set(completed.map((c) => c.id));
+      for (const [id, group] of groups) if (!done.has(id)) cut = Math.min(cut, group.first);
+      if (cut === 0) {
+        if (rowsPerPage < MAX_ROWS_PER_PAGE) return "too-small";
+        cut = rows.length; // an instance beyond any page: skip past it; its metadata row will show it unreadable
+      }
+    }
+    const instances: InstanceSummary[] = [];
+    const unreadable: UnreadableInstance[] = [];
+    for (const { id, at } of completed) {
+      if (at >= cut) continue;
+      const group = groups.get(id)!;
+      const metaKey = instanceKeyPrefix(this.app, id) + METADATA_KEY;
+      if (group.bad) {
+        unreadable.push({ instanceId: id, key: group.bad.key, reason: group.bad.reason });
+        continue;
+      }
+      try {
+        const metadataBytes = group.rows.get(metaKey)!;
+        const metadata = decodeMetadata(metadataBytes);
+        instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, false));
+      } catch (error) {
+        const key = error instanceof KeyedDecodeError ? error.key : metaKey;
+        unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
+      }
+    }
+    const finished = page.done && cut === rows.length;
+    const cursor = finished ? undefined : cut > 0 ? rows[cut - 1]!.key : after;
+    return { instances, unreadable, cursor };
   }
 
   /** Reads one instance whole; undefined when it has no metadata key (it does not exist). */
@@ -376,6 +486,11 @@ function childWorkflowsOf(history: readonly HistoryEvent[], app: AppRef): ChildW
     children.push({ instanceId, appId: event.router?.targetAppID || app.appId });
   }
   return children;
+}
+
+/** Byte order of UTF-8 strings (the order of `COLLATE "C"`). */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function multiEntryKeyOf(prefix: string, kind: "history" | "inbox", index: number): string {
