@@ -82,8 +82,8 @@ function nanos(ts: Timestamp | undefined): number {
   return ts?.nanos ?? 0;
 }
 /** b - a in nanoseconds. */
-function diffNs(a: Timestamp | undefined, b: Timestamp | undefined): number {
-  return (seconds(b) - seconds(a)) * 1e9 + (nanos(b) - nanos(a));
+function diffNs(a: Timestamp | undefined, b: Timestamp | undefined): bigint {
+  return BigInt(seconds(b) - seconds(a)) * 1_000_000_000n + BigInt(nanos(b) - nanos(a));
 }
 
 /**
@@ -100,7 +100,7 @@ export function sortHistory(events: readonly HistoryEvent[]): HistoryEvent[] {
     const idJ = ej.eventId ?? 0;
     if (idI > 0 && idJ > 0) return idI < idJ;
     const d = diffNs(ej.timestamp, ei.timestamp);
-    if (d !== 0) return d < 0;
+    if (d !== 0n) return d < 0n;
     return idI < idJ;
   };
   goStableSort(data.length, less, (i, j) => {
@@ -230,7 +230,7 @@ export function historyRows(events: readonly HistoryEvent[], context: HistoryCon
       timestamp: rfc3339FromSeconds(seconds(event.timestamp)),
       elapsed:
         index === 0
-          ? `Age:${humanizeDuration((context.nowMs - seconds(event.timestamp) * 1000) * 1e6 - nanos(event.timestamp))}`
+          ? `Age:${humanizeDuration(BigInt(context.nowMs) * 1_000_000n - (BigInt(seconds(event.timestamp)) * 1_000_000_000n + BigInt(nanos(event.timestamp))))}`
           : humanizeDuration(diffNs(prev, event.timestamp)),
       status: deriveStatus(event),
       details: deriveDetails(first!, event),
