@@ -53,9 +53,9 @@ export class JsonArrayWriter {
     this.count++;
   }
 
-  /** Closes the array (prints `[]` when empty) and ends the line. */
+  /** Closes the array (prints `[]` when empty), with no newline after it, as Go's MarshalIndent output. */
   async end(): Promise<void> {
-    await this.sink.write(this.count === 0 ? "[]\n" : "\n]\n");
+    await this.sink.write(this.count === 0 ? "[]" : "\n]");
   }
 }
 

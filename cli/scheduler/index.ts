@@ -21,6 +21,7 @@ import { FILTER_KINDS } from "../../shared/scheduler/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
+import { statusLine } from "../output/status.ts";
 import { renderTable, TableLayout } from "../output/table.ts";
 import type { EtcdFlags, StoreOpener } from "./connection.ts";
 import {
@@ -165,7 +166,7 @@ export async function runList(
         await yaml?.end();
       }
       await sink.flush();
-      if (listed === 0) io.stderr.write(`No jobs found in namespace "${run.namespace}"\n`);
+      if (listed === 0) io.stderr.write(statusLine("failure", `No jobs found in namespace "${run.namespace}"`));
       if (skipped > 0) {
         io.stderr.write(
           `warning: ${plural(skipped, "key")} could not be decoded and ${skipped === 1 ? "was" : "were"} skipped\n`,
@@ -212,7 +213,8 @@ function getCommand(io: Io): Command {
         await sink.write(renderTable(WIDE_HEADERS, jobs.map(wideCells)));
         break;
       case "json":
-        await sink.write(`${goJsonIndent(jobs.map(wideJson))}\n`);
+        // dapr/cli utils.PrintDetail: json.MarshalIndent, no newline after it.
+        await sink.write(goJsonIndent(jobs.map(wideJson)));
         break;
       case "yaml": {
         const yaml = new YamlListWriter(sink);
@@ -243,7 +245,7 @@ function deleteCommand(io: Io): Command {
       flags,
       (store) =>
         deleteJobs(store, names, namespace, (name) => {
-          io.stdout.write(`Deleted ${name} in namespace '${namespace}'.\n`);
+          io.stdout.write(statusLine("info", `Deleted ${name} in namespace '${namespace}'.`));
         }),
       io.open,
     );
@@ -266,8 +268,9 @@ function deleteAllCommand(io: Io): Command {
     const flags = etcdFlags(cmd);
     const deleted = await withSchedulerStore(flags, (store) => deleteAllJobs(store, prefix, namespace), io.open);
     const sink = new OutputSink(io.stdout);
-    for (const key of deleted.jobs) await sink.write(`Deleted job '${key}'.\n`);
-    await sink.write(`Deleted ${deleted.jobs.length} jobs in namespace '${namespace}'.\n`);
+    // dapr/cli pkg/scheduler/deleteall.go: InfoStatusEvent lines.
+    for (const key of deleted.jobs) await sink.write(statusLine("info", `Deleted job '${key}'.`));
+    await sink.write(statusLine("info", `Deleted ${deleted.jobs.length} jobs in namespace '${namespace}'.`));
     await sink.flush();
   });
   return command;

@@ -65,7 +65,8 @@ export async function runHistory(run: HistoryRun): Promise<void> {
       await sink.write(renderTable(HISTORY_WIDE_HEADERS, rows.map(historyWideCells)));
       break;
     case "json":
-      await sink.write(`${goJsonIndent(rows)}\n`);
+      // dapr/cli utils.PrintDetail: json.MarshalIndent, no newline after it; a nil slice (no events) is `null`.
+      await sink.write(rows.length === 0 ? "null" : goJsonIndent(rows));
       break;
     case "yaml":
       if (rows.length === 0) await sink.write("[]\n");

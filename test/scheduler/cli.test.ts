@@ -102,7 +102,10 @@ describe("scheduler list / get", () => {
     expect(names((await cli(store, "list", "--filter", "workflow", "-n", "prod")).out)).toEqual([
       "workflow/my-app/inst-1/new-event-p",
     ]);
-    expect(await cli(store, "list", "-n", "nope")).toEqual({ out: "", err: 'No jobs found in namespace "nope"\n' });
+    expect(await cli(store, "list", "-n", "nope")).toEqual({
+      out: "",
+      err: '\u274c  No jobs found in namespace "nope"\n',
+    });
   });
 
   it("list -o wide|json|yaml print the wide records (Go json / yaml.v2 shapes)", async () => {
@@ -172,6 +175,7 @@ describe("scheduler list / get", () => {
       "json",
     );
     const records = JSON.parse(out);
+    expect(out.endsWith("\n]")).toBe(true); // utils.PrintDetail: no newline after the JSON
     expect(records.map((r: { name: string }) => r.name)).toEqual([
       "workflow/my-app/inst-1/new-event-aaa",
       "activity/my-app/inst-1::0::1",
@@ -188,7 +192,9 @@ describe("scheduler delete / delete-all", () => {
   it("delete prints one line per job; delete-all the keys and a count", async () => {
     const store = await stores.create(SEED_ENTRIES);
     expect((await cli(store, "delete", "actor/Cart/c2/flush", "app/billing/report")).out).toBe(
-      "Deleted actor/Cart/c2/flush in namespace 'default'.\nDeleted app/billing/report in namespace 'default'.\n",
+      // dapr/cli pkg/print InfoStatusEvent: "ℹ️  " before each line.
+      "\u2139\ufe0f  Deleted actor/Cart/c2/flush in namespace 'default'.\n" +
+        "\u2139\ufe0f  Deleted app/billing/report in namespace 'default'.\n",
     );
     await expect(cli(store, "delete", "actor/Cart/c2/flush")).rejects.toThrow(
       "no job with key 'actor/Cart/c2/flush' found in namespace 'default'",
@@ -197,15 +203,15 @@ describe("scheduler delete / delete-all", () => {
     const wf = "dapr/jobs/actorreminder||default||dapr.internal.default.my-app";
     expect(out).toBe(
       [
-        `Deleted job '${wf}.workflow||inst-1||new-event-aaa'.`,
-        `Deleted job '${wf}.workflow||inst-1||timer-0'.`,
-        `Deleted job '${wf}.activity||inst-1::0::1||run-activity'.`,
-        "Deleted 3 jobs in namespace 'default'.",
+        `\u2139\ufe0f  Deleted job '${wf}.workflow||inst-1||new-event-aaa'.`,
+        `\u2139\ufe0f  Deleted job '${wf}.workflow||inst-1||timer-0'.`,
+        `\u2139\ufe0f  Deleted job '${wf}.activity||inst-1::0::1||run-activity'.`,
+        "\u2139\ufe0f  Deleted 3 jobs in namespace 'default'.",
         "",
       ].join("\n"),
     );
     expect((await cli(store, "delete-all", "workflow/my-app/inst-1")).out).toBe(
-      "Deleted 0 jobs in namespace 'default'.\n",
+      "\u2139\ufe0f  Deleted 0 jobs in namespace 'default'.\n",
     );
     await expect(cli(store, "delete-all", "activity")).rejects.toThrow("unknown key prefix: activity");
   });
