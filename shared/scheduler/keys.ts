@@ -7,8 +7,8 @@
  *   dapr/jobs/app||<namespace>||<appID>||<jobName>
  *   dapr/counters/…  the same names, holding the job's trigger counter.
  * Workflow actors are `dapr.internal.<namespace>.<appID>.workflow` (actor ID = instance ID), activity actors
- * `dapr.internal.<namespace>.<appID>.activity` (actor ID `<instanceID>::<taskID>::<generation>`, one reminder named
- * `run-activity`).
+ * `dapr.internal.<namespace>.<appID>.activity` (actor ID `<instanceID>::<taskID>`, before Dapr master
+ * `<instanceID>::<taskID>::<generation>`; one reminder named `run-activity`).
  *
  * Display names (dapr/cli pkg/scheduler/scheduler.go parseJob / parseJobKey / pathsFromJobKey, deleteall.go):
  *   app/<appID>/<jobName>
