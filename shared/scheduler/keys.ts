@@ -294,26 +294,6 @@ export function instanceReminderSelection(app: AppRef, instanceId: string): KeyS
 }
 
 /**
- * Key prefixes that hold every job `list -n <namespace> --filter <filter>` can show: Dapr names keys after the
- * metadata the filter looks at, so nothing outside them can match. `namespace` undefined: all namespaces.
- */
-export function listSelection(filter: FilterKind, namespace: string | undefined): KeySelection {
-  if (namespace === undefined) return ALL_KEYS;
-  const ns = namespace;
-  switch (filter) {
-    case "app":
-      return selection([`app||${ns}||`]);
-    case "workflow":
-    case "activity":
-      return selection([`actorreminder||${ns}||dapr.internal.`]);
-    case "actor":
-      return selection([`actorreminder||${ns}||`]);
-    default:
-      return selection([`actorreminder||${ns}||`, `app||${ns}||`]);
-  }
-}
-
-/**
  * Drops prefixes covered by another one and sorts them by UTF-8 bytes (etcd's order), so scanning them one after
  * the other visits every key once, in key order.
  */

@@ -108,6 +108,38 @@ describe("scheduler list / get", () => {
     });
   });
 
+  it("list --filter: a job without a target passes every filter, wherever its key is (cli pkg/scheduler)", async () => {
+    // Hand-encoded from the field numbers of dapr/cli pkg/scheduler/stored/job.pb.go and dapr's JobMetadata:
+    // StoredJob{due_time(3): Timestamp{seconds(1)}, job(5): Job{metadata(5): Any{type_url(1), value(2):
+    // JobMetadata{app_id(1), namespace(2)}}}} — no target (field 3 of JobMetadata).
+    const len = (field: number, bytes: Uint8Array) =>
+      Buffer.concat([Uint8Array.of((field << 3) | 2, bytes.length), bytes]);
+    const text = (s: string) => Buffer.from(s);
+    const metadata = Buffer.concat([len(1, text("billing")), len(2, text("default"))]);
+    const any = Buffer.concat([
+      len(1, text("type.googleapis.com/dapr.proto.scheduler.v1.JobMetadata")),
+      len(2, metadata),
+    ]);
+    const seconds = Math.floor(NOW.getTime() / 1000) + 3600; // varint of 1767272400
+    const varint: number[] = [];
+    for (let n = seconds; ; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        varint.push(n);
+        break;
+      }
+      varint.push((n % 128) | 128);
+    }
+    const stored = Buffer.concat([len(3, Uint8Array.of(0x08, ...varint)), len(5, len(5, any))]);
+    const targetless = await stores.create([
+      { key: "dapr/jobs/app||default||billing||no-target", value: stored },
+      ...SEED_ENTRIES,
+    ]);
+    for (const filter of ["all", "app", "actor", "workflow", "activity"]) {
+      const listed = JSON.parse((await cli(targetless, "list", "--filter", filter, "-n", "default", "-o", "json")).out);
+      expect(listed.map((j: { name: string }) => j.name)).toContain("no-target");
+    }
+  });
+
   it("list -o wide|json|yaml print the wide records (Go json / yaml.v2 shapes)", async () => {
     const wide = (await cli(store, "list", "-o", "wide", "--filter", "actor")).out.split("\n");
     expect(wide[0]).toMatch(
