@@ -3,8 +3,8 @@
  * so printing 100,000 rows into a slow pipe never queues the whole output in memory.
  */
 import type { Writable } from "node:stream";
-import { stringify } from "yaml";
 import { goJsonIndent } from "./go-format.ts";
+import { goYamlListItem } from "./go-yaml.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -59,23 +59,18 @@ export class JsonArrayWriter {
   }
 }
 
-/** Writes a YAML sequence item by item (`- key: value` blocks), via the `yaml` package. */
+/** Writes a YAML sequence item by item (`- key: value` blocks), as the Dapr CLI's yaml.v2 does (go-yaml.ts). */
 export class YamlListWriter {
   private count = 0;
 
   constructor(private readonly sink: OutputSink) {}
 
-  async item(value: unknown): Promise<void> {
-    await this.sink.write(yamlListItem(value));
+  async item(value: object): Promise<void> {
+    await this.sink.write(goYamlListItem(value));
     this.count++;
   }
 
   async end(): Promise<void> {
     if (this.count === 0) await this.sink.write("[]\n");
   }
-}
-
-/** One YAML sequence item, ending in a newline. */
-export function yamlListItem(value: unknown): string {
-  return stringify([value], { lineWidth: 0 });
 }

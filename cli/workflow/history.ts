@@ -9,7 +9,8 @@ import { HousekeeperError } from "../../shared/errors.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { goJsonIndent } from "../output/go-format.ts";
-import { OutputSink, yamlListItem } from "../output/sink.ts";
+import { goYamlList } from "../output/go-yaml.ts";
+import { OutputSink } from "../output/sink.ts";
 import { renderTable } from "../output/table.ts";
 import {
   HISTORY_SHORT_HEADERS,
@@ -69,8 +70,7 @@ export async function runHistory(run: HistoryRun): Promise<void> {
       await sink.write(rows.length === 0 ? "null" : goJsonIndent(rows));
       break;
     case "yaml":
-      if (rows.length === 0) await sink.write("[]\n");
-      for (const row of rows) await sink.write(yamlListItem(row));
+      await sink.write(goYamlList(rows));
       break;
   }
   await sink.flush();

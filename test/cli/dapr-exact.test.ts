@@ -131,6 +131,15 @@ describe("output bytes as the Dapr CLI writes them", () => {
     expect(done.stdout.endsWith("\n  }\n]")).toBe(true);
   });
 
+  it("quotes YAML as gopkg.in/yaml.v2 does: RFC 3339 times and empty strings", async () => {
+    const run = await list("-o", "yaml");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      "- namespace: default\n  appID: exactapp\n  name: Wf\n  instanceID: unknown-status\n" +
+        '  created: "2026-01-01T00:00:00Z"\n  lastUpdate: "2026-01-01T00:01:00Z"\n  runtimeStatus: ""\n',
+    );
+  });
+
   it("prefixes 'No workflow found' with the failure emoji (pkg/print FailureStatusEvent)", async () => {
     const run = await cli(["workflow", "list", "-a", "nobody", "-c", url, "-o", "json"]);
     expect(run).toEqual({
