@@ -15,17 +15,25 @@ const BEST_INDENT = 2;
 /** Mapping values inside a sequence item: the item's keys at column 2, continuation lines at 4. */
 const VALUE_INDENT = 2 * BEST_INDENT;
 
+export interface GoYamlOptions {
+  /**
+   * Keys whose values are Go `time.Time` fields in the Dapr CLI's structs, given as their RFC 3339 text: yaml.v2
+   * writes those plain, never quoted (encode.go `timev`), unlike a string that looks like a time.
+   */
+  times?: readonly string[];
+}
+
 /** `yaml.Marshal(list)`: `[]\n` for an empty list. */
-export function goYamlList(items: readonly object[]): string {
+export function goYamlList(items: readonly object[], options: GoYamlOptions = {}): string {
   if (items.length === 0) return "[]\n";
-  return items.map(goYamlListItem).join("");
+  return items.map((item) => goYamlListItem(item, options)).join("");
 }
 
 /**
  * One `- key: value` block of a list, ending in a newline. Values are strings, integers, booleans or null;
  * undefined values are left out (as `omitempty` fields).
  */
-export function goYamlListItem(item: object): string {
+export function goYamlListItem(item: object, options: GoYamlOptions = {}): string {
   const out = new Emitter();
   out.indicator("-", true, true);
   let empty = true;
@@ -35,7 +43,7 @@ export function goYamlListItem(item: object): string {
     out.writeIndent(BEST_INDENT);
     out.plain(key, false); // keys are simple plain scalars, never folded
     out.indicator(":", false);
-    if (typeof value === "string") out.scalar(value);
+    if (typeof value === "string") out.scalar(value, options.times?.includes(key) === true);
     else if (value === null || typeof value === "boolean" || Number.isInteger(value)) out.plain(String(value), true);
     else throw new TypeError(`cannot write ${typeof value} ${String(value)} as a yaml.v2 record value`);
   }
@@ -217,15 +225,17 @@ class Emitter {
   whitespace = true;
   indention = true;
 
-  /** A string value: encode.go stringv's requested style, then select_scalar_style. */
-  scalar(s: string): void {
+  /** A string (or time) value: encode.go stringv's (or timev's) requested style, then select_scalar_style. */
+  scalar(s: string, isTime = false): void {
     const chars = [...s];
     const a = analyze(chars);
-    let style: "plain" | "single" | "double" | "literal" = s.includes("\n")
-      ? "literal"
-      : resolvesToNonString(s)
-        ? "double"
-        : "plain";
+    let style: "plain" | "single" | "double" | "literal" = isTime
+      ? "plain"
+      : s.includes("\n")
+        ? "literal"
+        : resolvesToNonString(s)
+          ? "double"
+          : "plain";
     if (style === "plain" && !a.blockPlainAllowed) style = "single";
     if (style === "single" && !a.singleQuotedAllowed) style = "double";
     if (style === "literal" && !a.blockAllowed) style = "double";

@@ -4,7 +4,7 @@
  */
 import type { Writable } from "node:stream";
 import { goJsonIndent } from "./go-format.ts";
-import { goYamlListItem } from "./go-yaml.ts";
+import { type GoYamlOptions, goYamlListItem } from "./go-yaml.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -63,10 +63,13 @@ export class JsonArrayWriter {
 export class YamlListWriter {
   private count = 0;
 
-  constructor(private readonly sink: OutputSink) {}
+  constructor(
+    private readonly sink: OutputSink,
+    private readonly options: GoYamlOptions = {},
+  ) {}
 
   async item(value: object): Promise<void> {
-    await this.sink.write(goYamlListItem(value));
+    await this.sink.write(goYamlListItem(value, this.options));
     this.count++;
   }
 

@@ -40,6 +40,7 @@ import {
   shortCells,
   toListedJob,
   WIDE_HEADERS,
+  WIDE_TIME_FIELDS,
   wideCells,
   wideJson,
   wideYaml,
@@ -152,7 +153,7 @@ export async function runList(
       }
       const sink = new OutputSink(io.stdout);
       const json = run.output === "json" ? new JsonArrayWriter(sink) : undefined;
-      const yaml = run.output === "yaml" ? new YamlListWriter(sink) : undefined;
+      const yaml = run.output === "yaml" ? new YamlListWriter(sink, { times: WIDE_TIME_FIELDS }) : undefined;
       let listed = 0;
       for await (const job of externalSort(matching(), { compare: compareListed, runSize })) {
         if (listed === 0 && table) await sink.write(`${table.layout.header()}\n`);
@@ -217,7 +218,7 @@ function getCommand(io: Io): Command {
         await sink.write(goJsonIndent(jobs.map(wideJson)));
         break;
       case "yaml": {
-        const yaml = new YamlListWriter(sink);
+        const yaml = new YamlListWriter(sink, { times: WIDE_TIME_FIELDS });
         for (const j of jobs) await yaml.item(wideYaml(j));
         await yaml.end();
         break;

@@ -27,6 +27,9 @@ export interface HistoryRow {
   attrs?: string;
 }
 
+/** HistoryOutputWide's Go `time.Time` field (cli pkg/workflow/history.go): yaml.v2 writes it plain. */
+export const HISTORY_TIME_FIELDS = ["timestamp"] as const;
+
 export const HISTORY_SHORT_HEADERS = ["TYPE", "NAME", "EVENTID", "ELAPSED", "STATUS", "DETAILS"] as const;
 export const HISTORY_WIDE_HEADERS = [
   "PLAY",

@@ -14,6 +14,7 @@ import { OutputSink } from "../output/sink.ts";
 import { renderTable } from "../output/table.ts";
 import {
   HISTORY_SHORT_HEADERS,
+  HISTORY_TIME_FIELDS,
   HISTORY_WIDE_HEADERS,
   historyRows,
   historyShortCells,
@@ -70,7 +71,7 @@ export async function runHistory(run: HistoryRun): Promise<void> {
       await sink.write(rows.length === 0 ? "null" : goJsonIndent(rows));
       break;
     case "yaml":
-      await sink.write(goYamlList(rows));
+      await sink.write(goYamlList(rows, { times: HISTORY_TIME_FIELDS }));
       break;
   }
   await sink.flush();

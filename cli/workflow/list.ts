@@ -27,6 +27,7 @@ import {
   shortCells,
   toListedInstance,
   WIDE_HEADERS,
+  WIDE_TIME_FIELDS,
   wideCells,
   wideRecord,
 } from "./list-rows.ts";
@@ -181,7 +182,7 @@ export async function runList(run: ListRun): Promise<ListResult> {
 
     const sink = new OutputSink(stdout);
     const json = run.output === "json" ? new JsonArrayWriter(sink) : undefined;
-    const yaml = run.output === "yaml" ? new YamlListWriter(sink) : undefined;
+    const yaml = run.output === "yaml" ? new YamlListWriter(sink, { times: WIDE_TIME_FIELDS }) : undefined;
     let listed = 0;
     for await (const record of externalSort(matching(), { compare: compareListed, runSize })) {
       if (listed === 0 && table) await sink.write(`${table.layout.header()}\n`);

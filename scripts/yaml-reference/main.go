@@ -4,7 +4,8 @@
 //	mkdir -p $GOPATH/src/gopkg.in/yaml.v2   # the v2.4.0 sources (git archive v2.4.0 of github.com/go-yaml/yaml)
 //	GO111MODULE=off go run scripts/yaml-reference/main.go < cases.jsonl > test/cli/fixtures/yaml-v2.jsonl
 //
-// Each stdin line is a JSON array of records (objects, key order kept; values string, integer, bool or null).
+// Each stdin line is a JSON array of records (objects, key order kept; values string, integer, bool or null, or
+// {"$time": "<RFC 3339>"} for a Go time.Time field, which yaml.v2 writes with its own rule).
 // Output: one JSON line [input, yaml.Marshal(input)] per input line. Records become yaml.MapSlice, so keys keep their
 // order as the Dapr CLI's structs do.
 package main
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v2"
 )
@@ -30,6 +32,13 @@ func record(dec *json.Decoder) yaml.MapSlice {
 		var value interface{}
 		if err := dec.Decode(&value); err != nil {
 			panic(err)
+		}
+		if m, ok := value.(map[string]interface{}); ok {
+			t, err := time.Parse(time.RFC3339Nano, m["$time"].(string))
+			if err != nil {
+				panic(err)
+			}
+			value = t.UTC()
 		}
 		if n, ok := value.(json.Number); ok {
 			i, err := n.Int64()

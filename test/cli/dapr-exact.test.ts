@@ -131,13 +131,16 @@ describe("output bytes as the Dapr CLI writes them", () => {
     expect(done.stdout.endsWith("\n  }\n]")).toBe(true);
   });
 
-  it("quotes YAML as gopkg.in/yaml.v2 does: RFC 3339 times and empty strings", async () => {
+  it("writes YAML as gopkg.in/yaml.v2 does: time.Time fields plain, YAML 1.1 look-alike strings quoted", async () => {
     const run = await list("-o", "yaml");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
       "- namespace: default\n  appID: exactapp\n  name: Wf\n  instanceID: unknown-status\n" +
-        '  created: "2026-01-01T00:00:00Z"\n  lastUpdate: "2026-01-01T00:01:00Z"\n  runtimeStatus: ""\n',
+        '  created: 2026-01-01T00:00:00Z\n  lastUpdate: 2026-01-01T00:01:00Z\n  runtimeStatus: ""\n',
     );
+    // The zero time of an instance that never started is a time.Time too: plain.
+    const ids = await cli(["workflow", "list", "-a", APP, "-c", url, "-o", "yaml", "-s", "STALLED"]);
+    expect(ids.stdout).toContain("  instanceID: stalled-only\n  created: 0001-01-01T00:00:00Z\n");
   });
 
   it("prefixes 'No workflow found' with the failure emoji (pkg/print FailureStatusEvent)", async () => {
