@@ -5,7 +5,7 @@
  */
 import type { HistoryEvent, StringValue, Timestamp } from "../../shared/workflow/history-event.ts";
 import { eventTypeOf } from "../../shared/workflow/history-event.ts";
-import { RUNTIME_STATUSES } from "../../shared/workflow/runtime-status.ts";
+import { statusFromNumber } from "../../shared/workflow/runtime-status.ts";
 import { humanizeDuration, rfc3339FromSeconds } from "../output/go-format.ts";
 
 /** HistoryOutputWide: the wide table, and the JSON/YAML record (keys and order as Dapr's json tags). */
@@ -294,7 +294,7 @@ function deriveStatus(event: HistoryEvent): string {
       return "FAILED";
     case "executionCompleted":
       // Go's WorkflowMetadata.String(): the status name, "" for a number it does not know.
-      return RUNTIME_STATUSES[event.executionCompleted?.workflowStatus ?? 0] ?? "";
+      return statusFromNumber(event.executionCompleted?.workflowStatus);
     case "executionTerminated":
       return "TERMINATED";
     case "executionSuspended":
