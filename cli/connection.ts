@@ -16,6 +16,7 @@ export interface ConnectionFlags {
   namespace: string;
   connectionString?: string | undefined;
   tableName?: string | undefined;
+  databaseName?: string | undefined;
 }
 
 export interface ConnectionOptionsConfig {
@@ -23,7 +24,10 @@ export interface ConnectionOptionsConfig {
   requireAppId?: boolean;
 }
 
-/** Adds `-a/--app-id`, `-n/--namespace`, `-c/--connection-string` (env default) and `-t/--table-name`. */
+/**
+ * Adds `-a/--app-id`, `-n/--namespace`, `-c/--connection-string` (env default), `-t/--table-name` and
+ * `--database-name`.
+ */
 export function addConnectionOptions<C extends Command>(command: C, config: ConnectionOptionsConfig = {}): C {
   command.addOption(
     new Option("-a, --app-id <id>", "the app ID owning the workflow instances").makeOptionMandatory(
@@ -41,12 +45,21 @@ export function addConnectionOptions<C extends Command>(command: C, config: Conn
   command.addOption(
     new Option("-t, --table-name <name>", "the state store's table (or collection) name, if not Dapr's default"),
   );
+  command.addOption(
+    new Option("--database-name <name>", "MongoDB: the component's databaseName, if not Dapr's default daprStore"),
+  );
   return command;
 }
 
 /** Reads the connection flags from a command's parsed options, validating what commander cannot. */
 export function connectionFlags(command: Command): ConnectionFlags {
-  const opts = command.opts<{ appId?: string; namespace: string; connectionString?: string; tableName?: string }>();
+  const opts = command.opts<{
+    appId?: string;
+    namespace: string;
+    connectionString?: string;
+    tableName?: string;
+    databaseName?: string;
+  }>();
   const appId = opts.appId ?? "";
   if (appId.trim() === "") throw new HousekeeperError("bad-input", "--app-id must not be empty");
   if (opts.namespace.trim() === "") throw new HousekeeperError("bad-input", "--namespace must not be empty");
@@ -59,7 +72,16 @@ export function connectionFlags(command: Command): ConnectionFlags {
   if (opts.tableName !== undefined && opts.tableName.trim() === "") {
     throw new HousekeeperError("bad-input", "--table-name must not be empty");
   }
-  return { appId, namespace: opts.namespace, connectionString, tableName: opts.tableName };
+  if (opts.databaseName !== undefined && opts.databaseName.trim() === "") {
+    throw new HousekeeperError("bad-input", "--database-name must not be empty");
+  }
+  return {
+    appId,
+    namespace: opts.namespace,
+    connectionString,
+    tableName: opts.tableName,
+    databaseName: opts.databaseName,
+  };
 }
 
 export function appRef(flags: ConnectionFlags): AppRef {
@@ -71,10 +93,7 @@ export async function openBackend(flags: ConnectionFlags): Promise<StateBackend>
   if (flags.connectionString !== undefined) {
     // Imported lazily: each door pulls in only the drivers it uses, and `--help` stays fast.
     const { openStateBackend } = await import("../shared/state-store/open.ts");
-    return openStateBackend(
-      flags.connectionString,
-      flags.tableName === undefined ? {} : { tableName: flags.tableName },
-    );
+    return openStateBackend(flags.connectionString, { tableName: flags.tableName, databaseName: flags.databaseName });
   }
   const { openEmbeddedBackend } = await import("../shared/state-store/embedded.ts");
   // The first run creates the embedded database (a few seconds): say so on stderr, so stdout stays clean.

@@ -41,17 +41,27 @@ export function humanDuration(ms: number): string {
 
 /**
  * dapr/cli utils.HumanizeDuration: "" for zero; otherwise the absolute value as ns, µs/ms (1 decimal), s (2 decimals),
- * m or h (1 decimal). `ns` is the duration in nanoseconds.
+ * m or h (1 decimal). `ns` is the duration in nanoseconds (a bigint keeps durations past ~104 days exact).
+ * Seconds/minutes/hours are Go's time.Duration methods: whole units plus the remainder as a fraction, which rounds
+ * differently from one division at some ties (Go src/time/time.go `Seconds()`).
  */
-export function humanizeDuration(ns: number): string {
-  if (ns === 0) return "";
-  const d = Math.abs(ns);
-  if (d < 1e3) return `${Math.trunc(d)}ns`;
-  if (d < 1e6) return `${goFixed(d / 1e3, 1)}\u00b5s`;
-  if (d < 1e9) return `${goFixed(d / 1e6, 1)}ms`;
-  if (d < 60e9) return `${goFixed(d / 1e9, 2)}s`;
-  if (d < 3600e9) return `${goFixed(d / 60e9, 1)}m`;
-  return `${goFixed(d / 3600e9, 1)}h`;
+export function humanizeDuration(ns: bigint | number): string {
+  let d = typeof ns === "bigint" ? ns : BigInt(Math.trunc(ns));
+  if (d === 0n) return "";
+  if (d < 0n) d = -d;
+  if (d < 1_000n) return `${d}ns`;
+  if (d < 1_000_000n) return `${goFixed(Number(d) / 1e3, 1)}\u00b5s`;
+  if (d < SECOND) return `${goFixed(Number(d) / 1e6, 1)}ms`;
+  if (d < 60n * SECOND) return `${goFixed(durationIn(d, SECOND), 2)}s`;
+  if (d < 3600n * SECOND) return `${goFixed(durationIn(d, 60n * SECOND), 1)}m`;
+  return `${goFixed(durationIn(d, 3600n * SECOND), 1)}h`;
+}
+
+const SECOND = 1_000_000_000n;
+
+/** Go's `float64(d / unit) + float64(d % unit) / float64(unit)`. */
+function durationIn(d: bigint, unit: bigint): number {
+  return Number(d / unit) + Number(d % unit) / Number(unit);
 }
 
 /**

@@ -3,8 +3,8 @@
  * so printing 100,000 rows into a slow pipe never queues the whole output in memory.
  */
 import type { Writable } from "node:stream";
-import { stringify } from "yaml";
 import { goJsonIndent } from "./go-format.ts";
+import { type GoYamlOptions, goYamlListItem } from "./go-yaml.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -53,29 +53,27 @@ export class JsonArrayWriter {
     this.count++;
   }
 
-  /** Closes the array (prints `[]` when empty) and ends the line. */
+  /** Closes the array (prints `[]` when empty), with no newline after it, as Go's MarshalIndent output. */
   async end(): Promise<void> {
-    await this.sink.write(this.count === 0 ? "[]\n" : "\n]\n");
+    await this.sink.write(this.count === 0 ? "[]" : "\n]");
   }
 }
 
-/** Writes a YAML sequence item by item (`- key: value` blocks), via the `yaml` package. */
+/** Writes a YAML sequence item by item (`- key: value` blocks), as the Dapr CLI's yaml.v2 does (go-yaml.ts). */
 export class YamlListWriter {
   private count = 0;
 
-  constructor(private readonly sink: OutputSink) {}
+  constructor(
+    private readonly sink: OutputSink,
+    private readonly options: GoYamlOptions = {},
+  ) {}
 
-  async item(value: unknown): Promise<void> {
-    await this.sink.write(yamlListItem(value));
+  async item(value: object): Promise<void> {
+    await this.sink.write(goYamlListItem(value, this.options));
     this.count++;
   }
 
   async end(): Promise<void> {
     if (this.count === 0) await this.sink.write("[]\n");
   }
-}
-
-/** One YAML sequence item, ending in a newline. */
-export function yamlListItem(value: unknown): string {
-  return stringify([value], { lineWidth: 0 });
 }

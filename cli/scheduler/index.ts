@@ -21,6 +21,7 @@ import { FILTER_KINDS } from "../../shared/scheduler/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
+import { statusLine } from "../output/status.ts";
 import { renderTable, TableLayout } from "../output/table.ts";
 import type { EtcdFlags, StoreOpener } from "./connection.ts";
 import {
@@ -39,6 +40,7 @@ import {
   shortCells,
   toListedJob,
   WIDE_HEADERS,
+  WIDE_TIME_FIELDS,
   wideCells,
   wideJson,
   wideYaml,
@@ -151,7 +153,7 @@ export async function runList(
       }
       const sink = new OutputSink(io.stdout);
       const json = run.output === "json" ? new JsonArrayWriter(sink) : undefined;
-      const yaml = run.output === "yaml" ? new YamlListWriter(sink) : undefined;
+      const yaml = run.output === "yaml" ? new YamlListWriter(sink, { times: WIDE_TIME_FIELDS }) : undefined;
       let listed = 0;
       for await (const job of externalSort(matching(), { compare: compareListed, runSize })) {
         if (listed === 0 && table) await sink.write(`${table.layout.header()}\n`);
@@ -165,7 +167,7 @@ export async function runList(
         await yaml?.end();
       }
       await sink.flush();
-      if (listed === 0) io.stderr.write(`No jobs found in namespace "${run.namespace}"\n`);
+      if (listed === 0) io.stderr.write(statusLine("failure", `No jobs found in namespace "${run.namespace}"`));
       if (skipped > 0) {
         io.stderr.write(
           `warning: ${plural(skipped, "key")} could not be decoded and ${skipped === 1 ? "was" : "were"} skipped\n`,
@@ -212,10 +214,11 @@ function getCommand(io: Io): Command {
         await sink.write(renderTable(WIDE_HEADERS, jobs.map(wideCells)));
         break;
       case "json":
-        await sink.write(`${goJsonIndent(jobs.map(wideJson))}\n`);
+        // dapr/cli utils.PrintDetail: json.MarshalIndent, no newline after it.
+        await sink.write(goJsonIndent(jobs.map(wideJson)));
         break;
       case "yaml": {
-        const yaml = new YamlListWriter(sink);
+        const yaml = new YamlListWriter(sink, { times: WIDE_TIME_FIELDS });
         for (const j of jobs) await yaml.item(wideYaml(j));
         await yaml.end();
         break;
@@ -243,7 +246,7 @@ function deleteCommand(io: Io): Command {
       flags,
       (store) =>
         deleteJobs(store, names, namespace, (name) => {
-          io.stdout.write(`Deleted ${name} in namespace '${namespace}'.\n`);
+          io.stdout.write(statusLine("info", `Deleted ${name} in namespace '${namespace}'.`));
         }),
       io.open,
     );
@@ -266,8 +269,9 @@ function deleteAllCommand(io: Io): Command {
     const flags = etcdFlags(cmd);
     const deleted = await withSchedulerStore(flags, (store) => deleteAllJobs(store, prefix, namespace), io.open);
     const sink = new OutputSink(io.stdout);
-    for (const key of deleted.jobs) await sink.write(`Deleted job '${key}'.\n`);
-    await sink.write(`Deleted ${deleted.jobs.length} jobs in namespace '${namespace}'.\n`);
+    // dapr/cli pkg/scheduler/deleteall.go: InfoStatusEvent lines.
+    for (const key of deleted.jobs) await sink.write(statusLine("info", `Deleted job '${key}'.`));
+    await sink.write(statusLine("info", `Deleted ${deleted.jobs.length} jobs in namespace '${namespace}'.`));
     await sink.flush();
   });
   return command;

@@ -147,6 +147,9 @@ export function wideCells(job: ListedJob): string[] {
 }
 
 /** ListOutputWide as gopkg.in/yaml.v2 writes it: omitempty drops the zero time, nil pointers and a zero count. */
+/** ListOutputWide's Go `time.Time` fields (cli pkg/scheduler/list.go): yaml.v2 writes them plain. */
+export const WIDE_TIME_FIELDS = ["begin", "expiration", "lastTrigger"] as const;
+
 export function wideYaml(job: ListedJob): Record<string, unknown> {
   const w = wideJson(job);
   const out: Record<string, unknown> = { namespace: w.namespace, name: w.name };

@@ -27,6 +27,7 @@ import {
   parseRfc3339,
   TIMESTAMP_EXAMPLE,
 } from "../../shared/workflow/instance-filter.ts";
+import { statusLine } from "../output/status.ts";
 
 export interface ControlIo {
   stdout: Writable;
@@ -171,20 +172,16 @@ export async function purgeInstances(
   }
 }
 
-/** Dapr CLI status lines (pkg/print): `ℹ️  ` / `✅  ` before the text, nothing on Windows. */
+/** Dapr CLI status lines on stdout (cli/output/status.ts). */
 export class StatusPrinter {
   constructor(private readonly io: Pick<ControlIo, "stdout" | "platform">) {}
 
   info(text: string): void {
-    this.write("ℹ️  ", text);
+    this.io.stdout.write(statusLine("info", text, this.io.platform));
   }
 
   success(text: string): void {
-    this.write("✅  ", text);
-  }
-
-  private write(prefix: string, text: string): void {
-    this.io.stdout.write(`${this.io.platform === "win32" ? "" : prefix}${text}\n`);
+    this.io.stdout.write(statusLine("success", text, this.io.platform));
   }
 }
 

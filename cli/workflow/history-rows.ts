@@ -5,7 +5,7 @@
  */
 import type { HistoryEvent, StringValue, Timestamp } from "../../shared/workflow/history-event.ts";
 import { eventTypeOf } from "../../shared/workflow/history-event.ts";
-import { RUNTIME_STATUSES } from "../../shared/workflow/runtime-status.ts";
+import { statusFromNumber } from "../../shared/workflow/runtime-status.ts";
 import { humanizeDuration, rfc3339FromSeconds } from "../output/go-format.ts";
 
 /** HistoryOutputWide: the wide table, and the JSON/YAML record (keys and order as Dapr's json tags). */
@@ -26,6 +26,9 @@ export interface HistoryRow {
   executionId?: string;
   attrs?: string;
 }
+
+/** HistoryOutputWide's Go `time.Time` field (cli pkg/workflow/history.go): yaml.v2 writes it plain. */
+export const HISTORY_TIME_FIELDS = ["timestamp"] as const;
 
 export const HISTORY_SHORT_HEADERS = ["TYPE", "NAME", "EVENTID", "ELAPSED", "STATUS", "DETAILS"] as const;
 export const HISTORY_WIDE_HEADERS = [
@@ -82,8 +85,8 @@ function nanos(ts: Timestamp | undefined): number {
   return ts?.nanos ?? 0;
 }
 /** b - a in nanoseconds. */
-function diffNs(a: Timestamp | undefined, b: Timestamp | undefined): number {
-  return (seconds(b) - seconds(a)) * 1e9 + (nanos(b) - nanos(a));
+function diffNs(a: Timestamp | undefined, b: Timestamp | undefined): bigint {
+  return BigInt(seconds(b) - seconds(a)) * 1_000_000_000n + BigInt(nanos(b) - nanos(a));
 }
 
 /**
@@ -100,7 +103,7 @@ export function sortHistory(events: readonly HistoryEvent[]): HistoryEvent[] {
     const idJ = ej.eventId ?? 0;
     if (idI > 0 && idJ > 0) return idI < idJ;
     const d = diffNs(ej.timestamp, ei.timestamp);
-    if (d !== 0) return d < 0;
+    if (d !== 0n) return d < 0n;
     return idI < idJ;
   };
   goStableSort(data.length, less, (i, j) => {
@@ -230,7 +233,7 @@ export function historyRows(events: readonly HistoryEvent[], context: HistoryCon
       timestamp: rfc3339FromSeconds(seconds(event.timestamp)),
       elapsed:
         index === 0
-          ? `Age:${humanizeDuration((context.nowMs - seconds(event.timestamp) * 1000) * 1e6 - nanos(event.timestamp))}`
+          ? `Age:${humanizeDuration(BigInt(context.nowMs) * 1_000_000n - (BigInt(seconds(event.timestamp)) * 1_000_000_000n + BigInt(nanos(event.timestamp))))}`
           : humanizeDuration(diffNs(prev, event.timestamp)),
       status: deriveStatus(event),
       details: deriveDetails(first!, event),
@@ -291,7 +294,7 @@ function deriveStatus(event: HistoryEvent): string {
       return "FAILED";
     case "executionCompleted":
       // Go's WorkflowMetadata.String(): the status name, "" for a number it does not know.
-      return RUNTIME_STATUSES[event.executionCompleted?.workflowStatus ?? 0] ?? "";
+      return statusFromNumber(event.executionCompleted?.workflowStatus);
     case "executionTerminated":
       return "TERMINATED";
     case "executionSuspended":

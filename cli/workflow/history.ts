@@ -9,10 +9,12 @@ import { HousekeeperError } from "../../shared/errors.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { goJsonIndent } from "../output/go-format.ts";
-import { OutputSink, yamlListItem } from "../output/sink.ts";
+import { goYamlList } from "../output/go-yaml.ts";
+import { OutputSink } from "../output/sink.ts";
 import { renderTable } from "../output/table.ts";
 import {
   HISTORY_SHORT_HEADERS,
+  HISTORY_TIME_FIELDS,
   HISTORY_WIDE_HEADERS,
   historyRows,
   historyShortCells,
@@ -65,11 +67,11 @@ export async function runHistory(run: HistoryRun): Promise<void> {
       await sink.write(renderTable(HISTORY_WIDE_HEADERS, rows.map(historyWideCells)));
       break;
     case "json":
-      await sink.write(`${goJsonIndent(rows)}\n`);
+      // dapr/cli utils.PrintDetail: json.MarshalIndent, no newline after it; a nil slice (no events) is `null`.
+      await sink.write(rows.length === 0 ? "null" : goJsonIndent(rows));
       break;
     case "yaml":
-      if (rows.length === 0) await sink.write("[]\n");
-      for (const row of rows) await sink.write(yamlListItem(row));
+      await sink.write(goYamlList(rows, { times: HISTORY_TIME_FIELDS }));
       break;
   }
   await sink.flush();

@@ -110,6 +110,9 @@ export interface WideRecord {
   failureMessage: string;
 }
 
+/** The wide record's Go `time.Time` fields (cli pkg/workflow/list.go ListOutputWide): yaml.v2 writes them plain. */
+export const WIDE_TIME_FIELDS = ["created", "lastUpdate"] as const;
+
 function timeOrZero(ms: number | null): string {
   return ms === null ? rfc3339Seconds(undefined) : rfc3339FromSeconds(Math.floor(ms / 1000));
 }

@@ -9,13 +9,16 @@
  */
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
+import { HousekeeperError } from "../../shared/errors.ts";
+import { KEY_SEPARATOR, METADATA_KEY, parseWorkflowKey, workflowKeyPrefix } from "../../shared/state-store/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { RUNTIME_STATUSES } from "../../shared/workflow/runtime-status.ts";
 import type { ConnectionFlags } from "../connection.ts";
-import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
+import { addConnectionOptions, appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
+import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
 import type { ListContext, ListedInstance } from "./list-rows.ts";
 import {
@@ -24,6 +27,7 @@ import {
   shortCells,
   toListedInstance,
   WIDE_HEADERS,
+  WIDE_TIME_FIELDS,
   wideCells,
   wideRecord,
 } from "./list-rows.ts";
@@ -38,13 +42,21 @@ export function outputOption(): Option {
   return new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("short");
 }
 
+/** `list` also prints bare instance IDs (dapr/cli cmd/workflow/list.go `outputFormatIDs`). */
+const LIST_OUTPUT_FORMATS = [...OUTPUT_FORMATS, "ids"] as const;
+type ListOutputFormat = (typeof LIST_OUTPUT_FORMATS)[number];
+
 export function listCommand(): Command {
   const command = new Command("list")
     .alias("ls")
     .description("List workflow instances of an app, read directly from the actor state store");
   addConnectionOptions(command);
   command
-    .addOption(outputOption())
+    .addOption(
+      new Option("-o, --output <format>", "output format; ids: one instance ID per line, no filters")
+        .choices(LIST_OUTPUT_FORMATS)
+        .default("short"),
+    )
     .option("-w, --filter-name <name>", "only workflows with exactly this name")
     .option("-s, --filter-status <status>", `only workflows with this runtime status: ${RUNTIME_STATUSES.join(", ")}`)
     .option(
@@ -53,12 +65,23 @@ export function listCommand(): Command {
     )
     .action(async (_options: unknown, cmd: Command) => {
       const opts = cmd.opts<{
-        output: OutputFormat;
+        output: ListOutputFormat;
         filterName?: string;
         filterStatus?: string;
         filterMaxAge?: string;
       }>();
       const now = new Date();
+      if (opts.output === "ids") {
+        // As the Dapr CLI: IDs come straight from the metadata keys, so no filter applies.
+        if (opts.filterName !== undefined || opts.filterStatus !== undefined || opts.filterMaxAge !== undefined) {
+          throw new HousekeeperError(
+            "bad-input",
+            "filters cannot be combined with --output=ids; rerun without filters or use a different output format",
+          );
+        }
+        await runListIds({ flags: connectionFlags(cmd) });
+        return;
+      }
       // Validate every flag before touching the store.
       const filter = buildInstanceFilter(
         { name: opts.filterName, status: opts.filterStatus, maxAge: opts.filterMaxAge },
@@ -68,6 +91,46 @@ export function listCommand(): Command {
       await runList({ flags, filter, output: opts.output, now });
     });
   return command;
+}
+
+/**
+ * `-o ids`: every instance ID with a `metadata` key, in the store's key order, one per line, readable or not (dapr/cli
+ * pkg/workflow/dclient/dclient.go InstanceIDs: the runtime's ListInstanceIDs, or the metadata keys of the store).
+ */
+export async function runListIds(run: {
+  flags: ConnectionFlags;
+  stdout?: Writable;
+  stderr?: Writable;
+}): Promise<number> {
+  const stderr = run.stderr ?? process.stderr;
+  const app = appRef(run.flags);
+  return withWorkflowStore(run.flags, async (store) => {
+    const sink = new OutputSink(run.stdout ?? process.stdout);
+    let listed = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await store.backend.scanKeys({
+        prefix: workflowKeyPrefix(app),
+        suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
+        pageSize: 1000,
+        cursor,
+      });
+      for (const key of page.keys) {
+        const parsed = parseWorkflowKey(app, key);
+        if (parsed?.stateKey !== METADATA_KEY) continue;
+        listed++;
+        await sink.write(`${parsed.instanceId}\n`);
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    await sink.flush();
+    if (listed === 0) {
+      stderr.write(
+        statusLine("failure", `No workflow found in namespace "${app.namespace}" for app ID "${app.appId}"`),
+      );
+    }
+    return listed;
+  });
 }
 
 export interface ListRun {
@@ -119,7 +182,7 @@ export async function runList(run: ListRun): Promise<ListResult> {
 
     const sink = new OutputSink(stdout);
     const json = run.output === "json" ? new JsonArrayWriter(sink) : undefined;
-    const yaml = run.output === "yaml" ? new YamlListWriter(sink) : undefined;
+    const yaml = run.output === "yaml" ? new YamlListWriter(sink, { times: WIDE_TIME_FIELDS }) : undefined;
     let listed = 0;
     for await (const record of externalSort(matching(), { compare: compareListed, runSize })) {
       if (listed === 0 && table) await sink.write(`${table.layout.header()}\n`);
@@ -135,7 +198,9 @@ export async function runList(run: ListRun): Promise<ListResult> {
     await sink.flush();
 
     if (listed === 0) {
-      stderr.write(`No workflow found in namespace "${context.namespace}" for app ID "${context.appId}"\n`);
+      stderr.write(
+        statusLine("failure", `No workflow found in namespace "${context.namespace}" for app ID "${context.appId}"`),
+      );
     }
     if (skipped > 0) {
       stderr.write(

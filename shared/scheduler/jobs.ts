@@ -6,6 +6,7 @@
 import { HousekeeperError } from "../errors.ts";
 import type { FilterKind, JobKind, KeySelection } from "./keys.ts";
 import {
+  ALL_KEYS,
   COUNTERS_PREFIX,
   compareUtf8,
   deleteAllSelection,
@@ -13,7 +14,6 @@ import {
   JOBS_PREFIX,
   jobKind,
   keysForDisplayName,
-  listSelection,
   matchesFilter,
   normalizePrefixes,
 } from "./keys.ts";
@@ -167,11 +167,15 @@ export async function* scanJobs(
   }
 }
 
-/** `dapr scheduler list`: the jobs of a namespace (all namespaces when undefined) passing the filter. */
+/**
+ * `dapr scheduler list`: the jobs of a namespace (all namespaces when undefined) passing the filter. Like the Dapr CLI
+ * (dapr/cli pkg/scheduler/list.go reads all of `dapr/jobs/`, parseJob in scheduler.go filters), the filter and the
+ * namespace look at each job's metadata, never its key: a job without a target passes every filter wherever it is.
+ */
 export async function* listJobs(store: SchedulerStore, options: ListJobsOptions = {}): AsyncGenerator<JobPage> {
   const filter = options.filter ?? "all";
   const snapshot = options.snapshot ?? (await store.snapshot());
-  yield* scanJobs(snapshot, listSelection(filter, options.namespace), {
+  yield* scanJobs(snapshot, ALL_KEYS, {
     filter,
     namespace: options.namespace,
     ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),

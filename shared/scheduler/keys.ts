@@ -7,8 +7,8 @@
  *   dapr/jobs/app||<namespace>||<appID>||<jobName>
  *   dapr/counters/…  the same names, holding the job's trigger counter.
  * Workflow actors are `dapr.internal.<namespace>.<appID>.workflow` (actor ID = instance ID), activity actors
- * `dapr.internal.<namespace>.<appID>.activity` (actor ID `<instanceID>::<taskID>::<generation>`, one reminder named
- * `run-activity`).
+ * `dapr.internal.<namespace>.<appID>.activity` (actor ID `<instanceID>::<taskID>`, before Dapr master
+ * `<instanceID>::<taskID>::<generation>`; one reminder named `run-activity`).
  *
  * Display names (dapr/cli pkg/scheduler/scheduler.go parseJob / parseJobKey / pathsFromJobKey, deleteall.go):
  *   app/<appID>/<jobName>
@@ -301,26 +301,6 @@ export function instanceReminderSelection(app: AppRef, instanceId: string): KeyS
     `actorreminder||${app.namespace}||${activityActorType(app)}||${instanceId}::`,
     `actorreminder||${app.namespace}||${retentionerActorType(app)}||${instanceId}||`,
   ]);
-}
-
-/**
- * Key prefixes that hold every job `list -n <namespace> --filter <filter>` can show: Dapr names keys after the
- * metadata the filter looks at, so nothing outside them can match. `namespace` undefined: all namespaces.
- */
-export function listSelection(filter: FilterKind, namespace: string | undefined): KeySelection {
-  if (namespace === undefined) return ALL_KEYS;
-  const ns = namespace;
-  switch (filter) {
-    case "app":
-      return selection([`app||${ns}||`]);
-    case "workflow":
-    case "activity":
-      return selection([`actorreminder||${ns}||dapr.internal.`]);
-    case "actor":
-      return selection([`actorreminder||${ns}||`]);
-    default:
-      return selection([`actorreminder||${ns}||`, `app||${ns}||`]);
-  }
 }
 
 /**

@@ -8,6 +8,7 @@
  *  - 500 ERR_RAISE_EVENT_WORKFLOW / ERR_PAUSE_WORKFLOW / ERR_RESUME_WORKFLOW "…no such instance exists" → not-found
  *  - 500 ERR_START_WORKFLOW "…an active workflow with ID '…' already exists"                          → already-exists
  *  - 500 ERR_PURGE_WORKFLOW "…orchestration has not yet completed"                                    → not-terminal
+ *  - purge answered "…workflow is stalled" (HTTP 500 ERR_PURGE_WORKFLOW, gRPC UNKNOWN)                  → not-terminal
  *  - 400 (ERR_INSTANCE_ID_INVALID, ERR_INSTANCE_ID_TOO_LONG, ERR_WORKFLOW_NAME_MISSING, …)              → bad-request
  *  - 401 `invalid api token` (plain text, no JSON: pkg/api/http/middlewares.go), 403                   → unauthorized
  *  - 503, 429, 502, 504, connection refused/reset, timeouts                                            → unavailable
@@ -89,6 +90,12 @@ export function isSidecarError(error: unknown, kind?: SidecarErrorKind): error i
 const NOT_FOUND_TEXT = /no such instance exists|workflow instance does not exist|not found/i;
 const ALREADY_EXISTS_TEXT = /already exists|has already been created/i;
 const NOT_TERMINAL_TEXT = /has not yet completed|is not in a terminal state/i;
+/**
+ * durabletask-go api/errors.go `ErrStalled`: Dapr refuses to purge a stalled workflow (dapr
+ * pkg/actors/targets/workflow/orchestrator/state.go purgeWorkflowState, recursivepurge.go). For a purge that is the
+ * same answer as "not completed": the instance is not finished, so it is skipped, not failed.
+ */
+const STALLED_TEXT = /workflow is stalled/i;
 
 /** Classifies an HTTP answer of the sidecar (status + parsed `{errorCode, message}` body, if any). */
 export function httpErrorKind(status: number, errorCode: string | undefined, message: string): SidecarErrorKind {
@@ -101,7 +108,7 @@ export function httpErrorKind(status: number, errorCode: string | undefined, mes
       if (ALREADY_EXISTS_TEXT.test(message)) return "already-exists";
       break;
     case "ERR_PURGE_WORKFLOW":
-      if (NOT_TERMINAL_TEXT.test(message)) return "not-terminal";
+      if (NOT_TERMINAL_TEXT.test(message) || STALLED_TEXT.test(message)) return "not-terminal";
       if (NOT_FOUND_TEXT.test(message)) return "not-found";
       break;
     case "ERR_RAISE_EVENT_WORKFLOW":
@@ -142,7 +149,8 @@ export const GRPC_CODE_NAMES: Record<number, string> = {
  * turns into UNKNOWN with the error text, so the text decides for UNKNOWN/INVALID_ARGUMENT
  * (e.g. rerun's `'<id>' is not in a terminal state` is INVALID_ARGUMENT).
  */
-export function grpcErrorKind(code: number, message: string): SidecarErrorKind {
+export function grpcErrorKind(code: number, message: string, operation?: SidecarOperation): SidecarErrorKind {
+  if (operation === "purge" && (code === 2 || code === 13) && STALLED_TEXT.test(message)) return "not-terminal";
   switch (code) {
     case 5:
       return "not-found";

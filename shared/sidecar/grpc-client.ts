@@ -348,7 +348,7 @@ export class GrpcSidecarClient implements WorkflowSidecar, WorkflowSidecarAdmin 
   private toSidecarError(op: SidecarOperation, error: grpc.ServiceError): SidecarError {
     const code = typeof error.code === "number" ? error.code : 2;
     const details = error.details || error.message;
-    const kind = grpcErrorKind(code, details);
+    const kind = grpcErrorKind(code, details, op);
     const name = GRPC_CODE_NAMES[code] ?? String(code);
     let message = details;
     if (code === 16)

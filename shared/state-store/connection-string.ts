@@ -7,7 +7,8 @@
  *                           postgres://user:pass@host:5432/db?sslmode=require   (also postgresql://)
  *   MySQL (go-sql-driver)   user:pass@tcp(host:3306)/?allowNativePasswords=true&tls=custom   (and mysql:// URLs)
  *   SQL Server (go-mssqldb) Server=host\instance;Database=db;User Id=u;Password=p;   or sqlserver://u:p@host:1433?database=db
- *   MongoDB                 mongodb://host:27017   mongodb+srv://cluster.example.com
+ *   MongoDB                 mongodb://host:27017   mongodb+srv://cluster.example.com   (the path is only the auth
+ *                           database; the data is in the component's databaseName, as in Dapr)
  *   Redis                   redis://[user:pass@]host:6379/0   rediss://…
  *
  * Defaults are Dapr's: MySQL database `dapr_state_store`, SQL Server database `dapr` / schema `dbo`, MongoDB database
@@ -128,6 +129,8 @@ export type RedisTarget = z.infer<typeof redisTarget>;
 export interface ParseConnectionStringOptions {
   /** The component's `tableName` (MongoDB: `collectionName`). `schema.table` is accepted for SQL stores. */
   tableName?: string | undefined;
+  /** MongoDB only: the component's `databaseName` (default `daprStore`). */
+  databaseName?: string | undefined;
 }
 
 export const DAPR_DEFAULTS = {
@@ -152,7 +155,7 @@ const ACCEPTED: Record<Form, string> = {
   sqlserver:
     "SQL Server: 'Server=HOST[,PORT|\\INSTANCE];Database=DB;User Id=USER;Password=PASS;' or sqlserver://USER:PASS@HOST:1433?database=DB",
   mongodb:
-    "MongoDB: mongodb://[USER:PASS@]HOST[:PORT][,HOST…]/[DB][?options] or mongodb+srv://[USER:PASS@]CLUSTER/[DB]",
+    "MongoDB: mongodb://[USER:PASS@]HOST[:PORT][,HOST…]/[AUTHDB][?options] or mongodb+srv://[USER:PASS@]CLUSTER/[AUTHDB] (the database is --database-name, default daprStore)",
   redis: "Redis: redis://[USER:PASS@]HOST[:PORT][/DB] or rediss://…",
 };
 
@@ -218,6 +221,14 @@ export function parseConnectionString(input: string, options: ParseConnectionStr
 
 function parseByForm(s: string, options: ParseConnectionStringOptions, passwords: string[]): ConnectionTarget {
   if (s === "") fail(undefined, "the connection string is empty");
+  const target = parseForm(s, options, passwords);
+  if (options.databaseName !== undefined && target.kind !== "mongodb") {
+    fail(target.kind, "a database name option is for MongoDB only; give the database in the connection string");
+  }
+  return target;
+}
+
+function parseForm(s: string, options: ParseConnectionStringOptions, passwords: string[]): ConnectionTarget {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(s)?.[1]?.toLowerCase();
   switch (scheme) {
     case "postgres":
@@ -783,13 +794,10 @@ function parseMongo(
     }
   }
   if (scheme === "mongodb+srv" && hosts.length !== 1) fail("mongodb", "mongodb+srv:// takes exactly one host name");
-  let path = "";
-  if (slash >= 0 && slash === authorityEnd) {
-    const afterSlash = rest.slice(slash + 1);
-    const q = afterSlash.indexOf("?");
-    path = q < 0 ? afterSlash : afterSlash.slice(0, q);
-  }
-  const database = decode("mongodb", path, "the database name") || DAPR_DEFAULTS.mongoDatabase;
+  // Dapr reads the component's `databaseName` (default daprStore), never the URL's path, which only names the
+  // database to authenticate against (components-contrib state/mongodb/mongodb.go `client.Database(DatabaseName)`;
+  // dapr/cli pkg/workflow/dclient/dclient.go `client.Database("daprStore")`).
+  const database = options.databaseName?.trim() || DAPR_DEFAULTS.mongoDatabase;
   if (/[/\\. "$]/.test(database)) fail("mongodb", `database name "${database}" contains a character MongoDB forbids`);
   return {
     kind: "mongodb",

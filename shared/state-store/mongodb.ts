@@ -404,8 +404,8 @@ export async function openMongoBackend(options: MongoBackendOptions): Promise<Mo
         throw new HousekeeperError(
           "not-found",
           `collection "${options.collection}" does not exist in MongoDB database "${options.database}" ` +
-            "(Dapr's defaults are daprStore/daprCollection; put the database in the URL path and pass --table-name " +
-            "with the component's collectionName)",
+            "(Dapr's defaults are daprStore/daprCollection; pass the component's databaseName as " +
+            "--database-name and its collectionName as --table-name)",
         );
       }
     }

@@ -10,13 +10,18 @@ import { type ConnectionTarget, describeTarget, parseConnectionString } from "./
 export interface OpenStateBackendOptions {
   /** The component's `tableName` (MongoDB: `collectionName`); `schema.table` for SQL stores. */
   tableName?: string | undefined;
+  /** MongoDB: the component's `databaseName` (default `daprStore`). */
+  databaseName?: string | undefined;
 }
 
 export async function openStateBackend(
   connectionString: string,
   options: OpenStateBackendOptions = {},
 ): Promise<StateBackend> {
-  const target = parseConnectionString(connectionString, { tableName: options.tableName });
+  const target = parseConnectionString(connectionString, {
+    tableName: options.tableName,
+    databaseName: options.databaseName,
+  });
   return openTarget(target);
 }
 

@@ -165,10 +165,18 @@ function tryParseLegacyJsonMetadata(bytes: Uint8Array): WorkflowStateMetadata | 
   try {
     const o = JSON.parse(Buffer.from(bytes).toString("utf8")) as Record<string, unknown>;
     const count = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : 0);
+    // Dapr reads this with json.Unmarshal into a struct (dapr pkg/runtime/wfengine/state/state.go
+    // legacyWorkflowStateMetadata), which matches keys case-insensitively, the last match winning. MongoDB state
+    // of Dapr 1.10–1.14 needs it: the Go driver stored the struct as a BSON document with lower-case field names.
+    const field = (name: string) => {
+      let value: unknown;
+      for (const [key, v] of Object.entries(o)) if (goFoldKey(key) === name) value = v;
+      return count(value);
+    };
     return {
-      inboxLength: count(o.InboxLength),
-      historyLength: count(o.HistoryLength),
-      generation: count(o.Generation),
+      inboxLength: field("inboxlength"),
+      historyLength: field("historylength"),
+      generation: field("generation"),
       signatureLength: 0,
       signingCertificateLength: 0,
       externalSigningCertificateLength: 0,
@@ -176,6 +184,17 @@ function tryParseLegacyJsonMetadata(bytes: Uint8Array): WorkflowStateMetadata | 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A JSON key as Go's encoding/json compares it with a field name: Unicode simple case folding, which for these ASCII
+ * names also lets U+017F (long s) stand for "s" and U+212A (Kelvin sign) for "k".
+ */
+function goFoldKey(key: string): string {
+  return key
+    .replace(/\u017f/g, "s")
+    .replace(/\u212a/g, "k")
+    .toLowerCase();
 }
 
 /**

@@ -16,7 +16,11 @@ export const RUNTIME_STATUSES = [
   "SUSPENDED",
   "STALLED",
 ] as const;
-export type RuntimeStatus = (typeof RUNTIME_STATUSES)[number];
+/**
+ * A known status name, or "" for an ExecutionCompleted status number this version does not know: Dapr's CLI prints
+ * "" for it (durabletask-go workflow/state.go WorkflowMetadata.String, `default: return ""`).
+ */
+export type RuntimeStatus = (typeof RUNTIME_STATUSES)[number] | "";
 
 /** OrchestrationStatus enum numbers (durabletask orchestrator_service.proto). */
 const STATUS_BY_NUMBER: Record<number, RuntimeStatus> = {
@@ -32,10 +36,10 @@ const STATUS_BY_NUMBER: Record<number, RuntimeStatus> = {
 };
 
 export function statusFromNumber(n: number | undefined): RuntimeStatus {
-  return STATUS_BY_NUMBER[n ?? 0] ?? "RUNNING";
+  return STATUS_BY_NUMBER[n ?? 0] ?? "";
 }
 
-export function statusToNumber(status: RuntimeStatus): number {
+export function statusToNumber(status: (typeof RUNTIME_STATUSES)[number]): number {
   return RUNTIME_STATUSES.indexOf(status);
 }
 
@@ -53,7 +57,7 @@ export interface DerivedState {
   runtimeStatus: RuntimeStatus;
   /** Timestamp of the ExecutionStarted history event; undefined for PENDING instances (Dapr shows the zero time). */
   createdAt: Date | undefined;
-  /** Timestamp of the last history event. */
+  /** Timestamp of the last history event; undefined when not started. */
   lastUpdatedAt: Date | undefined;
   completedAt: Date | undefined;
   input: string | undefined;
@@ -62,7 +66,7 @@ export interface DerivedState {
   parentInstanceId: string | undefined;
   /** The app hosting the parent when it is another app's (cross-app child workflow); undefined for this app. */
   parentAppId: string | undefined;
-  /** True when history holds an ExecutionCompleted: only such instances may be purged. */
+  /** True when history holds an ExecutionCompleted with a known terminal status: only such instances may be purged. */
   isTerminal: boolean;
 }
 
@@ -103,7 +107,9 @@ export function deriveState(history: readonly HistoryEvent[], inbox: readonly Hi
   // Dapr's GetInstance leaves the name empty for a PENDING instance; the orchestrator's own metadata falls back to
   // the inbox ExecutionStarted. We take the fallback: an operator wants to see what is pending.
   const startForName = start ?? inbox.find((e) => eventTypeOf(e) === "executionStarted");
-  const last = history.at(-1);
+  // Not started: no last-update time (zero time in Dapr), even when the history holds an ExecutionStalled
+  // (durabletask-go backend/runtimestate/runtimestate.go LastUpdatedTime).
+  const last = start ? history.at(-1) : undefined;
   return {
     name: startForName?.executionStarted?.name ?? "",
     runtimeStatus,
@@ -115,6 +121,7 @@ export function deriveState(history: readonly HistoryEvent[], inbox: readonly Hi
     failureDetails: completed?.executionCompleted?.failureDetails,
     parentInstanceId: startForName?.executionStarted?.parentInstance?.workflowInstance?.instanceId,
     parentAppId: startForName?.executionStarted?.parentInstance?.appID || undefined,
-    isTerminal: completed !== undefined,
+    // An unknown status number is not terminal for the Dapr CLI either: never purge it.
+    isTerminal: completed !== undefined && TERMINAL_STATUSES.has(runtimeStatus),
   };
 }

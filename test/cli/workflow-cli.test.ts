@@ -219,7 +219,8 @@ describe("housekeeper workflow list", () => {
     expect(records.find((r) => r.instanceID === "wf-completed")!.customStatus).toBe('{"step":0}');
     // Go json.MarshalIndent layout.
     expect(run.stdout.startsWith('[\n  {\n    "namespace": "default",\n')).toBe(true);
-    expect(run.stdout.endsWith("\n  }\n]\n")).toBe(true);
+    // dapr/cli utils.PrintDetail writes json.MarshalIndent's bytes with no newline after them.
+    expect(run.stdout.endsWith("\n  }\n]")).toBe(true);
   });
 
   it("prints the same records as YAML", async () => {
@@ -266,7 +267,7 @@ describe("housekeeper workflow list", () => {
     expect((JSON.parse(run.stdout) as WideRecord[]).map((r) => r.instanceID)).toEqual(["tie-a", "tie-b"]);
     const none = await list("-w", "recent");
     expect(none.stdout).toBe("");
-    expect(none.stderr).toBe(`No workflow found in namespace "default" for app ID "${APP}"\n`);
+    expect(none.stderr).toBe(`\u274c  No workflow found in namespace "default" for app ID "${APP}"\n`);
     expect(none.code).toBe(0);
   });
 
@@ -329,7 +330,7 @@ describe("housekeeper workflow list", () => {
     expect(run).toEqual({
       code: 0,
       stdout: "",
-      stderr: 'No workflow found in namespace "staging" for app ID "nobody"\n',
+      stderr: '\u274c  No workflow found in namespace "staging" for app ID "nobody"\n',
     });
   });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EtcdReminders } from "../../shared/jobs/stuck-report/etcd-reminders.ts";
 import { readInstances } from "../../shared/jobs/stuck-report/read.ts";
 import type { ReminderIndex } from "../../shared/jobs/stuck-report/reminders.ts";
-import { SchedulerReminderIndex } from "../../shared/jobs/stuck-report/reminders.ts";
+import { SchedulerReminderIndex, toReminder } from "../../shared/jobs/stuck-report/reminders.ts";
 import type { InstanceReader, StuckRecord } from "../../shared/jobs/stuck-report.ts";
 import { runStuckReport } from "../../shared/jobs/stuck-report.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
@@ -155,7 +155,7 @@ for (const [index, factory] of factories.entries()) {
 
       const activity = byId.get("s-no-reminder-activity")!;
       expect(activity.details["no-reminder"]).toEqual({
-        missing: ["run-activity of activity actor s-no-reminder-activity::1::1 (ReserveInventory, task 1)"],
+        missing: ["run-activity of activity actor s-no-reminder-activity::1 (ReserveInventory, task 1)"],
         found: [], // the decoys (another app, look-alike actor IDs) are not this instance's
       });
       expect(activity.waitingFor).toEqual(["activity ReserveInventory (task 1)"]);
@@ -166,7 +166,7 @@ for (const [index, factory] of factories.entries()) {
       ]);
 
       expect(byId.get("s-activity-result-other")!.details["no-reminder"]).toEqual({
-        missing: ["run-activity of activity actor s-activity-result-other::1::1 (ChargePayment, task 1)"],
+        missing: ["run-activity of activity actor s-activity-result-other::1 (ChargePayment, task 1)"],
         found: ["workflow/stuckshop/s-activity-result-other/activity-result-r0Xy"],
       });
 
@@ -369,3 +369,22 @@ for (const [index, factory] of factories.entries()) {
     });
   });
 }
+
+describe("activity actor IDs in both of Dapr's forms", () => {
+  // Dapr master: `<instance>::<task>` (pkg/actors/targets/workflow/common/common.go ActivityActorID); before it,
+  // `<instance>::<task>::<generation>`. Keys written out by hand in the Scheduler's layout.
+  const key = (actorId: string) =>
+    `dapr/jobs/actorreminder||default||dapr.internal.default.stuckshop.activity||${actorId}||run-activity`;
+  const WF = "dapr.internal.default.stuckshop.workflow";
+  const task = (actorId: string, instanceId: string) =>
+    toReminder(key(actorId), new Uint8Array(), instanceId, WF)?.taskId;
+
+  it("reads the task of `<instance>::<task>` and of `<instance>::<task>::<generation>`", () => {
+    expect(task("order-1::3", "order-1")).toBe(3);
+    expect(task("order-1::3::2", "order-1")).toBe(3);
+    // An instance ID that itself ends in `::<digits>` keeps its own activities apart from its neighbour's.
+    expect(task("order-1::3::2", "order-1::3")).toBe(2);
+    expect(task("order-1::x", "order-1")).toBeUndefined();
+    expect(task("order-10::3", "order-1")).toBeUndefined();
+  });
+});

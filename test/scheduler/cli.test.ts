@@ -102,7 +102,42 @@ describe("scheduler list / get", () => {
     expect(names((await cli(store, "list", "--filter", "workflow", "-n", "prod")).out)).toEqual([
       "workflow/my-app/inst-1/new-event-p",
     ]);
-    expect(await cli(store, "list", "-n", "nope")).toEqual({ out: "", err: 'No jobs found in namespace "nope"\n' });
+    expect(await cli(store, "list", "-n", "nope")).toEqual({
+      out: "",
+      err: '\u274c  No jobs found in namespace "nope"\n',
+    });
+  });
+
+  it("list --filter: a job without a target passes every filter, wherever its key is (cli pkg/scheduler)", async () => {
+    // Hand-encoded from the field numbers of dapr/cli pkg/scheduler/stored/job.pb.go and dapr's JobMetadata:
+    // StoredJob{due_time(3): Timestamp{seconds(1)}, job(5): Job{metadata(5): Any{type_url(1), value(2):
+    // JobMetadata{app_id(1), namespace(2)}}}} — no target (field 3 of JobMetadata).
+    const len = (field: number, bytes: Uint8Array) =>
+      Buffer.concat([Uint8Array.of((field << 3) | 2, bytes.length), bytes]);
+    const text = (s: string) => Buffer.from(s);
+    const metadata = Buffer.concat([len(1, text("billing")), len(2, text("default"))]);
+    const any = Buffer.concat([
+      len(1, text("type.googleapis.com/dapr.proto.scheduler.v1.JobMetadata")),
+      len(2, metadata),
+    ]);
+    const seconds = Math.floor(NOW.getTime() / 1000) + 3600; // varint of 1767272400
+    const varint: number[] = [];
+    for (let n = seconds; ; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        varint.push(n);
+        break;
+      }
+      varint.push((n % 128) | 128);
+    }
+    const stored = Buffer.concat([len(3, Uint8Array.of(0x08, ...varint)), len(5, len(5, any))]);
+    const targetless = await stores.create([
+      { key: "dapr/jobs/app||default||billing||no-target", value: stored },
+      ...SEED_ENTRIES,
+    ]);
+    for (const filter of ["all", "app", "actor", "workflow", "activity"]) {
+      const listed = JSON.parse((await cli(targetless, "list", "--filter", filter, "-n", "default", "-o", "json")).out);
+      expect(listed.map((j: { name: string }) => j.name)).toContain("no-target");
+    }
   });
 
   it("list -o wide|json|yaml print the wide records (Go json / yaml.v2 shapes)", async () => {
@@ -172,6 +207,7 @@ describe("scheduler list / get", () => {
       "json",
     );
     const records = JSON.parse(out);
+    expect(out.endsWith("\n]")).toBe(true); // utils.PrintDetail: no newline after the JSON
     expect(records.map((r: { name: string }) => r.name)).toEqual([
       "workflow/my-app/inst-1/new-event-aaa",
       "activity/my-app/inst-1::0::1",
@@ -188,7 +224,9 @@ describe("scheduler delete / delete-all", () => {
   it("delete prints one line per job; delete-all the keys and a count", async () => {
     const store = await stores.create(SEED_ENTRIES);
     expect((await cli(store, "delete", "actor/Cart/c2/flush", "app/billing/report")).out).toBe(
-      "Deleted actor/Cart/c2/flush in namespace 'default'.\nDeleted app/billing/report in namespace 'default'.\n",
+      // dapr/cli pkg/print InfoStatusEvent: "ℹ️  " before each line.
+      "\u2139\ufe0f  Deleted actor/Cart/c2/flush in namespace 'default'.\n" +
+        "\u2139\ufe0f  Deleted app/billing/report in namespace 'default'.\n",
     );
     await expect(cli(store, "delete", "actor/Cart/c2/flush")).rejects.toThrow(
       "no job with key 'actor/Cart/c2/flush' found in namespace 'default'",
@@ -197,15 +235,15 @@ describe("scheduler delete / delete-all", () => {
     const wf = "dapr/jobs/actorreminder||default||dapr.internal.default.my-app";
     expect(out).toBe(
       [
-        `Deleted job '${wf}.workflow||inst-1||new-event-aaa'.`,
-        `Deleted job '${wf}.workflow||inst-1||timer-0'.`,
-        `Deleted job '${wf}.activity||inst-1::0::1||run-activity'.`,
-        "Deleted 3 jobs in namespace 'default'.",
+        `\u2139\ufe0f  Deleted job '${wf}.workflow||inst-1||new-event-aaa'.`,
+        `\u2139\ufe0f  Deleted job '${wf}.workflow||inst-1||timer-0'.`,
+        `\u2139\ufe0f  Deleted job '${wf}.activity||inst-1::0::1||run-activity'.`,
+        "\u2139\ufe0f  Deleted 3 jobs in namespace 'default'.",
         "",
       ].join("\n"),
     );
     expect((await cli(store, "delete-all", "workflow/my-app/inst-1")).out).toBe(
-      "Deleted 0 jobs in namespace 'default'.\n",
+      "\u2139\ufe0f  Deleted 0 jobs in namespace 'default'.\n",
     );
     await expect(cli(store, "delete-all", "activity")).rejects.toThrow("unknown key prefix: activity");
   });

@@ -13,7 +13,6 @@ import {
   jobKeyOf,
   jobKind,
   keysForDisplayName,
-  listSelection,
   matchesFilter,
   normalizePrefixes,
   parseDisplayName,
@@ -154,12 +153,6 @@ describe("delete-all prefixes (dapr/cli pkg/scheduler/deleteall.go)", () => {
       `dapr/jobs/actorreminder||default||${ACT}||a/b::`,
     ]);
     expect(sel.counters[0]).toBe(`dapr/counters/actorreminder||default||${WF}||a/b||`);
-  });
-
-  it("list selections stay inside the namespace", () => {
-    expect(listSelection("app", "ns").jobs).toEqual(["dapr/jobs/app||ns||"]);
-    expect(listSelection("workflow", "ns").jobs).toEqual(["dapr/jobs/actorreminder||ns||dapr.internal."]);
-    expect(listSelection("all", undefined).jobs).toEqual(["dapr/jobs/"]);
   });
 });
 

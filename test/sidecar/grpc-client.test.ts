@@ -4,6 +4,7 @@
  * GetInstanceHistory, terminate/purge with recursive and force), typed errors, the token and retries.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { SidecarError } from "../../shared/sidecar/errors.ts";
 import { GrpcSidecarClient, type GrpcSidecarClientOptions } from "../../shared/sidecar/grpc-client.ts";
@@ -221,6 +222,15 @@ describe("GrpcSidecarClient", () => {
     const mark = standin.requests.length;
     expect(await sidecarError(sidecar.raiseEvent("g-5", "E"))).toMatchObject({ kind: "unavailable", grpcCode: 14 });
     expect(standin.requests.length - mark).toBe(1);
+  });
+
+  it("a purge Dapr answers 'workflow is stalled' (api.ErrStalled) is a not-terminal skip, not a failure", async () => {
+    // durabletask-go backend/executor.go PurgeInstances wraps the error as plain text: gRPC UNKNOWN.
+    standin.failNextGrpc({ kind: "status", code: 2, message: "failed to purge workflow state: workflow is stalled" });
+    expect(await sidecarPurger(grpcClient()).purge("g-stalled")).toBe("not-terminal");
+    // Only a purge: the same words from another call stay what they were.
+    standin.failNextGrpc({ kind: "status", code: 2, message: "workflow is stalled" });
+    expect(await sidecarError(grpcClient().raiseEvent("g-stalled", "E"))).toMatchObject({ kind: "internal" });
   });
 
   it("no sidecar listening: `unavailable` after the bounded retries", async () => {

@@ -5,6 +5,7 @@
  */
 import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { SidecarError } from "../../shared/sidecar/errors.ts";
 import { HttpSidecarClient, type HttpSidecarClientOptions } from "../../shared/sidecar/http-client.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
@@ -168,6 +169,16 @@ describe("typed errors", () => {
     await sidecar.start("Forever", { instanceId: "e-2" });
     const error = await expectSidecarError(sidecar.purge("e-2"));
     expect(error).toMatchObject({ kind: "not-terminal", errorCode: "ERR_PURGE_WORKFLOW", status: 500 });
+  });
+
+  it("a purge Dapr answers 'workflow is stalled' (api.ErrStalled) is a not-terminal skip, not a failure", async () => {
+    // dapr pkg/messages/predefined.go ErrPurgeWorkflow: 500, "error purging workflow %s: %s".
+    const body = JSON.stringify({
+      errorCode: "ERR_PURGE_WORKFLOW",
+      message: "error purging workflow h-stalled: workflow is stalled",
+    });
+    standin.failNext({ kind: "status", status: 500, body, contentType: "application/json" });
+    expect(await sidecarPurger(client()).purge("h-stalled")).toBe("not-terminal");
   });
 
   it("bad-request: Dapr's instance ID rules are checked before any call", async () => {

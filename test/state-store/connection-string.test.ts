@@ -260,9 +260,14 @@ describe("parseConnectionString: MongoDB and Redis", () => {
     });
   });
 
-  it("takes the database from the path and the collection from the table option", () => {
+  it("reads Dapr's databaseName (default daprStore), never the URL path, which only names the auth database", () => {
+    // components-contrib state/mongodb/mongodb.go and dapr/cli dclient.go: client.Database(databaseName|"daprStore").
     const t = parse("mongodb", "mongodb://u:p%40w@h1:27017,h2:27018/wfdb?replicaSet=rs0&authSource=admin", "states");
-    expect(t).toMatchObject({ hosts: ["h1:27017", "h2:27018"], database: "wfdb", collection: "states" });
+    expect(t).toMatchObject({ hosts: ["h1:27017", "h2:27018"], database: "daprStore", collection: "states" });
+    expect(parse("mongodb", "mongodb://u:p@h/admin?authSource=admin").database).toBe("daprStore");
+    const named = parseConnectionString("mongodb://u:p@h/admin", { databaseName: "wfdb" });
+    expect(named).toMatchObject({ database: "wfdb", url: "mongodb://u:p@h/admin" });
+    expect(() => parseConnectionString("redis://h:6379", { databaseName: "wfdb" })).toThrow(/MongoDB only/);
     const srv = parse("mongodb", "mongodb+srv://u:p@cluster0.example.net/?retryWrites=true");
     expect(srv).toMatchObject({ srv: true, hosts: ["cluster0.example.net"], database: "daprStore" });
     expect(parse("mongodb", "mongodb://h/?authSource=daprStore&ssl=true").database).toBe("daprStore");

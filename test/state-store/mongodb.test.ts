@@ -10,6 +10,7 @@
  *     the real server.
  */
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
 import { createServer, type Server, type Socket } from "node:net";
 import {
   Binary,
@@ -46,7 +47,14 @@ import {
   readRawValueField,
   readStringField,
 } from "../../shared/state-store/mongodb.ts";
+import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { describeStateBackendConformance } from "../support/backend-conformance.ts";
+
+const require = createRequire(import.meta.url);
+// biome-ignore lint/suspicious/noExplicitAny: generated jspb module without usable ESM types
+const pb: any = require("@dapr/durabletask-js/proto/orchestrator_service_pb.js");
+// biome-ignore lint/suspicious/noExplicitAny: same
+const tspb: any = require("@dapr/durabletask-js/node_modules/google-protobuf/google/protobuf/timestamp_pb.js");
 
 /** Protobuf-like bytes that are not valid UTF-8 (0x96 continuation without lead, 0xff, truncated 0xc3). */
 const INVALID_UTF8 = Uint8Array.of(0x08, 0x96, 0x01, 0x12, 0x04, 0xff, 0xfe, 0x00, 0x41, 0xc3);
@@ -579,6 +587,46 @@ describe("MongoStateBackend through the real driver against an in-process wire f
       expect(Buffer.from(read.get(legacy)!).toString()).toBe('{"Generation":1,"HistoryLength":4,"InboxLength":0}');
       const page = await backend.scanKeys({ prefix: "app||", suffix: "||metadata", pageSize: 10 });
       expect(page).toEqual({ keys: [legacy], cursor: undefined });
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("reads Dapr 1.10–1.14 metadata (BSON document, Go driver's lower-case field names) as Dapr does", async () => {
+    // Vectors from independent encoders: js-bson for the document the Go driver's struct codec wrote (uint64 as
+    // int64, lower-cased field names), the upstream .proto's generated classes for the history events.
+    const { backend, ns } = await fresh();
+    const prefix = "app||dapr.internal.default.app.workflow||legacy1||";
+    const history = [
+      new pb.HistoryEvent()
+        .setEventid(-1)
+        .setTimestamp(new tspb.Timestamp().setSeconds(1_700_000_000))
+        .setExecutionstarted(new pb.ExecutionStartedEvent().setName("Legacy")),
+      new pb.HistoryEvent()
+        .setEventid(-1)
+        .setTimestamp(new tspb.Timestamp().setSeconds(1_700_000_060))
+        .setExecutioncompleted(new pb.ExecutionCompletedEvent().setOrchestrationstatus(1)),
+    ].map((event) => event.serializeBinary() as Uint8Array);
+    const metadata = {
+      inboxlength: Long.fromNumber(0),
+      historylength: Long.fromNumber(2),
+      generation: Long.fromNumber(1),
+    };
+    fake
+      .collection(ns)
+      .set(`${prefix}metadata`, serialize({ _id: `${prefix}metadata`, value: metadata, _etag: "e", _ttl: null }));
+    history.forEach((bytes, i) => {
+      const key = `${prefix}history-00000${i}`;
+      fake.collection(ns).set(key, encodeDaprDocument(key, bytes, "e"));
+    });
+    try {
+      const record = await new WorkflowStateStore(backend, { appId: "app", namespace: "default" }).readInstance(
+        "legacy1",
+      );
+      expect(record?.metadata).toMatchObject({ inboxLength: 0, historyLength: 2, generation: 1 });
+      expect(record?.runtimeStatus).toBe("COMPLETED");
+      expect(record?.name).toBe("Legacy");
+      expect(record?.history).toHaveLength(2);
     } finally {
       await backend.close();
     }

@@ -17,8 +17,8 @@
  *
  * Which reminders must exist (dapr pkg/actors/targets/workflow): every pending timer has `timer-<id>` (1.15–1.18:
  * `timer-<id>-<random>`) on the workflow actor, except the no-timeout sentinel; every pending activity has
- * `run-activity` on its activity actor `<instance>::<task>::<generation>` or, 1.18+, an `activity-result-…` reminder
- * on the workflow actor carrying its result; a non-empty inbox (including a PENDING instance's ExecutionStarted)
+ * `run-activity` on its activity actor `<instance>::<task>` (`::<generation>` before Dapr master) or, 1.18+, an
+ * `activity-result-…` reminder on the workflow actor carrying its result; a non-empty inbox (including a PENDING instance's ExecutionStarted)
  * needs some workflow-actor reminder to run it (`new-event-…`, `start-…`; any of them runs the inbox). Child
  * workflows and waits for events need none: the child or the event's sender wakes the parent.
  */
@@ -285,7 +285,7 @@ export function expectedReminders(record: InstanceRecord, analysis: InstanceAnal
   }
   for (const activity of analysis.activities) {
     expected.push({
-      what: `run-activity of activity actor ${record.instanceId}::${activity.taskId}::${record.metadata.generation} (${activity.name}, task ${activity.taskId})`,
+      what: `run-activity of activity actor ${record.instanceId}::${activity.taskId} (${activity.name}, task ${activity.taskId})`,
       satisfiedBy: (rs) =>
         rs.some(
           (r) =>

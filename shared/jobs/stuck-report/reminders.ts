@@ -2,7 +2,8 @@
  * The Scheduler reminders of workflow instances, for the no-reminder check (docs/dapr-state-store.md §1.6):
  *   workflow actor `dapr.internal.<ns>.<app>.workflow`, actor ID = the instance ID: `start-…`, `new-event-…`,
  *     `timer-<timerId>[-…]`, `activity-result-…` (1.18+), `new-event-janitor` (master);
- *   activity actor `dapr.internal.<ns>.<app>.activity`, actor ID `<instanceId>::<taskId>::<generation>`:
+ *   activity actor `dapr.internal.<ns>.<app>.activity`, actor ID `<instanceId>::<taskId>` (Dapr master,
+ *     pkg/actors/targets/workflow/common/common.go ActivityActorID) or `<instanceId>::<taskId>::<generation>` (older):
  *     `run-activity` (for a cross-app activity, under the target app's activity actor type).
  *
  * The port answers for a batch of instances at a time, so the job can ask for one page of candidates and memory
@@ -60,7 +61,8 @@ export interface SchedulerReminderIndexOptions {
   concurrency?: number;
 }
 
-const ACTIVITY_ACTOR_ID = /^(.*)::(\d+)::(\d+)$/;
+/** What follows `<instanceId>::` in an activity actor ID: `<taskId>` or `<taskId>::<generation>`. */
+const ACTIVITY_ACTOR_ID_REST = /^(\d+)(?:::\d+)?$/;
 const ACTIVITY_RESULT_PREFIX = "activity-result-";
 
 /** ReminderIndex over the scheduler module's SchedulerStore (the Scheduler's etcd). */
@@ -129,16 +131,19 @@ export function toReminder(
     return reminder;
   }
   if (!parsed.actorType.endsWith(".activity")) return undefined;
-  // `<instance>::<task>::<generation>`; the prefix `<instance>::` alone would also match instance `<instance>::x`.
-  const match = ACTIVITY_ACTOR_ID.exec(parsed.actorId);
-  if (!match || match[1] !== instanceId) return undefined;
+  // `<instance>::<task>[::<generation>]`; the prefix `<instance>::` alone would also match instance `<instance>::x`.
+  const prefix = `${instanceId}::`;
+  const match = parsed.actorId.startsWith(prefix)
+    ? ACTIVITY_ACTOR_ID_REST.exec(parsed.actorId.slice(prefix.length))
+    : null;
+  if (!match) return undefined;
   return {
     actor: "activity",
     appId,
     actorId: parsed.actorId,
     name: parsed.name,
     displayName,
-    taskId: Number(match[2]),
+    taskId: Number(match[1]),
   };
 }
 

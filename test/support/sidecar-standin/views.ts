@@ -34,9 +34,12 @@ export function workflowMetadata(record: InstanceRecord): DaprWorkflowMetadata {
   return {
     instanceId: record.instanceId,
     name: start?.executionStarted?.name ?? "",
-    status: statusToNumber(derived.runtimeStatus),
+    status:
+      derived.runtimeStatus === ""
+        ? (completed?.executionCompleted?.workflowStatus ?? 0)
+        : statusToNumber(derived.runtimeStatus),
     createdAt: start?.timestamp ?? GO_ZERO_TIMESTAMP,
-    lastUpdatedAt: last?.timestamp ?? GO_ZERO_TIMESTAMP,
+    lastUpdatedAt: (start ? last?.timestamp : undefined) ?? GO_ZERO_TIMESTAMP,
     input: presence(start?.executionStarted?.input),
     output: presence(completed?.executionCompleted?.result),
     customStatus: record.customStatus === undefined ? undefined : { value: record.customStatus },

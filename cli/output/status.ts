@@ -1,0 +1,16 @@
+/**
+ * Dapr CLI status lines (dapr/cli pkg/print/print.go `SuccessStatusEvent`, `FailureStatusEvent`, `InfoStatusEvent`,
+ * `WarningStatusEvent`): an emoji and two spaces before the text, no prefix on Windows.
+ */
+export type StatusKind = "success" | "failure" | "info" | "warning";
+
+const PREFIX: Record<StatusKind, string> = {
+  success: "\u2705  ",
+  failure: "\u274c  ",
+  info: "\u2139\ufe0f  ",
+  warning: "\u26a0  ",
+};
+
+export function statusLine(kind: StatusKind, text: string, platform: NodeJS.Platform = process.platform): string {
+  return `${platform === "win32" ? "" : PREFIX[kind]}${text}\n`;
+}
