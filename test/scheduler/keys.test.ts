@@ -146,11 +146,12 @@ describe("delete-all prefixes (dapr/cli pkg/scheduler/deleteall.go)", () => {
     expect(() => deleteAllSelection(prefix, "default")).toThrow(message);
   });
 
-  it("instance reminders: the workflow actor exactly, its activities by `<instance>::`", () => {
+  it("instance reminders: the workflow and retentioner actors exactly, its activities by `<instance>::`", () => {
     const sel = instanceReminderSelection({ appId: "my-app", namespace: "default" }, "a/b");
     expect(sel.jobs).toEqual([
       `dapr/jobs/actorreminder||default||${WF}||a/b||`,
       `dapr/jobs/actorreminder||default||${ACT}||a/b::`,
+      "dapr/jobs/actorreminder||default||dapr.internal.default.my-app.retentioner||a/b||",
     ]);
     expect(sel.counters[0]).toBe(`dapr/counters/actorreminder||default||${WF}||a/b||`);
   });
