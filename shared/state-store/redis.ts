@@ -10,6 +10,7 @@
  * Listing uses SCAN, whose guarantees are weaker than a SQL keyset scan; see scanKeys.
  */
 import { Redis, type RedisOptions } from "ioredis";
+import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 
@@ -46,6 +47,7 @@ export class RedisStateBackend implements StateBackend {
   private readonly client: Redis;
   private readonly onUnreadable: ((key: string, reason: string) => void) | undefined;
   private lastConnectionError: Error | undefined;
+  private readonly requestTimeoutMs: number;
 
   /** Does not connect yet (the first command does); openRedisBackend() also checks the connection. */
   constructor(options: RedisBackendOptions) {
@@ -53,8 +55,13 @@ export class RedisStateBackend implements StateBackend {
     this.location = parsed.location;
     this.onUnreadable = options.onUnreadable;
     const extra = options.redisOptions ?? {};
+    const timeouts = networkTimeouts();
+    this.requestTimeoutMs = options.redisOptions?.commandTimeout ?? timeouts.requestMs;
     this.client = new Redis({
-      connectTimeout: 10_000,
+      connectTimeout: timeouts.connectMs,
+      // connectTimeout ends at the TCP connection: until the first answer (ping()), a command gets the connect
+      // timeout, so a peer that accepts TCP and never answers fails as fast as one that refuses.
+      commandTimeout: timeouts.connectMs,
       ...extra,
       ...parsed.options,
       // rediss:// turns TLS on; settings such as a CA from redisOptions.tls still apply.
@@ -72,6 +79,8 @@ export class RedisStateBackend implements StateBackend {
 
   async ping(): Promise<void> {
     await this.call("connect", () => this.client.ping());
+    // ioredis reads this option per command: from now on each command gets the request timeout.
+    this.client.options.commandTimeout = this.requestTimeoutMs;
   }
 
   /**
