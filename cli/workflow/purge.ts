@@ -148,6 +148,12 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
     flags.allOlderThan === undefined
       ? 0
       : now.getTime() - parseAgeThreshold(flags.allOlderThan, { now, flag: "--all-older-than" }).getTime();
+  if (olderThanMs < 0) {
+    throw new HousekeeperError(
+      "bad-input",
+      `--all-older-than ${flags.allOlderThan} is in the future, so it would select every terminal instance; use --all for that`,
+    );
+  }
   const retention: RetentionOptions["retention"] = Object.fromEntries(
     statuses.map((s) => [s, Math.max(0, olderThanMs)]),
   );
@@ -215,6 +221,13 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
         throw new HousekeeperError(
           "store-error",
           `${result.failedCount} instance(s) could not be purged (listed above)`,
+        );
+      }
+      if (!bulk && result.skippedCount > 0) {
+        // Purging by ID asks for those instances: one left in place (not terminal) is a failure, as in sidecar mode.
+        throw new HousekeeperError(
+          "not-terminal",
+          `${result.skippedCount} of the ${instanceIds.length} instance(s) asked for ${flags.dryRun ? "would not be" : "were not"} purged (listed above)`,
         );
       }
     });
