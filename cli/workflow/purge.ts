@@ -8,6 +8,7 @@
  *  - a bulk purge never selects a non-terminal instance, even with --force (which stays for purging by ID).
  */
 import { Command, Option } from "commander";
+import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
@@ -118,9 +119,10 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
   if (!bulk && flags.mode === "sidecar" && !flags.dryRun) {
     // By ID through the sidecar: exactly the Dapr CLI's behaviour (in order, stop at the first error).
     const s = sidecarFlags(cmd);
+    const timeouts = sidecarTimeoutOptions();
     const sidecar = new DualSidecarClient({
-      http: { url: s.sidecarUrl, apiToken: s.apiToken, appId: s.appId },
-      grpc: { address: s.sidecarGrpcAddress, apiToken: s.apiToken },
+      http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, appId: s.appId },
+      grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
     });
     try {
       await purgeInstances(sidecar, instanceIds, { force: flags.force === true }, print);
@@ -171,9 +173,10 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
       const ports: Parameters<typeof runRetentionPurge>[0] = { store };
       if (flags.mode === "sidecar" && !flags.dryRun) {
         const s = sidecarFlags(cmd);
+        const timeouts = sidecarTimeoutOptions();
         sidecar = new DualSidecarClient({
-          http: { url: s.sidecarUrl, apiToken: s.apiToken },
-          grpc: { address: s.sidecarGrpcAddress, apiToken: s.apiToken },
+          http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken },
+          grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
         });
         ports.purger = sidecarPurger(sidecar);
       }

@@ -48,3 +48,36 @@ export function configuredTimeouts(env: NodeJS.ProcessEnv = process.env): Partia
 export function networkTimeouts(env: NodeJS.ProcessEnv = process.env): NetworkTimeouts {
   return { ...DEFAULT_TIMEOUTS, ...configuredTimeouts(env) };
 }
+
+/**
+ * The sidecar clients' options for the timeouts set in the environment. The clients (a public API) keep their own
+ * defaults otherwise: HTTP connect 2 s and 15 s for an answer, gRPC 30 s per call.
+ */
+export function sidecarTimeoutOptions(env: NodeJS.ProcessEnv = process.env): {
+  http: { connectTimeoutMs?: number; requestTimeoutMs?: number };
+  grpc: { deadlineMs?: number };
+} {
+  const { connectMs, requestMs } = configuredTimeouts(env);
+  return {
+    http: {
+      ...(connectMs !== undefined ? { connectTimeoutMs: connectMs } : {}),
+      ...(requestMs !== undefined ? { requestTimeoutMs: requestMs } : {}),
+    },
+    grpc: requestMs !== undefined ? { deadlineMs: requestMs } : {},
+  };
+}
+
+/** AWS SDK client `requestHandler` options for these timeouts (the SDK's defaults wait for ever). */
+export function awsRequestHandler(timeouts: NetworkTimeouts = networkTimeouts()): {
+  connectionTimeout: number;
+  requestTimeout: number;
+  throwOnRequestTimeout: true;
+  socketTimeout: number;
+} {
+  return {
+    connectionTimeout: timeouts.connectMs,
+    requestTimeout: timeouts.requestMs,
+    throwOnRequestTimeout: true,
+    socketTimeout: timeouts.requestMs,
+  };
+}

@@ -100,6 +100,27 @@ describe("a peer that accepts TCP and never answers", () => {
   });
 });
 
+describe("the sidecar client", () => {
+  it("takes --request-timeout (its own default is 15 s per attempt)", async () => {
+    const run = await housekeeper([
+      "workflow",
+      "suspend",
+      "inst-1",
+      "-a",
+      "app",
+      "--sidecar-url",
+      `http://${silent.address}`,
+      "--request-timeout",
+      "1s",
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `Error: cannot reach the Dapr sidecar at http://${silent.address}: Headers Timeout Error (UND_ERR_HEADERS_TIMEOUT)\n`,
+    );
+    expect(run.ms).toBeLessThan(BOUND_MS);
+  });
+});
+
 describe("timeout settings", () => {
   it("refuses a bad --connect-timeout and a bad HOUSEKEEPER_REQUEST_TIMEOUT before connecting", async () => {
     const flag = await housekeeper(["--connect-timeout", "-1s", "workflow", "list", "-a", "app", "-c", "redis://x"]);
