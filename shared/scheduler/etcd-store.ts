@@ -11,7 +11,7 @@ import { rootCertificates } from "node:tls";
 import type { IOptions } from "etcd3";
 import { Etcd3 } from "etcd3";
 import { networkTimeouts } from "../config/timeouts.ts";
-import { HousekeeperError } from "../errors.ts";
+import { HousekeeperError, withoutEmptyGrpcNote } from "../errors.ts";
 import { DAPR_ROOT } from "./keys.ts";
 import type { PrefixRead, PutOptions, ScanOptions, SchedulerSnapshot, SchedulerStore, StoredEntry } from "./store.ts";
 import { DEFAULT_PAGE_BYTES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TXN_OPS } from "./store.ts";
@@ -106,10 +106,7 @@ function prefixEnd(prefix: Buffer): Buffer {
 /** Maps etcd/gRPC failures to one clear HousekeeperError. */
 export function etcdError(error: unknown, endpoints: readonly string[], doing: string): HousekeeperError {
   if (error instanceof HousekeeperError) return error;
-  // grpc-js ends some messages with "Resolution note: " and nothing after it.
-  const message = (error instanceof Error ? error.message : String(error))
-    .replace(/\.?\s*Resolution note:\s*$/, "")
-    .trim();
+  const message = withoutEmptyGrpcNote(error instanceof Error ? error.message : String(error));
   const name = error instanceof Error ? error.constructor.name : "";
   const where = endpoints.join(",");
   if (/compacted/i.test(message)) {

@@ -8,6 +8,7 @@
 import { execFile } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { type FaultyPeer, startFreezingProxy, startSilentServer } from "../support/faulty-peer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
@@ -118,6 +119,41 @@ describe("the sidecar client", () => {
       `Error: cannot reach the Dapr sidecar at http://${silent.address}: Headers Timeout Error (UND_ERR_HEADERS_TIMEOUT)\n`,
     );
     expect(run.ms).toBeLessThan(BOUND_MS);
+  });
+});
+
+describe("gRPC errors", () => {
+  it("the sidecar's gRPC API refusing connections: one line, without the empty 'Resolution note:'", async () => {
+    const run = await housekeeper([
+      "workflow",
+      "rerun",
+      "inst-1",
+      "-a",
+      "app",
+      "--sidecar-grpc-address",
+      "127.0.0.1:1",
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^Error: cannot reach the Dapr sidecar's gRPC API at 127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(run.stderr).not.toMatch(/Resolution note/);
+  });
+});
+
+describe("etcd that stops answering mid-run", () => {
+  it("fails the call within one request timeout (etcd3 retried it three times)", async () => {
+    const [host, port] = inject("etcdEndpoint").split(":") as [string, string];
+    const proxy = await startFreezingProxy({ host, port: Number(port) });
+    const store = openEtcdSchedulerStore({ endpoints: [proxy.address], timeoutMs: 1_000, connectTimeoutMs: 1_000 });
+    try {
+      await store.snapshot();
+      proxy.freeze();
+      const started = Date.now();
+      await expect(store.snapshot()).rejects.toThrow(/cannot reach etcd at 127\.0\.0\.1:\d+ .*: no answer in time/);
+      expect(Date.now() - started).toBeLessThan(2_500);
+    } finally {
+      await store.close();
+      await proxy.stop();
+    }
   });
 });
 
