@@ -230,8 +230,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   // The parser reports every further chunk as another error: answer once.
   if (clientErrorAnswered.has(socket)) return;
   clientErrorAnswered.add(socket);
-  // An answer already begun on this socket cannot get a second status line.
-  if (!socket.writable || answering.has(socket)) {
+  // A client that reset the connection gets nothing; an answer already begun cannot get a second status line.
+  if (error.code === "ECONNRESET" || !socket.writable || answering.has(socket)) {
     socket.destroy();
     return;
   }
