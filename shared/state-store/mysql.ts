@@ -85,6 +85,12 @@ export async function openMysqlBackend(options: MysqlBackendOptions): Promise<My
     return new MysqlStateBackend(pool, table, layout, `mysql ${where} database ${database} table ${tableName}`);
   } catch (error) {
     await pool.end().catch(() => {});
+    const cause = (error as { cause?: { code?: unknown; syscall?: unknown } }).cause;
+    if (error instanceof HousekeeperError && cause?.code === "ETIMEDOUT" && cause.syscall === "connect") {
+      // mysql2 says only "connect ETIMEDOUT": name the timeout that ran out.
+      const ms = connection.connectTimeout ?? timeouts.connectMs;
+      throw new HousekeeperError("unavailable", `${error.message} (after ${ms} ms)`, { cause });
+    }
     throw error;
   }
 }
