@@ -184,6 +184,20 @@ describe("etcd TLS files", () => {
   });
 });
 
+describe("webhook serve", () => {
+  it("refuses a --receive-timeout that is not a positive duration", async () => {
+    const run = await housekeeper([
+      "webhook",
+      "serve",
+      "--config",
+      "examples/webhook-routes.json",
+      "--receive-timeout",
+      "0s",
+    ]);
+    expectRefused(run, 'invalid --receive-timeout "0s": must be at least 1ms');
+  });
+});
+
 describe("workflow purge --mode direct by ID", () => {
   it("exits non-zero when the instance asked for is running, and leaves it", async () => {
     const run = await housekeeper([
