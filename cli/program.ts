@@ -6,6 +6,12 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import {
+  CONNECT_TIMEOUT_ENV,
+  configuredTimeouts,
+  parseTimeout,
+  REQUEST_TIMEOUT_ENV,
+} from "../shared/config/timeouts.ts";
 import { errorLine } from "./errors.ts";
 import { reportCommand } from "./report/index.ts";
 import { retentionCommand } from "./retention/index.ts";
@@ -32,7 +38,26 @@ export interface ProgramOutput {
 export function createProgram(output: ProgramOutput = {}): Command {
   const program = new Command("housekeeper")
     .description("Housekeeping for Dapr Workflow: reads workflow state directly from Dapr's state stores")
-    .version(packageVersion(), "-v, --version");
+    .version(packageVersion(), "-v, --version")
+    .option(
+      "--connect-timeout <duration>",
+      `how long connecting to a state store, etcd or S3 may take (default 10s; env ${CONNECT_TIMEOUT_ENV})`,
+    )
+    .option(
+      "--request-timeout <duration>",
+      `how long one statement, command or call may take (default 60s; env ${REQUEST_TIMEOUT_ENV})`,
+    )
+    .hook("preAction", (root) => {
+      // The flags set the variables every client reads its timeouts from (shared/config/timeouts.ts).
+      const opts = root.opts<{ connectTimeout?: string; requestTimeout?: string }>();
+      if (opts.connectTimeout !== undefined) {
+        process.env[CONNECT_TIMEOUT_ENV] = `${parseTimeout(opts.connectTimeout, "--connect-timeout")}ms`;
+      }
+      if (opts.requestTimeout !== undefined) {
+        process.env[REQUEST_TIMEOUT_ENV] = `${parseTimeout(opts.requestTimeout, "--request-timeout")}ms`;
+      }
+      configuredTimeouts(); // a bad value in the environment is refused before anything runs
+    });
   for (const group of COMMAND_GROUPS) program.addCommand(group());
   registerSchedulerCommands(program);
 

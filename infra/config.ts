@@ -17,6 +17,7 @@ import { z } from "zod";
 import { reminderBackupEventSchema } from "../shared/config/reminder-backup.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
 import { stuckReportEventSchema } from "../shared/config/stuck-report.ts";
+import { parseTimeout } from "../shared/config/timeouts.ts";
 import { webhookConfigSchema } from "../shared/webhook/routes.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -34,6 +35,14 @@ const secretArn = z
     SECRET_ARN_PATTERN,
     "a complete Secrets Manager ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>)",
   );
+
+const timeoutText = z.string().superRefine((text, ctx) => {
+  try {
+    parseTimeout(text, "timeout");
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+  }
+});
 
 const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "a KMS key ARN");
 
@@ -115,6 +124,11 @@ export const housekeeperConfigSchema = z
       .prefault({}),
     tags: z.record(z.string(), z.string()).default({}),
     logLevel: z.enum(["DEBUG", "INFO", "WARN", "ERROR"]).default("INFO"),
+    /**
+     * Timeouts of every function's network calls (state stores, etcd, S3), as Go durations: `connect` (default 10s)
+     * and `request` (default 60s). Set as HOUSEKEEPER_CONNECT_TIMEOUT / HOUSEKEEPER_REQUEST_TIMEOUT.
+     */
+    timeouts: z.object({ connect: timeoutText.optional(), request: timeoutText.optional() }).strict().prefault({}),
     logRetentionDays: logRetentionDays.default(30),
     /** CloudWatch namespace of the functions' metrics (POWERTOOLS_METRICS_NAMESPACE). */
     metricsNamespace: z.string().min(1).default("DaprHousekeeper"),

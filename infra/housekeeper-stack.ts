@@ -15,6 +15,7 @@
  *   webhook           WEBHOOK_ROUTES (JSON), DAPR_HTTP_ENDPOINT, DAPR_APP_ID, DAPR_API_TOKEN (a secret ARN),
  *                     IDEMPOTENCY_TABLE (the stack's table) or IDEMPOTENCY_REDIS_URL (a secret ARN),
  *                     WEBHOOK_SECRET_MAX_AGE_SECONDS, HOUSEKEEPER_VERSION
+ * and each of them HOUSEKEEPER_CONNECT_TIMEOUT / HOUSEKEEPER_REQUEST_TIMEOUT when `timeouts` sets them.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +26,7 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { CONNECT_TIMEOUT_ENV, REQUEST_TIMEOUT_ENV } from "../shared/config/timeouts.ts";
 import type { HousekeeperConfig } from "./config.ts";
 import { HousekeeperFunction, type HousekeeperFunctionProps, PROJECT_ROOT } from "./constructs/housekeeper-function.ts";
 import { Monitoring, Notifications } from "./constructs/monitoring.ts";
@@ -48,6 +50,14 @@ function env(values: Record<string, string | number | undefined>): Record<string
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== "") out[k] = String(v);
   return out;
+}
+
+/** The configured network timeouts, in the variables every function reads them from (shared/config/timeouts.ts). */
+export function timeoutEnvironment(config: Pick<HousekeeperConfig, "timeouts">): Record<string, string> {
+  return env({
+    [CONNECT_TIMEOUT_ENV]: config.timeouts.connect,
+    [REQUEST_TIMEOUT_ENV]: config.timeouts.request,
+  });
 }
 
 export class HousekeeperStack extends Stack {
@@ -147,7 +157,7 @@ export class HousekeeperStack extends Stack {
         timeoutSeconds: settings.timeoutSeconds,
         reservedConcurrency: settings.reservedConcurrency,
         ephemeralStorageMb: settings.ephemeralStorageMb,
-        environment: { HOUSEKEEPER_VERSION: VERSION, ...rest.environment },
+        environment: { HOUSEKEEPER_VERSION: VERSION, ...timeoutEnvironment(config), ...rest.environment },
         logRetention,
         logLevel: config.logLevel,
         metricsNamespace: config.metricsNamespace,

@@ -28,3 +28,8 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** grpc-js ends some messages with "Resolution note: " and nothing after it; drops that fragment. */
+export function withoutEmptyGrpcNote(message: string): string {
+  return message.replace(/\.?\s*Resolution note:\s*$/, "").trim();
+}

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { EtcdStoreOptions, EtcdTlsOptions } from "../../shared/scheduler/etcd-store.ts";
-import { DEFAULT_ETCD_ENDPOINT, parseEndpoints } from "../../shared/scheduler/etcd-store.ts";
+import { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "../../shared/scheduler/etcd-store.ts";
 import { DAPR_ROOT } from "../../shared/scheduler/keys.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
 
@@ -89,20 +89,29 @@ export function namespaceFlag(command: Command): string {
   return namespace;
 }
 
-async function readPem(flag: string, path: string | undefined): Promise<Buffer | undefined> {
+/** Reads a PEM file and checks it holds what the flag says, so a wrong file is named here, not in a TLS error. */
+async function readPem(
+  flag: string,
+  path: string | undefined,
+  kind: "certificate" | "key",
+): Promise<Buffer | undefined> {
   if (path === undefined) return undefined;
+  let pem: Buffer;
   try {
-    return await readFile(path);
+    pem = await readFile(path);
   } catch (error) {
     throw new HousekeeperError("bad-input", `cannot read ${flag} file ${path}: ${(error as Error).message}`);
   }
+  const problem = pemProblem(pem, kind);
+  if (problem) throw new HousekeeperError("bad-input", `${flag} file ${path} ${problem}`);
+  return pem;
 }
 
 export async function etcdStoreOptions(flags: EtcdFlags): Promise<EtcdStoreOptions> {
   const tls: EtcdTlsOptions = {};
-  const ca = await readPem("--etcd-cacert", flags.caCert);
-  const cert = await readPem("--etcd-cert", flags.cert);
-  const key = await readPem("--etcd-key", flags.key);
+  const ca = await readPem("--etcd-cacert", flags.caCert, "certificate");
+  const cert = await readPem("--etcd-cert", flags.cert, "certificate");
+  const key = await readPem("--etcd-key", flags.key, "key");
   if (ca) tls.ca = ca;
   if (cert) tls.cert = cert;
   if (key) tls.key = key;

@@ -14,7 +14,7 @@ import { access } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { HousekeeperError } from "../../shared/errors.ts";
-import { exportFileEntries, exportToFile, importEntries, validateExportFileAt } from "../../shared/scheduler/export.ts";
+import { exportFileEntries, exportToFile, importEntries, spoolExportFile } from "../../shared/scheduler/export.ts";
 import { deleteAllJobs, deleteJobs, getJobs, listJobs } from "../../shared/scheduler/jobs.ts";
 import type { FilterKind } from "../../shared/scheduler/keys.ts";
 import { FILTER_KINDS } from "../../shared/scheduler/keys.ts";
@@ -309,14 +309,19 @@ function importCommand(io: Io): Command {
     } catch (error) {
       throw new HousekeeperError("bad-input", `cannot read ${inputFile}: ${(error as Error).message}`);
     }
-    // Everything is decoded and checked before the store is even opened (streamed: the file is never held whole),
-    // then streamed again into etcd.
-    const { jobs, counters } = await validateExportFileAt(inputFile);
-    const { written } = await withSchedulerStore(
-      flags,
-      (store) => importEntries(store, exportFileEntries(inputFile), { total: jobs + counters }),
-      io.open,
-    );
+    // The file is read once, into a private copy that is decoded and checked before the store is even opened
+    // (streamed: never held whole), then streamed into etcd: exactly the bytes that were checked are written.
+    const spooled = await spoolExportFile(inputFile);
+    let written: number;
+    try {
+      ({ written } = await withSchedulerStore(
+        flags,
+        (store) => importEntries(store, exportFileEntries(spooled.path), { total: spooled.jobs + spooled.counters }),
+        io.open,
+      ));
+    } finally {
+      await spooled.release();
+    }
     io.stdout.write(`Imported ${written} items.\n`);
     io.stdout.write(`Import from '${inputFile}' complete.\n`);
   });

@@ -1,6 +1,7 @@
 /**
  * `housekeeper webhook serve --config routes.json [--port 8080] [--host 127.0.0.1] [--sidecar-url URL]
- *  [--api-token T] [-a APP] [--idempotency-table NAME | --idempotency-redis-url URL]`: the webhook function's job on a local HTTP server, to try
+ *  [--api-token T] [-a APP] [--idempotency-table NAME | --idempotency-redis-url URL]
+ *  [--receive-timeout 10s]`: the webhook function's job on a local HTTP server, to try
  * and test webhooks end to end without AWS. Logs are JSON lines on stdout (Powertools Logger; POWERTOOLS_LOG_LEVEL
  * sets the level); the status lines go to stderr. SIGINT/SIGTERM stop it gracefully: no new connections, requests in
  * progress finish (10 s at most), then exit 0. A second signal exits at once.
@@ -8,6 +9,7 @@
 import type { Command } from "commander";
 import { Command as CommanderCommand, Option } from "commander";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { parseTimeout } from "../../shared/config/timeouts.ts";
 import { loadWebhookConfigFile } from "../../shared/config/webhook.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DEFAULT_SIDECAR_URL } from "../../shared/sidecar/http-client.ts";
@@ -16,7 +18,7 @@ import {
   idempotencyBackend,
   openIdempotencyStore,
 } from "../../shared/webhook/open-idempotency.ts";
-import { startWebhookServer } from "./server.ts";
+import { DEFAULT_RECEIVE_TIMEOUT_MS, startWebhookServer } from "./server.ts";
 
 export { startWebhookServer, type WebhookServer, type WebhookServerOptions } from "./server.ts";
 
@@ -29,6 +31,7 @@ interface ServeFlags {
   appId?: string;
   idempotencyRedisUrl?: string;
   idempotencyTable?: string;
+  receiveTimeout: string;
 }
 
 export function webhookCommand(): Command {
@@ -64,8 +67,14 @@ export function webhookCommand(): Command {
         "Keep delivery IDs in this DynamoDB table (AWS_REGION; AWS_ENDPOINT_URL_DYNAMODB for a local one)",
       ).env("IDEMPOTENCY_TABLE"),
     )
+    .option(
+      "--receive-timeout <duration>",
+      "How long a client may take to send its whole request; then it gets 408",
+      `${DEFAULT_RECEIVE_TIMEOUT_MS / 1000}s`,
+    )
     .action(async (_options: unknown, cmd: Command) => {
       const flags = cmd.opts<ServeFlags>();
+      const receiveTimeoutMs = parseTimeout(flags.receiveTimeout, "--receive-timeout");
       const port = Number(flags.port);
       if (!/^\d+$/.test(flags.port) || port > 65_535) {
         throw new HousekeeperError("bad-input", `--port must be a number from 0 to 65535, got "${flags.port}"`);
@@ -101,6 +110,7 @@ export function webhookCommand(): Command {
         secrets,
         port,
         host: flags.host,
+        receiveTimeoutMs,
       });
       process.stderr.write(
         `Webhook server listening on ${server.url} (${config.routes.length} route(s), sidecar ${sidecarUrl}, ` +

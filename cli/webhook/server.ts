@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createSecretResolver, type SecretResolver } from "../../shared/config/secrets.ts";
 import type { RetryPolicy } from "../../shared/sidecar/retry.ts";
@@ -37,7 +38,17 @@ export interface WebhookServerOptions {
   now?: (() => Date) | undefined;
   /** How long requests in progress may take to finish on close() before their connections are cut (default 10 s). */
   shutdownGraceMs?: number | undefined;
+  /**
+   * How long a client has to send its whole request, headers and body (default 10 s); then it gets 408. A body
+   * shorter than its Content-Length would otherwise hold the connection open.
+   */
+  receiveTimeoutMs?: number | undefined;
 }
+
+/** Default of `receiveTimeoutMs`: GitHub itself gives up on a delivery after 10 s. */
+export const DEFAULT_RECEIVE_TIMEOUT_MS = 10_000;
+/** Request headers larger than this get 431 (Node's default). */
+const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface WebhookServer {
   /** http://host:port */
@@ -68,12 +79,23 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     now: options.now,
   });
   const state = { closing: false };
-  const server = createServer({ requestTimeout: 30_000 }, (req, res) => {
-    void serveRequest(job, req, res, state).catch(() => {
-      if (!res.headersSent) write(res, { statusCode: 500, headers: {}, body: '{"error":"internal error"}' }, true);
-      else res.destroy();
-    });
-  });
+  const receiveTimeoutMs = options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
+  const server = createServer(
+    {
+      requestTimeout: receiveTimeoutMs,
+      headersTimeout: receiveTimeoutMs,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Node checks the timeouts only this often (default 30 s), so check often enough for the timeout to hold.
+      connectionsCheckingInterval: Math.min(1_000, receiveTimeoutMs),
+    },
+    (req, res) => {
+      void serveRequest(job, req, res, state).catch(() => {
+        if (!res.headersSent) write(res, { statusCode: 500, headers: {}, body: '{"error":"internal error"}' }, true);
+        else res.destroy();
+      });
+    },
+  );
+  server.on("clientError", answerClientError);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -187,8 +209,45 @@ function write(res: ServerResponse, result: WebhookHttpResult, close: boolean): 
   const headers: Record<string, string | number> = { ...result.headers };
   headers["content-length"] = Buffer.byteLength(result.body);
   if (close) headers.connection = "close";
+  if (res.socket) answering.add(res.socket);
+  res.once("finish", () => {
+    if (res.socket) answering.delete(res.socket);
+  });
   res.writeHead(result.statusCode, headers);
   res.end(result.body);
+}
+
+const clientErrorAnswered = new WeakSet<Duplex>();
+/** Sockets whose current request is being answered by write(). */
+const answering = new WeakSet<Duplex>();
+
+/**
+ * A request Node's parser refused (headers too large, malformed) or one not received in time: answer 431/408/400 and
+ * close gracefully. Node's own handling destroys the socket at once, so a client still sending its oversized headers
+ * gets a TCP reset instead of the answer; here the rest of what it sends is read and dropped until it closes.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // The parser reports every further chunk as another error: answer once.
+  if (clientErrorAnswered.has(socket)) return;
+  clientErrorAnswered.add(socket);
+  // A client that reset the connection gets nothing; an answer already begun cannot get a second status line.
+  if (error.code === "ECONNRESET" || !socket.writable || answering.has(socket)) {
+    socket.destroy();
+    return;
+  }
+  const [status, body] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? ["431 Request Header Fields Too Large", '{"error":"request headers too large"}']
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? ["408 Request Timeout", '{"error":"request not received in time"}']
+        : ["400 Bad Request", '{"error":"malformed request"}'];
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
+  socket.on("error", () => {});
+  socket.resume();
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }
 
 function closeServer(server: Server, graceMs: number): Promise<void> {

@@ -17,6 +17,7 @@
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
 import { Option } from "commander";
+import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { DEFAULT_SIDECAR_GRPC_ADDRESS } from "../../shared/sidecar/grpc-client.ts";
@@ -249,9 +250,10 @@ export function sidecarFlags(command: Command): SidecarFlags {
 
 async function withSidecar(command: Command, fn: (sidecar: DualSidecarClient) => Promise<void>): Promise<void> {
   const flags = sidecarFlags(command);
+  const timeouts = sidecarTimeoutOptions();
   const sidecar = new DualSidecarClient({
-    http: { url: flags.sidecarUrl, apiToken: flags.apiToken, appId: flags.appId },
-    grpc: { address: flags.sidecarGrpcAddress, apiToken: flags.apiToken },
+    http: { ...timeouts.http, url: flags.sidecarUrl, apiToken: flags.apiToken, appId: flags.appId },
+    grpc: { ...timeouts.grpc, address: flags.sidecarGrpcAddress, apiToken: flags.apiToken },
   });
   try {
     await fn(sidecar);

@@ -8,6 +8,7 @@
  *  - a bulk purge never selects a non-terminal instance, even with --force (which stays for purging by ID).
  */
 import { Command, Option } from "commander";
+import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
@@ -119,9 +120,10 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
   if (!bulk && flags.mode === "sidecar" && !flags.dryRun) {
     // By ID through the sidecar: exactly the Dapr CLI's behaviour (in order, stop at the first error).
     const s = sidecarFlags(cmd);
+    const timeouts = sidecarTimeoutOptions();
     const sidecar = new DualSidecarClient({
-      http: { url: s.sidecarUrl, apiToken: s.apiToken, appId: s.appId },
-      grpc: { address: s.sidecarGrpcAddress, apiToken: s.apiToken },
+      http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, appId: s.appId },
+      grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
     });
     try {
       await purgeInstances(sidecar, instanceIds, { force: flags.force === true }, print);
@@ -149,6 +151,12 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
     flags.allOlderThan === undefined
       ? 0
       : now.getTime() - parseAgeThreshold(flags.allOlderThan, { now, flag: "--all-older-than" }).getTime();
+  if (olderThanMs < 0) {
+    throw new HousekeeperError(
+      "bad-input",
+      `--all-older-than ${flags.allOlderThan} is in the future, so it would select every terminal instance; use --all for that`,
+    );
+  }
   const retention: RetentionOptions["retention"] = Object.fromEntries(
     statuses.map((s) => [s, Math.max(0, olderThanMs)]),
   );
@@ -166,9 +174,10 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
       const ports: Parameters<typeof runRetentionPurge>[0] = { store };
       if (flags.mode === "sidecar" && !flags.dryRun) {
         const s = sidecarFlags(cmd);
+        const timeouts = sidecarTimeoutOptions();
         sidecar = new DualSidecarClient({
-          http: { url: s.sidecarUrl, apiToken: s.apiToken },
-          grpc: { address: s.sidecarGrpcAddress, apiToken: s.apiToken },
+          http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken },
+          grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
         });
         ports.purger = sidecarPurger(sidecar);
       }
@@ -217,6 +226,13 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
         throw new HousekeeperError(
           "store-error",
           `${result.failedCount} instance(s) could not be purged (listed above)`,
+        );
+      }
+      if (!bulk && result.skippedCount > 0) {
+        // Purging by ID asks for those instances: one left in place (not terminal) is a failure, as in sidecar mode.
+        throw new HousekeeperError(
+          "not-terminal",
+          `${result.skippedCount} of the ${instanceIds.length} instance(s) asked for ${flags.dryRun ? "would not be" : "were not"} purged (listed above)`,
         );
       }
     });

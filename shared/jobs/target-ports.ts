@@ -7,6 +7,7 @@
 import { resolveEtcdSettings } from "../config/etcd.ts";
 import type { SecretResolver } from "../config/secrets.ts";
 import type { Target } from "../config/target.ts";
+import { sidecarTimeoutOptions } from "../config/timeouts.ts";
 import { instanceReminderSelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
@@ -106,7 +107,7 @@ export function targetPortsOpener(secrets: SecretResolver) {
       if (needs.sidecar && target.sidecar) {
         const { HttpSidecarClient } = await import("../sidecar/http-client.ts");
         const apiToken = target.sidecar.apiToken ? await secrets.resolve(target.sidecar.apiToken) : undefined;
-        const sidecar = new HttpSidecarClient({ url: target.sidecar.url, apiToken });
+        const sidecar = new HttpSidecarClient({ ...sidecarTimeoutOptions().http, url: target.sidecar.url, apiToken });
         closers.push(() => sidecar.close());
         ports.purger = sidecarPurger(sidecar);
       }

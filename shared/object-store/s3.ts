@@ -17,6 +17,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { awsRequestHandler } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import {
   checkListPrefix,
@@ -65,7 +66,11 @@ export interface S3ObjectStoreOptions extends S3ClientOptions {
 
 /** An S3 client configured for AWS or for an S3-compatible server. */
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
-  const config: S3ClientConfig = {};
+  const config: S3ClientConfig = {
+    // The SDK's defaults wait forever: a frozen endpoint would hold a backup until the Lambda's own timeout, with no
+    // failure logged or counted. requestTimeout bounds the wait for an answer, socketTimeout a stalled body.
+    requestHandler: awsRequestHandler(),
+  };
   if (options.region) config.region = options.region;
   if (options.credentials) config.credentials = options.credentials;
   if (options.endpoint) {

@@ -6,17 +6,18 @@
  * revisions of history by default (`--etcd-compaction-retention`), so a snapshot outlives any export; if it is
  * compacted away anyway, the read fails with a message saying so rather than mixing two points in time.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { rootCertificates } from "node:tls";
 import type { IOptions } from "etcd3";
 import { Etcd3 } from "etcd3";
-import { HousekeeperError } from "../errors.ts";
+import { networkTimeouts } from "../config/timeouts.ts";
+import { HousekeeperError, withoutEmptyGrpcNote } from "../errors.ts";
 import { DAPR_ROOT } from "./keys.ts";
 import type { PrefixRead, PutOptions, ScanOptions, SchedulerSnapshot, SchedulerStore, StoredEntry } from "./store.ts";
 import { DEFAULT_PAGE_BYTES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TXN_OPS } from "./store.ts";
 
 export const DEFAULT_ETCD_ENDPOINT = "127.0.0.1:2379";
 const DAPR_ROOT_BYTES = Buffer.from(DAPR_ROOT);
-const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface EtcdTlsOptions {
   /** PEM of the CA that signed etcd's server certificate (default: Node's bundled root CAs). */
@@ -33,8 +34,34 @@ export interface EtcdStoreOptions {
   tls?: EtcdTlsOptions;
   /** Where Dapr's `dapr/` root lives in this etcd (default `dapr/`); tests use a private prefix. */
   root?: string;
-  /** Deadline of each etcd call (default 60 s). */
+  /** Deadline of each etcd call (default: the request timeout, shared/config/timeouts.ts). */
   timeoutMs?: number;
+  /** Deadline of calls until etcd first answers (default: the connect timeout); gRPC has no connect timeout. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * etcd3's default global policy retries every recoverable error three times, deadlines included, so a frozen etcd
+ * took three deadlines to fail. Calls go straight through instead (etcd3 still tries each endpoint once); the
+ * command or function is what is re-run.
+ */
+const NO_RETRY = {
+  execute: <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> =>
+    Promise.resolve().then(() => fn({ signal: new AbortController().signal })),
+} as unknown as NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
+
+/** Why a PEM text is not a usable certificate (or key), or undefined when it is. */
+export function pemProblem(pem: Buffer | string, kind: "certificate" | "key"): string | undefined {
+  const text = pem.toString();
+  try {
+    if (kind === "key") createPrivateKey(text);
+    else if (!text.includes("-----BEGIN CERTIFICATE-----"))
+      return "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+    else new X509Certificate(text);
+    return undefined;
+  } catch (error) {
+    return `is not a valid PEM ${kind}: ${(error as Error).message}`;
+  }
 }
 
 interface Endpoints {
@@ -79,7 +106,7 @@ function prefixEnd(prefix: Buffer): Buffer {
 /** Maps etcd/gRPC failures to one clear HousekeeperError. */
 export function etcdError(error: unknown, endpoints: readonly string[], doing: string): HousekeeperError {
   if (error instanceof HousekeeperError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = withoutEmptyGrpcNote(error instanceof Error ? error.message : String(error));
   const name = error instanceof Error ? error.constructor.name : "";
   const where = endpoints.join(",");
   if (/compacted/i.test(message)) {
@@ -90,9 +117,12 @@ export function etcdError(error: unknown, endpoints: readonly string[], doing: s
     );
   }
   if (/Unavailable|DeadlineExceeded|ConnectFailed/.test(name) || /ECONNREFUSED|UNAVAILABLE|DEADLINE/i.test(message)) {
-    return new HousekeeperError("unavailable", `cannot reach etcd at ${where} while ${doing}: ${message}`, {
-      cause: error,
-    });
+    const detail = /DeadlineExceeded/.test(name) || /DEADLINE/i.test(message) ? "no answer in time" : message;
+    return new HousekeeperError(
+      "unavailable",
+      `cannot reach etcd at ${where} while ${doing}: ${detail}; check the endpoint and that etcd is running there`,
+      { cause: error },
+    );
   }
   if (/Unauthenticated|PermissionDenied|InvalidAuthToken|AuthenticationFailed/.test(name)) {
     return new HousekeeperError("unauthorized", `etcd at ${where} refused access while ${doing}: ${message}`, {
@@ -107,6 +137,8 @@ export class EtcdSchedulerStore implements SchedulerStore {
   private readonly client: Etcd3;
   private readonly endpoints: readonly string[];
   private readonly rootBytes: Buffer;
+  /** etcd has answered a call (from then on, calls get the request timeout). */
+  private answered = false;
 
   constructor(options: EtcdStoreOptions = {}) {
     const endpoints = parseEndpoints(options.endpoints ?? [DEFAULT_ETCD_ENDPOINT]);
@@ -116,17 +148,29 @@ export class EtcdSchedulerStore implements SchedulerStore {
     }
     this.rootBytes = Buffer.from(this.root, "utf8");
     this.endpoints = endpoints.hosts;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeouts = networkTimeouts();
+    const timeoutMs = options.timeoutMs ?? timeouts.requestMs;
+    const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? timeouts.connectMs, timeoutMs);
     const etcdOptions: IOptions = {
       hosts: endpoints.hosts,
       // Pages of large values can exceed gRPC's 4 MiB default; the page size bounds them instead.
       grpcOptions: { "grpc.max_receive_message_length": -1, "grpc.max_send_message_length": -1 },
-      defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
+      // Until etcd first answers, a call waits only the connect timeout: a silent peer fails fast.
+      defaultCallOptions: () => ({ deadline: Date.now() + (this.answered ? timeoutMs : connectTimeoutMs) }),
+      faultHandling: { global: NO_RETRY },
     };
     const tls = options.tls;
     if (endpoints.tls || tls?.ca !== undefined || tls?.cert !== undefined || tls?.key !== undefined) {
       if ((tls?.cert === undefined) !== (tls?.key === undefined)) {
         throw new HousekeeperError("bad-input", "an etcd client certificate needs its key, and a key its certificate");
+      }
+      for (const [what, pem, kind] of [
+        ["CA certificate", tls?.ca, "certificate"],
+        ["client certificate", tls?.cert, "certificate"],
+        ["client key", tls?.key, "key"],
+      ] as const) {
+        const problem = pem === undefined ? undefined : pemProblem(pem, kind);
+        if (problem) throw new HousekeeperError("bad-input", `the etcd ${what} ${problem}`);
       }
       etcdOptions.credentials = {
         rootCertificate: toBuffer(tls?.ca) ?? Buffer.from(rootCertificates.join("\n")),
@@ -151,7 +195,9 @@ export class EtcdSchedulerStore implements SchedulerStore {
 
   private async call<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const result = await fn();
+      this.answered = true;
+      return result;
     } catch (error) {
       throw etcdError(error, this.endpoints, doing);
     }

@@ -17,11 +17,13 @@
  * before it writes anything, then puts the entries in transactions of at most 128 operations.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, constants as fsConstants } from "node:fs";
+import { createReadStream, createWriteStream, constants as fsConstants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { link, lstat, open, rename, unlink } from "node:fs/promises";
+import { link, lstat, mkdtemp, open, rename, rm, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { HousekeeperError } from "../errors.ts";
 import type { ExportEntry, Section, SectionSize } from "./gob.ts";
 import {
@@ -401,6 +403,45 @@ export async function validateExportFileAt(path: string): Promise<{ jobs: number
   let summary = await check("while-sorted");
   if (!summary.sorted) summary = await check("all-keys");
   return { jobs: summary.jobs, counters: summary.counters };
+}
+
+export interface SpooledExportFile {
+  /** The private copy: validated, and what is to be written. */
+  path: string;
+  jobs: number;
+  counters: number;
+  /** Removes the copy. */
+  release(): Promise<void>;
+}
+
+/**
+ * Copies an export file into a private spool (a fresh 0700 directory under `dir`, default the system temp dir),
+ * reading the original exactly once, then validates the copy. Writing from the copy writes exactly the bytes that
+ * were validated, whatever happens to the original meanwhile (replaced, appended to, a pipe), as restore does with
+ * its spool. Needs free space for one copy of the file.
+ */
+export async function spoolExportFile(path: string, dir: string = tmpdir()): Promise<SpooledExportFile> {
+  const spoolDir = await mkdtemp(join(dir, "housekeeper-import-"));
+  const release = () => rm(spoolDir, { recursive: true, force: true });
+  const spoolPath = join(spoolDir, "import.bin");
+  try {
+    try {
+      await pipeline(createReadStream(path), createWriteStream(spoolPath, { flags: "wx", mode: 0o600 }));
+    } catch (error) {
+      throw new HousekeeperError("bad-input", `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    const counts = await validateExportFileAt(spoolPath).catch((error: unknown) => {
+      // Name the user's file, not the spool's.
+      if (error instanceof HousekeeperError) {
+        throw new HousekeeperError(error.code, error.message.replaceAll(spoolPath, path), { cause: error });
+      }
+      throw error;
+    });
+    return { path: spoolPath, ...counts, release };
+  } catch (error) {
+    await release();
+    throw error;
+  }
 }
 
 /** The entries of an export file on disk, streamed (validate it first: see validateExportFileAt). */

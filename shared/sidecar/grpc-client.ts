@@ -17,6 +17,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import { withoutEmptyGrpcNote } from "../errors.ts";
 import { decodeHistoryEvent, type HistoryEvent } from "../workflow/history-event.ts";
 import { statusFromNumber } from "../workflow/runtime-status.ts";
 import { dateFromSeconds, payloadText } from "./codec.ts";
@@ -347,7 +348,7 @@ export class GrpcSidecarClient implements WorkflowSidecar, WorkflowSidecarAdmin 
 
   private toSidecarError(op: SidecarOperation, error: grpc.ServiceError): SidecarError {
     const code = typeof error.code === "number" ? error.code : 2;
-    const details = error.details || error.message;
+    const details = withoutEmptyGrpcNote(error.details || error.message);
     const kind = grpcErrorKind(code, details, op);
     const name = GRPC_CODE_NAMES[code] ?? String(code);
     let message = details;

@@ -210,6 +210,7 @@ export function parseConnectionString(input: string, options: ParseConnectionStr
       const issue = checked.error.issues[0];
       fail(target.kind, `invalid ${issue?.path.join(".") ?? "value"}: ${issue?.message ?? "validation failed"}`);
     }
+    refuseControlCharacters(checked.data);
     return checked.data;
   } catch (error) {
     if (!(error instanceof ParseProblem)) throw error;
@@ -256,6 +257,31 @@ function parseForm(s: string, options: ParseConnectionStringOptions, passwords: 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared helpers
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A control character in a host, user, password, database or table name is a paste or templating accident (or an
+ * attempt to smuggle one into a log line); drivers would pass it on or silently cut the value. Names the part only,
+ * never its value. TLS material (PEM text, which has line breaks) is not checked.
+ */
+function refuseControlCharacters(target: ConnectionTarget): void {
+  const visit = (value: unknown, path: string[]): void => {
+    if (typeof value === "string") {
+      const found = CONTROL.exec(value);
+      if (found) {
+        const code = found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+        fail(target.kind, `the ${path.at(-1)} part contains a control character (U+${code})`);
+      }
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key !== "ssl") visit(inner, [...path, key]);
+      }
+    }
+  };
+  visit(target, []);
+}
+
 function parsePort(form: Form, text: string, what = "port"): number {
   if (!/^\d{1,5}$/.test(text)) fail(form, `${what} "${text}" is not a number between 1 and 65535`);
   const n = Number(text);
@@ -264,11 +290,14 @@ function parsePort(form: Form, text: string, what = "port"): number {
 }
 
 function decode(form: Form, text: string, what: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(text);
+    decoded = decodeURIComponent(text);
   } catch {
     fail(form, `${what} contains an invalid %-escape`);
   }
+  if (CONTROL.test(decoded)) fail(form, `${what} contains a control character`);
+  return decoded;
 }
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` → parts; port text is returned unparsed. */
@@ -652,10 +681,14 @@ function parseSqlServerAdo(s: string, options: ParseConnectionStringOptions, pas
     const rawName = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
     if (rawName === "") continue;
     let value = eq < 0 ? "" : part.slice(eq + 1).trim();
+    const name = ADO_SYNONYMS[rawName] ?? rawName;
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
       value = value.slice(1, -1).replaceAll('""', '"');
+    } else if (value.startsWith("'")) {
+      // ADO.NET also quotes with '…' ('' inside is a quote); an opening quote without its closing one is a mistake.
+      if (value.length < 2 || !value.endsWith("'")) fail("sqlserver", `the ${name} value's '-quote is not terminated`);
+      value = value.slice(1, -1).replaceAll("''", "'");
     }
-    const name = ADO_SYNONYMS[rawName] ?? rawName;
     if (name === "password") passwords.push(value);
     if (name === "server") {
       value = value.replace(/^(tcp|admin):/i, "");
@@ -668,6 +701,8 @@ function parseSqlServerAdo(s: string, options: ParseConnectionStringOptions, pas
     params.set(name, value);
   }
   if (!params.has("server")) fail("sqlserver", "the Server (or Data Source) key is missing");
+  // go-mssqldb reads an empty Server as localhost; an empty value is far more often a template left unfilled.
+  if (params.get("server")!.trim() === "") fail("sqlserver", "the Server value is empty (write localhost or .)");
   return buildSqlServer(params, options);
 }
 

@@ -148,6 +148,8 @@ async function openPglite(dir: string): Promise<PGlite> {
 /** Creates Dapr's v1 table if it is missing; returns whether it did (then the store is new and wants its sample). */
 async function ensureTable(connection: pg.ClientConfig): Promise<boolean> {
   const client = new pg.Client(connection);
+  // The in-process server going away must fail the statement, not crash the process with an unhandled 'error'.
+  client.on("error", () => {});
   await client.connect();
   try {
     const found = await client.query<{ exists: boolean }>("SELECT to_regclass($1) IS NOT NULL AS exists", [

@@ -14,7 +14,9 @@
  * deleteMany leaves equality to the database, i.e. it removes the row Dapr itself would address by that key.
  */
 import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
 import mysql from "mysql2/promise";
+import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { escapeLike, guardKeys, planGuardedDeletion } from "./backend.ts";
@@ -50,7 +52,9 @@ export async function openMysqlBackend(options: MysqlBackendOptions): Promise<My
   const { database = DAPR_MYSQL_DEFAULT_DATABASE, tableName = DAPR_MYSQL_DEFAULT_TABLE, ...connection } = options;
   const table = qualifiedTableName(database, tableName);
   const limit = Math.min(Math.max(1, Math.floor(connection.connectionLimit ?? DEFAULT_CONNECTIONS)), MAX_CONNECTIONS);
+  const timeouts = networkTimeouts();
   const pool = mysql.createPool({
+    connectTimeout: timeouts.connectMs,
     ...connection,
     connectionLimit: limit,
     maxIdle: limit,
@@ -60,12 +64,33 @@ export async function openMysqlBackend(options: MysqlBackendOptions): Promise<My
     bigNumberStrings: true,
     maxPreparedStatements: 64,
   });
+  pool.on("connection", (pooled) => {
+    // mysql2 hands over its callback-API connection here.
+    const core = pooled as unknown as { on(event: "error", fn: () => void): void; stream?: Socket };
+    // The pool listens for a connection's first error only; a later one (a write after the server went away) would
+    // crash the process. The statement in progress reports its own error.
+    core.on("error", () => {});
+    // mysql2 has no statement timeout of its own: a server that stops answering mid-statement is cut after this
+    // long without a byte (an idle pooled connection too; the pool then opens a new one).
+    const stream = core.stream;
+    stream?.setTimeout(timeouts.requestMs, () => {
+      stream.destroy(
+        Object.assign(new Error(`no answer from MySQL for ${timeouts.requestMs} ms`), { code: "ETIMEDOUT" }),
+      );
+    });
+  });
   const where = connection.socketPath ?? `${connection.host ?? "localhost"}:${connection.port ?? 3306}`;
   try {
     const layout = await inspectTable(pool, database, tableName, where);
     return new MysqlStateBackend(pool, table, layout, `mysql ${where} database ${database} table ${tableName}`);
   } catch (error) {
     await pool.end().catch(() => {});
+    const cause = (error as { cause?: { code?: unknown; syscall?: unknown } }).cause;
+    if (error instanceof HousekeeperError && cause?.code === "ETIMEDOUT" && cause.syscall === "connect") {
+      // mysql2 says only "connect ETIMEDOUT": name the timeout that ran out.
+      const ms = connection.connectTimeout ?? timeouts.connectMs;
+      throw new HousekeeperError("unavailable", `${error.message} (after ${ms} ms)`, { cause });
+    }
     throw error;
   }
 }

@@ -7,6 +7,7 @@
  * The layout is detected from the table's columns, so one connection string works for either.
  */
 import pg from "pg";
+import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type {
   EntryPage,
@@ -34,12 +35,26 @@ const WRITE_CHUNK = 1000;
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<PostgresStateBackend> {
   const { tableName, maxConnections, ...poolConfig } = options;
   const table = quoteTableName(tableName);
-  const pool = new pg.Pool({ ...poolConfig, max: maxConnections ?? 4 });
+  const timeouts = networkTimeouts();
+  const pool = new pg.Pool({
+    connectionTimeoutMillis: timeouts.connectMs,
+    // Server side (a slow statement is cancelled) and client side (a server that stopped answering).
+    statement_timeout: timeouts.requestMs,
+    query_timeout: timeouts.requestMs,
+    keepAlive: true,
+    ...poolConfig,
+    max: maxConnections ?? 4,
+  });
   pool.on("error", () => {
     // An idle client dropped by the server: the pool replaces it; queries in flight report their own error.
   });
+  pool.on("connect", (client) => {
+    // A checked-out client has no pool listener: without this, a server dying between two statements of a
+    // transaction would crash the process with an unhandled 'error' event. The statement in progress fails instead.
+    client.on("error", () => {});
+  });
   try {
-    const layout = await detectLayout(pool, tableName);
+    const layout = await detectLayout(pool, tableName, describe(poolConfig));
     const keyOrder = await detectKeyOrder(pool, table);
     const backend = new PostgresStateBackend(
       pool,
@@ -373,7 +388,11 @@ export async function createPostgresDaprTable(
   }
 }
 
-async function detectLayout(pool: pg.Pool, tableName: string): Promise<{ layout: PostgresLayout; hasExpiry: boolean }> {
+async function detectLayout(
+  pool: pg.Pool,
+  tableName: string,
+  where: string,
+): Promise<{ layout: PostgresLayout; hasExpiry: boolean }> {
   const [schema, table] = splitTableName(tableName);
   let columns: Map<string, string>;
   try {
@@ -384,7 +403,9 @@ async function detectLayout(pool: pg.Pool, tableName: string): Promise<{ layout:
     );
     columns = new Map(result.rows.map((r) => [r.column_name, r.data_type]));
   } catch (error) {
-    throw new HousekeeperError("store-error", `cannot connect to PostgreSQL: ${errorMessage(error)}`, { cause: error });
+    throw new HousekeeperError("unavailable", `cannot connect to PostgreSQL at ${where}: ${errorMessage(error)}`, {
+      cause: error,
+    });
   }
   if (columns.size === 0) {
     throw new HousekeeperError(

@@ -10,6 +10,7 @@
  * Listing uses SCAN, whose guarantees are weaker than a SQL keyset scan; see scanKeys.
  */
 import { Redis, type RedisOptions } from "ioredis";
+import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
@@ -53,6 +54,7 @@ export class RedisStateBackend implements StateBackend {
   /** WATCH holds per connection: guarded deletions get a connection of their own, one at a time. */
   private watchClient: Redis | undefined;
   private watchQueue: Promise<unknown> = Promise.resolve();
+  private readonly requestTimeoutMs: number;
 
   /** Does not connect yet (the first command does); openRedisBackend() also checks the connection. */
   constructor(options: RedisBackendOptions) {
@@ -61,8 +63,13 @@ export class RedisStateBackend implements StateBackend {
     this.db = parsed.options.db ?? 0;
     this.onUnreadable = options.onUnreadable;
     const extra = options.redisOptions ?? {};
+    const timeouts = networkTimeouts();
+    this.requestTimeoutMs = options.redisOptions?.commandTimeout ?? timeouts.requestMs;
     this.client = new Redis({
-      connectTimeout: 10_000,
+      connectTimeout: timeouts.connectMs,
+      // connectTimeout ends at the TCP connection: until the first answer (ping()), a command gets the connect
+      // timeout, so a peer that accepts TCP and never answers fails as fast as one that refuses.
+      commandTimeout: timeouts.connectMs,
       ...extra,
       ...parsed.options,
       // rediss:// turns TLS on; settings such as a CA from redisOptions.tls still apply.
@@ -100,6 +107,8 @@ export class RedisStateBackend implements StateBackend {
       throw this.setupError ?? error;
     }
     if (this.setupError) throw this.setupError;
+    // ioredis reads this option per command: from now on each command gets the request timeout.
+    this.client.options.commandTimeout = this.requestTimeoutMs;
   }
 
   private databaseRefused(error: unknown): HousekeeperError {

@@ -11,6 +11,7 @@
  * The layout is detected from the table's columns at open.
  */
 import sql from "mssql";
+import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
@@ -259,7 +260,13 @@ export async function openSqlServerBackend(options: SqlServerBackendOptions): Pr
   const location =
     options.location ??
     `sqlserver ${config.server}${config.port ? `:${config.port}` : ""}/${database} table ${qualifiedTable(ref)}`;
-  const pool = new sql.ConnectionPool({ ...config, pool: { max: 4, ...config.pool } });
+  const timeouts = networkTimeouts();
+  const pool = new sql.ConnectionPool({
+    connectionTimeout: timeouts.connectMs,
+    requestTimeout: timeouts.requestMs,
+    ...config,
+    pool: { max: 4, ...config.pool },
+  });
   pool.on("error", () => {
     // A dropped idle connection: the pool replaces it; requests in flight report their own error.
   });

@@ -11,6 +11,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Redis } from "ioredis";
 import type { SecretResolver } from "../config/secrets.ts";
+import { awsRequestHandler } from "../config/timeouts.ts";
 import { HousekeeperError } from "../errors.ts";
 import { DynamoDbIdempotencyStore } from "./dynamodb-idempotency.ts";
 import { type IdempotencyStore, lazyIdempotencyStore, MemoryIdempotencyStore } from "./idempotency.ts";
@@ -76,7 +77,14 @@ export function openIdempotencyStore(
       return new MemoryIdempotencyStore();
     case "dynamodb":
       // Two attempts: a webhook sender retries on our 503 anyway, and a slow answer holds its request open.
-      return new DynamoDbIdempotencyStore(new DynamoDBClient({ maxAttempts: 2 }), { tableName: backend.tableName });
+      // Short timeouts, as for Redis below: the sender is waiting.
+      return new DynamoDbIdempotencyStore(
+        new DynamoDBClient({
+          maxAttempts: 2,
+          requestHandler: awsRequestHandler({ connectMs: 2_000, requestMs: 5_000 }),
+        }),
+        { tableName: backend.tableName },
+      );
     case "redis":
       return lazyIdempotencyStore(async () => {
         const redis = new Redis(await options.secrets.resolve(backend.url), {

@@ -7,6 +7,7 @@
  * retries only briefly (what cannot have taken effect: refused connections, 503/429) before the job answers 503.
  */
 import type { SecretResolver } from "../config/secrets.ts";
+import { sidecarTimeoutOptions } from "../config/timeouts.ts";
 import { HttpSidecarClient, type HttpSidecarClientOptions } from "../sidecar/http-client.ts";
 import type { RetryPolicy } from "../sidecar/retry.ts";
 import type { WorkflowSidecar } from "../sidecar/types.ts";
@@ -43,6 +44,7 @@ export function webhookSidecarSource(options: WebhookSidecarOptions): WebhookSid
   const make = (token: string | undefined) =>
     new HttpSidecarClient({
       requestTimeoutMs: 10_000,
+      ...sidecarTimeoutOptions().http,
       ...options.client,
       url: options.url,
       apiToken: token,

@@ -117,10 +117,19 @@ export function parseAgeThreshold(text: string, options: ParseAgeOptions = {}): 
   const now = options.now ?? new Date();
   const value = text.trim();
   let durationError: unknown;
+  let ms: number | undefined;
   try {
-    return new Date(now.getTime() - parseGoDuration(value));
+    ms = parseGoDuration(value);
   } catch (error) {
     durationError = error;
+  }
+  if (ms !== undefined) {
+    // "older than -1h" would mean "older than an hour from now": every instance. Say so instead of doing it.
+    if (ms < 0) {
+      const flag = options.flag ? ` for ${options.flag}` : "";
+      throw new HousekeeperError("bad-input", `invalid value "${text}"${flag}: an age must not be negative`);
+    }
+    return new Date(now.getTime() - ms);
   }
   const timestamp = parseRfc3339(value);
   if (timestamp) return timestamp;

@@ -23,7 +23,8 @@ import {
 import { nagReference } from "../../infra/constructs/nag.ts";
 import { MAX_SCHEDULE_INPUT_CHARS, ScheduledJob } from "../../infra/constructs/scheduled-job.ts";
 import { secretArnsIn } from "../../infra/constructs/secrets.ts";
-import { EXAMPLE_CONFIG_PATH, type JsonObject } from "./support.ts";
+import { timeoutEnvironment } from "../../infra/housekeeper-stack.ts";
+import { EXAMPLE_CONFIG_PATH, exampleConfig, type JsonObject } from "./support.ts";
 
 const raw = (): JsonObject => JSON.parse(readFileSync(EXAMPLE_CONFIG_PATH, "utf8"));
 const problems = (input: unknown): string => {
@@ -242,5 +243,24 @@ describe("small constructs", () => {
     const id = stack.resolve(fn.functionArn)["Fn::GetAtt"][0];
     expect(nagReference(stack, fn.functionArn)).toBe(`<${id}.Arn>`);
     expect(nagReference(stack, `${fn.functionArn}:*`)).toBe(`<${id}.Arn>:*`);
+  });
+});
+
+describe("network timeouts", () => {
+  it("passes configured timeouts to every function as HOUSEKEEPER_CONNECT_TIMEOUT / HOUSEKEEPER_REQUEST_TIMEOUT", () => {
+    const config = exampleConfig((input) => {
+      input.timeouts = { connect: "5s", request: "2m" };
+    });
+    expect(timeoutEnvironment(config)).toEqual({
+      HOUSEKEEPER_CONNECT_TIMEOUT: "5s",
+      HOUSEKEEPER_REQUEST_TIMEOUT: "2m",
+    });
+    expect(timeoutEnvironment(exampleConfig())).toEqual({});
+  });
+
+  it("refuses a timeout that is not a positive duration, naming the path", () => {
+    const input = raw();
+    input.timeouts = { request: "0s" };
+    expect(problems(input)).toMatch(/timeouts\.request: invalid timeout "0s": must be at least 1ms/);
   });
 });

@@ -3,6 +3,7 @@
  * The job decides *whether* to notify (count ≥ threshold); the port only delivers.
  */
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { awsRequestHandler } from "../../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../../errors.ts";
 import type { StuckSummary } from "./model.ts";
 
@@ -61,6 +62,7 @@ export class SnsNotifier implements StuckNotifier {
     this.client =
       options.client ??
       new SNSClient({
+        requestHandler: awsRequestHandler(),
         ...(options.region ? { region: options.region } : {}),
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       });

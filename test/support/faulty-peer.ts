@@ -1,0 +1,93 @@
+/**
+ * Loopback peers that misbehave, for timeout tests (127.0.0.1 only, OS-chosen free ports, stopped by the test):
+ *
+ *   startSilentServer()  accepts TCP connections and never sends a byte;
+ *   startFreezingProxy() forwards to a real server until freeze() is called, then holds every connection open and
+ *                        forwards nothing either way (a server that stopped answering mid-run).
+ */
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+
+export interface FaultyPeer {
+  host: string;
+  port: number;
+  /** host:port */
+  address: string;
+  /** Connections accepted so far. */
+  accepted(): number;
+  stop(): Promise<void>;
+}
+
+export interface FreezingProxy extends FaultyPeer {
+  /** From now on nothing is forwarded in either direction; connections stay open. */
+  freeze(): void;
+}
+
+const HOST = "127.0.0.1";
+
+async function listen(server: Server, sockets: Set<Socket>): Promise<Omit<FaultyPeer, "accepted">> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    host: HOST,
+    port,
+    address: `${HOST}:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A server that accepts connections and never answers (nor closes them until stop()). */
+export async function startSilentServer(): Promise<FaultyPeer> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    socket.resume(); // read and drop what the client sends, so its writes never block
+  });
+  return { ...(await listen(server, sockets)), accepted: () => accepted };
+}
+
+/** A TCP proxy to `target` (host:port) that can be frozen. */
+export async function startFreezingProxy(target: { host: string; port: number }): Promise<FreezingProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let frozen = false;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const server = createServer((client) => {
+    accepted++;
+    track(client);
+    const upstream = tcpConnect(target.port, target.host);
+    track(upstream);
+    const forward = (from: Socket, to: Socket) => {
+      from.on("data", (chunk) => {
+        if (!frozen) to.write(chunk);
+      });
+      from.on("close", () => {
+        if (!frozen) to.destroy();
+      });
+    };
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  return {
+    ...(await listen(server, sockets)),
+    accepted: () => accepted,
+    freeze: () => {
+      frozen = true;
+    },
+  };
+}
