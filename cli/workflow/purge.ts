@@ -176,7 +176,7 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
         const s = sidecarFlags(cmd);
         const timeouts = sidecarTimeoutOptions();
         sidecar = new DualSidecarClient({
-          http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken },
+          http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, connections: Math.max(concurrency, 16) },
           grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
         });
         ports.purger = sidecarPurger(sidecar);

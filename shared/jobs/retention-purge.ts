@@ -126,6 +126,8 @@ export interface RetentionResult {
 const DEFAULT_CONCURRENCY = 20;
 const DIRECT_BATCH_SIZE = 100;
 const DIRECT_PARALLEL_BATCHES = 4;
+/** Sidecar mode: pages of purges that may be outstanding at once. */
+const SIDECAR_WINDOW_PAGES = 2;
 export const DEFAULT_SAFETY_MARGIN_MS = 30_000;
 
 export async function runRetentionPurge(ports: RetentionPorts, options: RetentionOptions): Promise<RetentionResult> {
@@ -203,6 +205,12 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   const outOfTime = () => options.timeLeftMs !== undefined && options.timeLeftMs() < margin;
   let attempts = 0;
 
+  // Sidecar purges slide across pages: the next page is decided while the last one's purges are still in flight, so
+  // the concurrency never drains at a page boundary and one slow request holds up nothing but itself. At most
+  // SIDECAR_WINDOW_PAGES pages' worth stay outstanding; a stop waits for all of them before it returns its token.
+  const inFlight = new Set<Promise<void>>();
+  const settleAll = () => Promise.all(inFlight);
+  const windowSize = Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
   let pageStart = decodeToken(options.continuationToken, app);
   const pages = options.instanceIds
     ? pagesOf(ports.store, options.instanceIds, record)
@@ -212,6 +220,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
     // Never before the first page, so every invocation moves forward.
     if (!firstPage && outOfTime()) {
+      await settleAll();
       result.stoppedBecause = "time-budget";
       result.continuationToken = encodeToken(pageStart, app);
       return result;
@@ -286,8 +295,17 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
         }),
       );
     }
-    await Promise.all(tasks);
+    if (mode === "direct" || stopped) {
+      await Promise.all(tasks);
+    } else {
+      for (const task of tasks) {
+        inFlight.add(task);
+        void task.finally(() => inFlight.delete(task));
+      }
+      while (inFlight.size > windowSize) await Promise.race(inFlight);
+    }
     if (stopped) {
+      await settleAll();
       // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.
       result.stoppedBecause = stopped;
       result.continuationToken = encodeToken(pageStart, app);
@@ -295,6 +313,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     }
     pageStart = page.cursor;
   }
+  await settleAll();
   result.isComplete = true;
   return result;
 }

@@ -57,7 +57,7 @@ export interface HttpSidecarClientOptions {
   connectTimeoutMs?: number | undefined;
   /** Time to wait for the response headers, and between body chunks (default 15 s). */
   requestTimeoutMs?: number | undefined;
-  /** Pool size (default 16). */
+  /** Pool size (default 64: at least the concurrency of a purge, so no request waits for a socket). */
   connections?: number | undefined;
   /** Idle keep-alive before a pooled socket is closed (default 10 s; the server's own hint may shorten it). */
   keepAliveTimeoutMs?: number | undefined;
@@ -121,7 +121,7 @@ export class HttpSidecarClient implements WorkflowSidecar {
     this.sleep = options.sleep;
     const requestTimeout = options.requestTimeoutMs ?? 15_000;
     this.pool = new Pool(url.origin, {
-      connections: options.connections ?? 16,
+      connections: options.connections ?? 64,
       pipelining: 1,
       connect: { timeout: options.connectTimeoutMs ?? 2_000 },
       headersTimeout: requestTimeout,

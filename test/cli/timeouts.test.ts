@@ -66,7 +66,11 @@ describe("a peer that accepts TCP and never answers", () => {
     ["PostgreSQL", () => `postgres://u@${silent.address}/db`, /PostgreSQL at 127\.0\.0\.1:\d+\/db: .*timeout/i],
     ["MySQL", () => `mysql://u:p@${silent.address}/db`, /MySQL at 127\.0\.0\.1:\d+: .*ETIMEDOUT \(after 1000 ms\)/],
     ["Redis", () => `redis://${silent.address}/0`, /Redis .*127\.0\.0\.1:\d+.*timed out/i],
-    ["MongoDB", () => `mongodb://${silent.address}/db`, /mongodb 127\.0\.0\.1:\d+\/daprStore .*timed out after 1000 ms/],
+    [
+      "MongoDB",
+      () => `mongodb://${silent.address}/db`,
+      /mongodb 127\.0\.0\.1:\d+\/daprStore .*timed out after 1000 ms/,
+    ],
     [
       "SQL Server",
       () => `Server=127.0.0.1,${silent.port};Database=x;User Id=sa;Password=secret`,
