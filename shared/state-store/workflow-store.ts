@@ -213,8 +213,9 @@ export class WorkflowStateStore {
       { rows: Map<string, Uint8Array>; first: number; bad?: { key: string; reason: string } }
     >();
     const completed: Array<{ id: string; at: number }> = [];
+    const prefixLength = workflowKeyPrefix(this.app).length; // every row of the scan starts with it
     rows.forEach((row, at) => {
-      const parsed = parseWorkflowKey(this.app, row.key);
+      const parsed = splitInstanceKey(row.key, prefixLength);
       if (!parsed || !LISTED_STATE_KEY.test(parsed.stateKey)) return;
       let group = groups.get(parsed.instanceId);
       if (!group) {
@@ -486,6 +487,17 @@ function childWorkflowsOf(history: readonly HistoryEvent[], app: AppRef): ChildW
     children.push({ instanceId, appId: event.router?.targetAppID || app.appId });
   }
   return children;
+}
+
+/**
+ * `<prefix><instance>||<state key>` taken apart after a known prefix, with parseWorkflowKey's rules (exactly one
+ * separator, both parts non-empty), without building the prefix again for every row of a scan.
+ */
+function splitInstanceKey(key: string, prefixLength: number): { instanceId: string; stateKey: string } | undefined {
+  const separator = key.indexOf(KEY_SEPARATOR, prefixLength);
+  if (separator <= prefixLength || separator + KEY_SEPARATOR.length >= key.length) return undefined;
+  if (key.indexOf(KEY_SEPARATOR, separator + KEY_SEPARATOR.length) !== -1) return undefined;
+  return { instanceId: key.slice(prefixLength, separator), stateKey: key.slice(separator + KEY_SEPARATOR.length) };
 }
 
 /** Byte order of UTF-8 strings (the order of `COLLATE "C"`). */
