@@ -124,3 +124,18 @@ export function planGuardedDeletion(
   });
   return { outcomes, keys: [...new Set(keys)] };
 }
+
+/** Runs a transaction again (up to 5 times, with a short random pause) when the database chose it as deadlock victim. */
+export async function retryDeadlocks<T>(
+  transaction: () => Promise<T>,
+  isDeadlock: (error: unknown) => boolean,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (error) {
+      if (attempt >= 5 || !isDeadlock(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, attempt * 20 * Math.random()));
+    }
+  }
+}

@@ -19,7 +19,7 @@ import mysql from "mysql2/promise";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
-import { escapeLike, guardKeys, planGuardedDeletion } from "./backend.ts";
+import { escapeLike, guardKeys, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
 
 /** Dapr's `schemaName` default. */
 export const DAPR_MYSQL_DEFAULT_DATABASE = "dapr_state_store";
@@ -207,14 +207,7 @@ export class MysqlStateBackend implements StateBackend {
     if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
     // InnoDB resolves a deadlock with a writer that took the same rows in another order by rolling one side back;
     // ours is simply tried again.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deleteIfUnchangedOnce(groups);
-      } catch (error) {
-        if (attempt >= 5 || !isDeadlock(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, attempt * 20 * Math.random()));
-      }
-    }
+    return retryDeadlocks(() => this.deleteIfUnchangedOnce(groups), isDeadlock);
   }
 
   private deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {

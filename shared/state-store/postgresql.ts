@@ -18,7 +18,7 @@ import type {
   ScanKeysRequest,
   StateBackend,
 } from "./backend.ts";
-import { escapeLike, guardKeys, planGuardedDeletion } from "./backend.ts";
+import { escapeLike, guardKeys, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
 
 export type PostgresLayout = "v1" | "v2";
 
@@ -255,14 +255,7 @@ export class PostgresStateBackend implements StateBackend {
     if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
     // A writer that touched the same rows in another order (Dapr saving a new run) can deadlock with us; PostgreSQL
     // aborts one side, and ours is simply tried again.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deleteIfUnchangedOnce(groups);
-      } catch (error) {
-        if (attempt >= 5 || !isDeadlock(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, attempt * 20 * Math.random()));
-      }
-    }
+    return retryDeadlocks(() => this.deleteIfUnchangedOnce(groups), isDeadlock);
   }
 
   private deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {

@@ -1,10 +1,3 @@
-/**
- * `housekeeper workflow purge` and the Scheduler: direct mode needs the etcd named (flag or HOUSEKEEPER_ETCD_ENDPOINTS,
- * dry runs too) and is refused with one line before any store is touched; the flags are the `scheduler` commands'
- * (endpoints from the environment, TLS files, the hidden --etcd-root), and a direct purge run through the real CLI
- * deletes exactly the purged instances' reminders in a real etcd. (TLS against a real etcd: test/scheduler/tls.test.ts.)
- */
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -17,34 +10,13 @@ import type { AppRef } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { runHousekeeper } from "../support/cli.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const DAY = 86_400_000;
 const UNREACHABLE = "postgres://postgres@127.0.0.1:1/none?connect_timeout=5";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function housekeeper(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const name of ["HOUSEKEEPER_ETCD_ENDPOINTS", "HOUSEKEEPER_CONNECTION_STRING", "HOUSEKEEPER_DEBUG"]) {
-    if (!(name in env)) delete childEnv[name];
-  }
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["bin/housekeeper.mjs", ...args],
-      { cwd: ROOT, env: childEnv },
-      (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const housekeeper = runHousekeeper;
 
 async function keysUnder(scheduler: SchedulerStore): Promise<string[]> {
   const keys: string[] = [];

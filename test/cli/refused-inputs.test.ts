@@ -1,9 +1,3 @@
-/**
- * Inputs the CLI must refuse (#12 item 11), through the real CLI: each gets one `Error:` line naming the problem, a
- * non-zero exit, no stack trace, and nothing is read or written. And a direct purge by ID that could do nothing it
- * was asked (the instance is running) exits non-zero, leaving the instance in place.
- */
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,36 +9,15 @@ import type { AppRef } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { type CliRun, runHousekeeper } from "../support/cli.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const DAY = 86_400_000;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function housekeeper(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const name of ["HOUSEKEEPER_ETCD_ENDPOINTS", "HOUSEKEEPER_CONNECTION_STRING", "HOUSEKEEPER_DEBUG"]) {
-    if (!(name in env)) delete childEnv[name];
-  }
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["bin/housekeeper.mjs", ...args],
-      { cwd: ROOT, env: childEnv, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const housekeeper = runHousekeeper;
 
 /** Exactly one line on stderr, `Error: …`, matching `message`; nothing on stdout; a failure exit. */
-function expectRefused(run: Run, message: RegExp | string): void {
+function expectRefused(run: CliRun, message: RegExp | string): void {
   expect(run.stdout).toBe("");
   expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
   if (typeof message === "string") expect(run.stderr).toBe(`Error: ${message}\n`);

@@ -1,29 +1,14 @@
-/**
- * A Redis database the server refuses must fail the command before any read or write. ioredis sends SELECT on connect
- * but only reports a refusal as an 'error' event and carries on in database 0: a direct purge of `redis://…/99`
- * once deleted another database's instances and exited 0.
- */
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openRedisBackend, type RedisStateBackend } from "../../shared/state-store/redis.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { runHousekeeper } from "../support/cli.ts";
 import { dumpStore } from "../support/stores.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const DAY = 86_400_000;
 
-function housekeeper(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ["HOUSEKEEPER_ETCD_ENDPOINTS", "HOUSEKEEPER_CONNECTION_STRING", "HOUSEKEEPER_DEBUG"])
-    delete env[name];
-  return new Promise((done) => {
-    execFile(process.execPath, ["bin/housekeeper.mjs", ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const housekeeper = runHousekeeper;
 
 describe("a Redis database the server refuses", () => {
   const app: AppRef = { appId: `wrongdb-${randomUUID().slice(0, 8)}`, namespace: "default" };

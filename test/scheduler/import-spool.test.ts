@@ -5,7 +5,7 @@
  * one (as happened when a file was replaced between the passes). The file must be read once, and only its valid
  * content reach etcd.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { constants } from "node:fs";
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { encodeExportFile } from "../../shared/scheduler/gob.ts";
 import type { StoredEntry } from "../../shared/scheduler/store.ts";
+import { runHousekeeper } from "../support/cli.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 let stores: TestStores;
 let dir: string;
@@ -36,16 +35,7 @@ function exportOf(entries: readonly StoredEntry[]): Uint8Array {
   return encodeExportFile({ jobs: pairs("dapr/jobs/"), counters: pairs("dapr/counters/") });
 }
 
-function housekeeper(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.HOUSEKEEPER_ETCD_ENDPOINTS;
-  delete env.HOUSEKEEPER_DEBUG;
-  return new Promise((done) => {
-    execFile(process.execPath, ["bin/housekeeper.mjs", ...args], { cwd: ROOT, env, timeout: 60_000 }, (e, o, r) =>
-      done({ code: e ? (typeof e.code === "number" ? e.code : 1) : 0, stdout: o, stderr: r }),
-    );
-  });
-}
+const housekeeper = runHousekeeper;
 
 describe("scheduler import", () => {
   it("writes the content it validated, even when the file changes after it was read", async () => {
