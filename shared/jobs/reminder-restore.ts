@@ -11,11 +11,12 @@
  *      it), then the decoder must have reached a clean end, and the counts must match the manifest.
  * Any failure is HousekeeperError("corrupt-data") (or "not-found") and etcd is untouched.
  *
- * The writes then read the verified spool file, never the object again, and hold nothing but the batch at hand: an
- * export lists each map in key order (etcd's), so the jobs and the counters are paired by a merge of two decoders
+ * The writes then read the verified spool file, never the object again, and hold nothing but the batch at hand: our
+ * exports list each map in key order (etcd's), so the jobs and the counters are paired by a merge of two decoders
  * over the spool file (one reading the jobs, one the counters), and memory stays flat whatever the backup's size. A
- * file whose keys are not in order (not one Dapr or we wrote, but valid) is checked again for duplicate keys and then
- * paired in memory, as a last resort.
+ * file whose keys are not in order — every file `dapr scheduler export` writes, since Go ranges over its maps in
+ * random order (dapr/cli pkg/scheduler/export.go) — is checked again for duplicate keys and then paired in memory:
+ * its memory grows with the file (an external sort of the spool would keep it flat; not done yet).
  *
  * Then, unit by unit (a job together with its counter, so both land in the same transaction), in transactions of at
  * most 128 operations: the current values are read and compared byte for byte, and each key is created, overwritten,

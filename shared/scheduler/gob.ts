@@ -523,8 +523,9 @@ export interface ExportFileDecoderOptions {
  * values are views into the pushed chunks (not copied). Duplicate keys within a map are refused (Go would keep the
  * last one silently). By default that check holds every key of the file in a Set; with `duplicateCheck:
  * "while-sorted"` it holds only the previous key of each map, which proves there are no duplicates as long as the keys
- * come in strictly increasing order (as every export does: etcd lists in key order) — `sorted` then says whether
- * they did, and a caller that finds `sorted` false must check the file again with the default.
+ * come in strictly increasing order (as our exports do; `dapr scheduler export` writes Go maps, so its files come in
+ * Go's random map order) — `sorted` then says whether they did, and a caller that finds `sorted` false must check the
+ * file again with the default.
  */
 export class ExportFileDecoder {
   private buf: Uint8Array = new Uint8Array(0);
