@@ -248,7 +248,7 @@ export class WorkflowStateStore {
       }
       try {
         const metadataBytes = group.rows.get(metaKey)!;
-        const metadata = decodeMetadata(metadataBytes);
+        const metadata = decodeBoundedMetadata(metadataBytes);
         instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, false));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : metaKey;
@@ -286,7 +286,7 @@ export class WorkflowStateStore {
         continue;
       }
       try {
-        const metadata = decodeMetadata(bytes);
+        const metadata = decodeBoundedMetadata(bytes);
         const prefix = instanceKeyPrefix(this.app, id);
         keys.push(
           ...eventKeys(prefix, "history", metadata.historyLength),
@@ -359,7 +359,7 @@ export class WorkflowStateStore {
       const bytes = metaValues.get(key);
       if (!bytes) continue; // purged between the scan and the read: it no longer exists
       try {
-        const metadata = decodeMetadata(bytes);
+        const metadata = decodeBoundedMetadata(bytes);
         decoded.push({ id, metadata, metadataBytes: bytes });
         const prefix = instanceKeyPrefix(this.app, id);
         valueKeys.push(...eventKeys(prefix, "history", metadata.historyLength), prefix + CUSTOM_STATUS_KEY);
@@ -498,6 +498,32 @@ function splitInstanceKey(key: string, prefixLength: number): { instanceId: stri
   if (separator <= prefixLength || separator + KEY_SEPARATOR.length >= key.length) return undefined;
   if (key.indexOf(KEY_SEPARATOR, separator + KEY_SEPARATOR.length) !== -1) return undefined;
   return { instanceId: key.slice(prefixLength, separator), stateKey: key.slice(separator + KEY_SEPARATOR.length) };
+}
+
+/**
+ * Most entries of one kind (history, inbox, signatures…) an instance may count before it is reported as unreadable
+ * instead of read: a count is data, not a promise, and one corrupt row must not exhaust memory for the whole run.
+ * Dapr itself loads an instance's whole history on every turn, so a real one stays far below this.
+ */
+export const MAX_ENTRIES_PER_INSTANCE = 50_000;
+
+function decodeBoundedMetadata(bytes: Uint8Array): WorkflowStateMetadata {
+  const metadata = decodeMetadata(bytes);
+  const counts: Array<[string, number]> = [
+    ["history", metadata.historyLength],
+    ["inbox", metadata.inboxLength],
+    ["signature", metadata.signatureLength],
+    ["signing certificate", metadata.signingCertificateLength],
+    ["external signing certificate", metadata.externalSigningCertificateLength],
+  ];
+  for (const [kind, count] of counts) {
+    if (!Number.isSafeInteger(count) || count < 0 || count > MAX_ENTRIES_PER_INSTANCE) {
+      throw new Error(
+        `metadata counts ${count} ${kind} entries, more than the ${MAX_ENTRIES_PER_INSTANCE} one instance may have: left unread`,
+      );
+    }
+  }
+  return metadata;
 }
 
 /** Byte order of UTF-8 strings (the order of `COLLATE "C"`). */
