@@ -15,7 +15,7 @@ import { storeFactories } from "../support/stores.ts";
 
 const DAY = 86_400_000;
 
-for (const factory of storeFactories(5)) {
+for (const factory of storeFactories(1)) {
   describe(`absurd metadata counts on ${factory.name}`, () => {
     let backend: StateBackend;
     const app = { appId: `counts-${randomUUID().slice(0, 6)}`, namespace: "default" };
