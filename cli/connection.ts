@@ -10,6 +10,8 @@ import type { AppRef } from "../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 
 export const CONNECTION_STRING_ENV = "HOUSEKEEPER_CONNECTION_STRING";
+/** `-c embedded`: the sample store, named on purpose (destructive commands accept it only so). */
+export const EMBEDDED_STORE = "embedded";
 
 export interface ConnectionFlags {
   appId: string;
@@ -39,7 +41,7 @@ export function addConnectionOptions<C extends Command>(command: C, config: Conn
     new Option(
       "-c, --connection-string <str>",
       "connection string of the actor state store (PostgreSQL, MySQL, SQL Server, MongoDB, Redis); " +
-        "default: the embedded store under ./.housekeeper/",
+        `default: the embedded sample store under ./.housekeeper/ ("${EMBEDDED_STORE}" names it; purges need it named)`,
     ).env(CONNECTION_STRING_ENV),
   );
   command.addOption(
@@ -88,15 +90,32 @@ export function appRef(flags: ConnectionFlags): AppRef {
   return { appId: flags.appId, namespace: flags.namespace };
 }
 
+/**
+ * Refuses a destructive command on the sample store unless it was named (`-c embedded`): a forgotten `-c` must never
+ * purge anything, nor send the sample's instance IDs to whatever sidecar answers.
+ */
+export function requireNamedStore(flags: ConnectionFlags, what: string): void {
+  if (flags.connectionString === undefined) {
+    throw new HousekeeperError(
+      "bad-input",
+      `${what} needs the state store named: give -c <connection string> (or ${CONNECTION_STRING_ENV}); -c ${EMBEDDED_STORE} for the sample store`,
+    );
+  }
+}
+
 /** Opens the store the flags name: the connection string's store, else the embedded default. */
 export async function openBackend(flags: ConnectionFlags): Promise<StateBackend> {
-  if (flags.connectionString !== undefined) {
+  if (flags.connectionString !== undefined && flags.connectionString !== EMBEDDED_STORE) {
     // Imported lazily: each door pulls in only the drivers it uses, and `--help` stays fast.
     const { openStateBackend } = await import("../shared/state-store/open.ts");
     return openStateBackend(flags.connectionString, { tableName: flags.tableName, databaseName: flags.databaseName });
   }
   const { openEmbeddedBackend } = await import("../shared/state-store/embedded.ts");
-  // The first run creates the embedded database (a few seconds): say so on stderr, so stdout stays clean.
+  // Said on every run, on stderr (stdout stays clean): results from the sample are never mistaken for a real store's.
+  process.stderr.write(
+    `using the embedded sample store in ./.housekeeper/ (app orderprocessing); -c or ${CONNECTION_STRING_ENV} names a real store\n`,
+  );
+  // The first run creates the embedded database (a few seconds): say so too.
   return openEmbeddedBackend({ onCreate: (message) => process.stderr.write(`${message}\n`) });
 }
 

@@ -17,7 +17,7 @@ import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
-import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
+import { addConnectionOptions, connectionFlags, requireNamedStore, withWorkflowStore } from "../connection.ts";
 import { ProgressLine } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
@@ -166,6 +166,7 @@ async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags):
   }
   const etcd = flags.mode === "direct" ? directEtcdFlags(cmd) : undefined;
   const connection = connectionFlags(cmd);
+  if (!flags.dryRun) requireNamedStore(connection, "workflow purge (without --dry-run)");
   const progress = new ProgressLine();
   let sidecar: DualSidecarClient | undefined;
   let scheduler: { close(): Promise<void> } | undefined;

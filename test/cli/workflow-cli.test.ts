@@ -367,14 +367,52 @@ describe("housekeeper workflow list", () => {
     const run = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "json"], { cwd: tempCwd });
     // The first run says on stderr why it pauses; stdout holds only the records.
     expect(run.stderr).toMatch(
-      /^creating the embedded sample store in .*\.housekeeper.* \(first use; this takes a few seconds\)\n$/,
+      /^using the embedded sample store in \.\/\.housekeeper\/ \(app orderprocessing\); -c or HOUSEKEEPER_CONNECTION_STRING names a real store\ncreating the embedded sample store in .*\.housekeeper.* \(first use; this takes a few seconds\)\n$/,
     );
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as WideRecord[]).length).toBeGreaterThan(0);
     expect(existsSync(join(tempCwd, ".housekeeper"))).toBe(true);
     const again = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "json"], { cwd: tempCwd });
-    expect(again.stderr).toBe("");
+    expect(again.stderr).toMatch(/^using the embedded sample store in \.\/\.housekeeper\/ .*\n$/);
     expect(again.stdout).toBe(run.stdout);
+    // `-c embedded` names the same store.
+    const named = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "json", "-c", "embedded"], {
+      cwd: tempCwd,
+    });
+    expect(named.stdout).toBe(run.stdout);
+  });
+
+  it("refuses a purge of the sample store unless it is named, and touches nothing", async () => {
+    const before = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "ids"], { cwd: tempCwd });
+    for (const mode of ["sidecar", "direct"]) {
+      const run = await cli(
+        [
+          "workflow",
+          "purge",
+          "-a",
+          "orderprocessing",
+          "--all-older-than",
+          "1h",
+          "--mode",
+          mode,
+          "--etcd-endpoints",
+          "127.0.0.1:1",
+        ],
+        { cwd: tempCwd },
+      );
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toBe(
+        "Error: workflow purge (without --dry-run) needs the state store named: give -c <connection string> (or HOUSEKEEPER_CONNECTION_STRING); -c embedded for the sample store\n",
+      );
+    }
+    const dryRun = await cli(["workflow", "purge", "-a", "orderprocessing", "--all-older-than", "720h", "--dry-run"], {
+      cwd: tempCwd,
+    });
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toMatch(/would be purged/);
+    const after = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "ids"], { cwd: tempCwd });
+    expect(after.stdout).toBe(before.stdout);
   });
 });
 
