@@ -164,8 +164,9 @@ export class PostgresStateBackend implements StateBackend {
       );
       rows = result.rows;
       for (const row of result.rows) {
-        if (row.text === null) unreadable.push({ key: row.key, reason: "its jsonb value is not a string of base64" });
-        else entries.push([row.key, decodeV1({ isbinary: row.isbinary, text: row.text })]);
+        if (row.text === null || (row.isbinary && !isStandardBase64(row.text))) {
+          unreadable.push({ key: row.key, reason: "its jsonb value is not a string of base64" });
+        } else entries.push([row.key, decodeV1({ isbinary: row.isbinary, text: row.text })]);
       }
     }
     const page: EntryPage = { entries, done: rows.length < pageSize, lastKey: rows.at(-1)?.key };
@@ -210,7 +211,9 @@ export class PostgresStateBackend implements StateBackend {
     for (const row of result.rows) {
       // A binary row whose jsonb is not a string (e.g. null) holds no bytes: read as absent, so the instance it
       // belongs to is reported as missing that key instead of failing the whole read.
-      if (row.text !== null) into.set(row.key, decodeV1({ isbinary: row.isbinary, text: row.text }));
+      if (row.text !== null && (!row.isbinary || isStandardBase64(row.text))) {
+        into.set(row.key, decodeV1({ isbinary: row.isbinary, text: row.text }));
+      }
     }
   }
 
@@ -341,6 +344,11 @@ function indexName(table: string): string {
 /** The v1 value's bytes: base64 inside a JSON string when isbinary, else the JSON text (legacy state). */
 function decodeV1(row: { isbinary: boolean; text: string }): Uint8Array {
   return row.isbinary ? Buffer.from(row.text, "base64") : Buffer.from(row.text, "utf8");
+}
+
+/** Dapr writes binary values as standard, padded base64 (Go's base64.StdEncoding); anything else is not its value. */
+function isStandardBase64(text: string): boolean {
+  return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
 }
 
 /** The smallest string above every string that starts with `prefix`, in byte order (prefixes end in ASCII here). */

@@ -214,8 +214,15 @@ export class WorkflowStateStore {
     >();
     const completed: Array<{ id: string; at: number }> = [];
     const prefixLength = workflowKeyPrefix(this.app).length; // every row of the scan starts with it
+    const oddIds: Array<UnreadableInstance & { at: number }> = [];
     rows.forEach((row, at) => {
       const parsed = splitInstanceKey(row.key, prefixLength);
+      if (!parsed && row.key.endsWith(`${KEY_SEPARATOR}${METADATA_KEY}`)) {
+        // An ID with `||` in it: Dapr's layout cannot tell its keys from another instance's. Named, never guessed at.
+        const instanceId = row.key.slice(prefixLength, row.key.length - KEY_SEPARATOR.length - METADATA_KEY.length);
+        oddIds.push({ instanceId, key: row.key, reason: `the instance ID contains "${KEY_SEPARATOR}"`, at });
+        return;
+      }
       if (!parsed || !LISTED_STATE_KEY.test(parsed.stateKey)) return;
       let group = groups.get(parsed.instanceId);
       if (!group) {
@@ -238,6 +245,9 @@ export class WorkflowStateStore {
     }
     const instances: InstanceSummary[] = [];
     const unreadable: UnreadableInstance[] = [];
+    for (const odd of oddIds) {
+      if (odd.at < cut) unreadable.push({ instanceId: odd.instanceId, key: odd.key, reason: odd.reason });
+    }
     for (const { id, at } of completed) {
       if (at >= cut) continue;
       const group = groups.get(id)!;
@@ -407,6 +417,13 @@ export class WorkflowStateStore {
       }
     }
     const derived = deriveState(history, inbox);
+    if (derived.completedAt && !derived.createdAt) {
+      // Finished without having started: rows are missing or were overwritten. Never shown as PENDING, never purged.
+      throw new KeyedDecodeError(
+        prefix + multiEntryKey("history", 0),
+        "the history has an ExecutionCompleted but no ExecutionStarted",
+      );
+    }
     const record: InstanceRecord = {
       namespace: this.app.namespace,
       appId: this.app.appId,
@@ -555,6 +572,10 @@ function decodeEvents(
     if (!bytes) {
       if (required) throw new KeyedDecodeError(key, `metadata counts ${count} ${kind} events but this key is missing`);
       continue;
+    }
+    if (bytes.length === 0) {
+      // Dapr never stores an empty event; a value that decodes to nothing (e.g. bad base64) is no event at all.
+      throw new KeyedDecodeError(key, `the ${kind} event is empty`);
     }
     try {
       events.push(decodeHistoryEvent(bytes));

@@ -1,17 +1,22 @@
 /**
- * A metadata row that claims an absurd number of entries (2,147,483,647 history events once ran listing out of
- * memory; 1,000,000 overflowed the stack) is reported as unreadable, by key, on every store, and the rest of the app
- * is listed and purged as usual.
+ * Corrupted rows are reported as unreadable (named by key, with the reason), on every store, and the rest of the app
+ * is listed and purged as usual; never shown as something they are not:
+ *   - a metadata row that claims an absurd number of entries (2,147,483,647 history events once ran listing out of
+ *     memory; 1,000,000 overflowed the stack);
+ *   - a history that finished without having started (was listed as PENDING);
+ *   - an instance ID containing `||` (was neither listed nor reported).
  */
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
+import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
-import { encodeMetadata } from "../../shared/workflow/history-event.ts";
-import { storeFactories } from "../support/stores.ts";
+import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
+import { createPostgresStateDatabase, storeFactories } from "../support/stores.ts";
 
 const DAY = 86_400_000;
 
@@ -26,12 +31,18 @@ for (const factory of storeFactories(1)) {
       await writeInstances(
         backend,
         app,
-        ["ok-1", "huge-1", "huge-2", "ok-2"].map((instanceId) => ({
+        ["ok-1", "huge-1", "huge-2", "ok-2", "headless-1", "a||b"].map((instanceId) => ({
           instanceId,
           scenario: "completed" as const,
           createdAt: old,
         })),
       );
+      // headless-1: its ExecutionStarted (history-000001, after OrchestratorStarted) overwritten by its ExecutionCompleted.
+      const headless = instanceKeyPrefix(app, "headless-1");
+      const meta = decodeMetadata((await backend.getMany([`${headless}metadata`])).get(`${headless}metadata`)!);
+      const lastKey = `${headless}history-${String(meta.historyLength - 1).padStart(6, "0")}`;
+      const last = (await backend.getMany([lastKey])).get(lastKey)!;
+      await backend.setMany([[`${headless}history-000001`, last]]);
       await backend.setMany([
         [
           `${instanceKeyPrefix(app, "huge-1")}metadata`,
@@ -53,10 +64,14 @@ for (const factory of storeFactories(1)) {
         unreadable.push(...page.unreadable.map((u) => `${u.instanceId}: ${u.reason}`));
       }
       expect(listed.sort()).toEqual(["ok-1", "ok-2"]);
-      expect(unreadable.sort()).toEqual([
+      const expected = [
+        "headless-1: the history has an ExecutionCompleted but no ExecutionStarted",
         "huge-1: metadata counts 2147483647 history entries, more than the 50000 one instance may have: left unread",
         "huge-2: metadata counts 1000000 history entries, more than the 50000 one instance may have: left unread",
-      ]);
+      ];
+      // Stores that list by key pages cannot see an ID with `||` at all; range-scanned ones name it.
+      if (backend.scanEntries) expected.unshift('a||b: the instance ID contains "||"');
+      expect(unreadable.sort()).toEqual(expected);
       await expect(store.readInstance("huge-1")).rejects.toThrow(/metadata counts 2147483647 history entries/);
     });
 
@@ -64,8 +79,42 @@ for (const factory of storeFactories(1)) {
       const store = new WorkflowStateStore(backend, app);
       const result = await runRetentionPurge({ store }, { retention: { COMPLETED: 30 * DAY }, mode: "direct" });
       expect(result.purged).toBe(2);
-      expect(result.unreadable.map((u) => u.instanceID).sort()).toEqual(["huge-1", "huge-2"]);
+      expect(result.unreadable.map((u) => u.instanceID).sort()).toEqual(
+        [...(backend.scanEntries ? ["a||b"] : []), "headless-1", "huge-1", "huge-2"].sort(),
+      );
       expect(await backend.getMany([`${instanceKeyPrefix(app, "huge-1")}metadata`])).toHaveProperty("size", 1);
     });
   });
 }
+
+describe("a PostgreSQL v1 row whose base64 is not base64", () => {
+  it("is reported as unreadable by key, never decoded into an empty event", async () => {
+    const url = await createPostgresStateDatabase("bad_b64", "v1");
+    const backend = await openPostgresBackend({ connectionString: url, tableName: "state" });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const app = { appId: "b64", namespace: "default" };
+      const old = new Date(Date.now() - 60 * DAY);
+      await writeInstances(backend, app, [
+        { instanceId: "ok-1", scenario: "completed", createdAt: old },
+        { instanceId: "bad-1", scenario: "completed", createdAt: old },
+      ]);
+      const badKey = `${instanceKeyPrefix(app, "bad-1")}history-000001`;
+      await admin.query(`UPDATE state SET value = '"!!!not base64!!!"'::jsonb WHERE key = $1`, [badKey]);
+      const store = new WorkflowStateStore(backend, app);
+      const unreadable: string[] = [];
+      const listed: string[] = [];
+      for await (const page of store.listInstances()) {
+        listed.push(...page.instances.map((i) => i.instanceId));
+        unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}: ${u.reason}`));
+      }
+      expect(listed).toEqual(["ok-1"]);
+      expect(unreadable).toEqual([`bad-1 ${badKey}: its jsonb value is not a string of base64`]);
+      await expect(store.readInstance("bad-1")).rejects.toThrow(`this key is missing at ${badKey}`);
+    } finally {
+      await admin.end();
+      await backend.close();
+    }
+  });
+});
