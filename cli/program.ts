@@ -12,6 +12,7 @@ import {
   parseTimeout,
   REQUEST_TIMEOUT_ENV,
 } from "../shared/config/timeouts.ts";
+import { HousekeeperError } from "../shared/errors.ts";
 import { errorLine } from "./errors.ts";
 import { reportCommand } from "./report/index.ts";
 import { retentionCommand } from "./retention/index.ts";
@@ -28,6 +29,22 @@ function packageVersion(): string {
   } catch {
     return "0.0.0";
   }
+}
+
+/** `housekeeper version [-o json]`, as `dapr version` does for the Dapr CLI. */
+function versionCommand(output: ProgramOutput): Command {
+  return new Command("version")
+    .description("print the housekeeper version and the Node.js version it runs on")
+    .option("-o, --output <format>", "text or json", "text")
+    .addHelpText("after", "\nExamples:\n  housekeeper version\n  housekeeper version -o json\n")
+    .action((opts: { output: string }) => {
+      const write = output.writeOut ?? ((text: string) => process.stdout.write(text));
+      const versions = { housekeeperVersion: packageVersion(), nodeVersion: process.version };
+      if (opts.output === "json") write(`${JSON.stringify(versions, null, 2)}\n`);
+      else if (opts.output === "text") {
+        write(`Housekeeper version: ${versions.housekeeperVersion}\nNode.js version: ${versions.nodeVersion}\n`);
+      } else throw new HousekeeperError("bad-input", `invalid value "${opts.output}" for --output: text or json`);
+    });
 }
 
 export interface ProgramOutput {
@@ -60,6 +77,7 @@ export function createProgram(output: ProgramOutput = {}): Command {
     });
   for (const group of COMMAND_GROUPS) program.addCommand(group());
   registerSchedulerCommands(program);
+  program.addCommand(versionCommand(output));
 
   const writeOut = output.writeOut ?? ((text: string) => process.stdout.write(text));
   const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));
