@@ -156,7 +156,11 @@ export class MysqlStateBackend implements StateBackend {
       );
       const inChunk = new Set(chunk);
       for (const row of rows) {
-        if (inChunk.has(row.id)) values.set(row.id, decodeValue(row, this.location));
+        if (!inChunk.has(row.id)) continue;
+        // A row that is not Dapr's encoding (JSON null, bad base64) holds no value: read as absent, so the instance
+        // it belongs to is reported as missing that key, instead of failing the whole read.
+        const value = decodeOrUndefined(row, this.location);
+        if (value) values.set(row.id, value);
       }
     }
     return values;
@@ -310,6 +314,17 @@ function decodeValue(row: { id: string; isbinary: number | string; value: string
     );
   }
   return Buffer.from(decoded, "base64");
+}
+
+function decodeOrUndefined(
+  row: { id: string; isbinary: number | string; value: string },
+  location: string,
+): Uint8Array | undefined {
+  try {
+    return decodeValue(row, location);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A row that no longer decodes has changed since it was read: its raw text never equals the decided bytes. */

@@ -7,15 +7,18 @@
  *   - an instance ID containing `||` (was neither listed nor reported).
  */
 import { randomUUID } from "node:crypto";
+import mysql from "mysql2/promise";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
+import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
+import { createMysqlDatabase, uniqueDatabaseName } from "../support/servers.ts";
 import { createPostgresStateDatabase, storeFactories } from "../support/stores.ts";
 
 const DAY = 86_400_000;
@@ -112,6 +115,44 @@ describe("a PostgreSQL v1 row whose base64 is not base64", () => {
       expect(listed).toEqual(["ok-1"]);
       expect(unreadable).toEqual([`bad-1 ${badKey}: its jsonb value is not a string of base64`]);
       await expect(store.readInstance("bad-1")).rejects.toThrow(`this key is missing at ${badKey}`);
+    } finally {
+      await admin.end();
+      await backend.close();
+    }
+  });
+});
+
+describe("MariaDB rows that are not Dapr's encoding", () => {
+  it.each([
+    ["a JSON null", "null"],
+    ["bad base64", '"!!!not base64!!!"'],
+  ])("a history row holding %s makes only its instance unreadable, named by key", async (_what, json) => {
+    const info = await createMysqlDatabase(inject("mysql"), uniqueDatabaseName("bad_rows"));
+    const connection = { host: info.host, port: info.port, user: info.user, password: info.password };
+    await createMysqlDaprTable(connection, info.database, "state");
+    const backend = await openMysqlBackend({ ...connection, database: info.database, tableName: "state" });
+    const admin = await mysql.createConnection({ ...connection, database: info.database });
+    try {
+      const app = { appId: "rows", namespace: "default" };
+      const old = new Date(Date.now() - 60 * DAY);
+      await writeInstances(backend, app, [
+        { instanceId: "ok-1", scenario: "completed", createdAt: old },
+        { instanceId: "bad-1", scenario: "completed", createdAt: old },
+      ]);
+      const badKey = `${instanceKeyPrefix(app, "bad-1")}history-000001`;
+      await admin.execute("UPDATE state SET value = ? WHERE id = ?", [json, badKey]);
+      const store = new WorkflowStateStore(backend, app);
+      const listed: string[] = [];
+      const unreadable: string[] = [];
+      for await (const page of store.listInstances()) {
+        listed.push(...page.instances.map((i) => i.instanceId));
+        unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}`));
+      }
+      expect(listed).toEqual(["ok-1"]);
+      expect(unreadable).toEqual([`bad-1 ${badKey}`]);
+      const result = await runRetentionPurge({ store }, { retention: { COMPLETED: 30 * DAY }, mode: "direct" });
+      expect(result.purged).toBe(1);
+      expect(result.unreadable.map((u) => u.instanceID)).toEqual(["bad-1"]);
     } finally {
       await admin.end();
       await backend.close();

@@ -167,11 +167,13 @@ describe("MySQL physical layout", () => {
     }
   });
 
-  it("reports a binary row whose value is not a JSON string of base64 as corrupt data", async () => {
+  it("reads a binary row whose value is not a JSON string of base64 as absent, without failing the other keys", async () => {
     const { backend, table } = await freshBackend();
     try {
       await admin.execute(`INSERT INTO ${table} (id, value, isbinary, eTag) VALUES ('bad', '{"a":1}', 1, UUID())`);
-      await expect(backend.getMany(["bad"])).rejects.toMatchObject({ code: "corrupt-data" });
+      await backend.setMany([["good", Buffer.from("x")]]);
+      // The workflow layer then names the instance as unreadable at that key (test/reliability/corrupt-counts.test.ts).
+      expect([...(await backend.getMany(["bad", "good"])).keys()]).toEqual(["good"]);
     } finally {
       await backend.close();
     }
