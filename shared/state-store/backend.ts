@@ -69,6 +69,11 @@ export interface StateBackend {
   close(): Promise<void>;
 }
 
+/** Dapr writes binary values as standard, padded base64 (Go's base64.StdEncoding); anything else is not its value. */
+export function isStandardBase64(text: string): boolean {
+  return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+}
+
 /** Escapes `%`, `_` and `\` so a literal string can be used in `LIKE … ESCAPE '\'`. */
 export function escapeLike(literal: string): string {
   return literal.replace(/[\\%_]/g, (c) => `\\${c}`);

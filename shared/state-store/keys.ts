@@ -53,9 +53,19 @@ export function multiEntryKey(kind: MultiEntryKind, index: number): string {
  */
 export function parseWorkflowKey(app: AppRef, fullKey: string): { instanceId: string; stateKey: string } | undefined {
   const prefix = workflowKeyPrefix(app);
-  if (!fullKey.startsWith(prefix)) return undefined;
-  const rest = fullKey.slice(prefix.length);
-  const parts = rest.split(KEY_SEPARATOR);
-  if (parts.length !== 2 || parts[0] === "" || parts[1] === "") return undefined;
-  return { instanceId: parts[0]!, stateKey: parts[1]! };
+  return fullKey.startsWith(prefix) ? splitInstanceKey(fullKey, prefix.length) : undefined;
+}
+
+/**
+ * `<prefix><instance>||<state key>` taken apart after a prefix the caller already checked: exactly one separator,
+ * both parts non-empty (an instance ID with `||` in it cannot be told apart from another instance's keys).
+ */
+export function splitInstanceKey(
+  key: string,
+  prefixLength: number,
+): { instanceId: string; stateKey: string } | undefined {
+  const separator = key.indexOf(KEY_SEPARATOR, prefixLength);
+  if (separator <= prefixLength || separator + KEY_SEPARATOR.length >= key.length) return undefined;
+  if (key.indexOf(KEY_SEPARATOR, separator + KEY_SEPARATOR.length) !== -1) return undefined;
+  return { instanceId: key.slice(prefixLength, separator), stateKey: key.slice(separator + KEY_SEPARATOR.length) };
 }

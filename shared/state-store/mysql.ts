@@ -19,7 +19,7 @@ import mysql from "mysql2/promise";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
-import { escapeLike, guardKeys, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
+import { escapeLike, guardKeys, isStandardBase64, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
 
 /** Dapr's `schemaName` default. */
 export const DAPR_MYSQL_DEFAULT_DATABASE = "dapr_state_store";
@@ -339,10 +339,6 @@ function decodeOrRaw(row: { id: string; isbinary: number | string; value: string
 function isDeadlock(error: unknown): boolean {
   const cause = error instanceof HousekeeperError ? error.cause : error;
   return (cause as { errno?: unknown } | undefined)?.errno === 1213; // ER_LOCK_DEADLOCK
-}
-
-function isStandardBase64(s: string): boolean {
-  return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
 
 function placeholders(n: number): string {

@@ -18,7 +18,7 @@ import type {
   ScanKeysRequest,
   StateBackend,
 } from "./backend.ts";
-import { escapeLike, guardKeys, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
+import { escapeLike, guardKeys, isStandardBase64, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
 
 export type PostgresLayout = "v1" | "v2";
 
@@ -344,11 +344,6 @@ function indexName(table: string): string {
 /** The v1 value's bytes: base64 inside a JSON string when isbinary, else the JSON text (legacy state). */
 function decodeV1(row: { isbinary: boolean; text: string }): Uint8Array {
   return row.isbinary ? Buffer.from(row.text, "base64") : Buffer.from(row.text, "utf8");
-}
-
-/** Dapr writes binary values as standard, padded base64 (Go's base64.StdEncoding); anything else is not its value. */
-function isStandardBase64(text: string): boolean {
-  return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
 }
 
 /** The smallest string above every string that starts with `prefix`, in byte order (prefixes end in ASCII here). */

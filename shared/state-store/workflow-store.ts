@@ -17,6 +17,7 @@ import {
   multiEntryKey,
   PROPAGATED_HISTORY_KEY,
   parseWorkflowKey,
+  splitInstanceKey,
   workflowKeyPrefix,
 } from "./keys.ts";
 
@@ -87,8 +88,6 @@ const LISTED_STATE_KEY = /^(?:history-\d+|inbox-\d+|customStatus|metadata)$/;
  */
 const readVersions = new WeakMap<InstanceSummary, GuardedMember["expect"]>();
 
-export type FamilyOutcome = GuardedOutcome;
-
 export class WorkflowStateStore {
   constructor(
     readonly backend: StateBackend,
@@ -110,7 +109,7 @@ export class WorkflowStateStore {
    */
   async deleteFamilies(
     families: ReadonlyArray<readonly InstanceSummary[]>,
-  ): Promise<{ outcomes: FamilyOutcome[]; keysDeleted: number }> {
+  ): Promise<{ outcomes: GuardedOutcome[]; keysDeleted: number }> {
     const groups: GuardedGroup[] = families.map((family) =>
       family.map((member) => {
         const expect = readVersions.get(member);
@@ -504,17 +503,6 @@ function childWorkflowsOf(history: readonly HistoryEvent[], app: AppRef): ChildW
     children.push({ instanceId, appId: event.router?.targetAppID || app.appId });
   }
   return children;
-}
-
-/**
- * `<prefix><instance>||<state key>` taken apart after a known prefix, with parseWorkflowKey's rules (exactly one
- * separator, both parts non-empty), without building the prefix again for every row of a scan.
- */
-function splitInstanceKey(key: string, prefixLength: number): { instanceId: string; stateKey: string } | undefined {
-  const separator = key.indexOf(KEY_SEPARATOR, prefixLength);
-  if (separator <= prefixLength || separator + KEY_SEPARATOR.length >= key.length) return undefined;
-  if (key.indexOf(KEY_SEPARATOR, separator + KEY_SEPARATOR.length) !== -1) return undefined;
-  return { instanceId: key.slice(prefixLength, separator), stateKey: key.slice(separator + KEY_SEPARATOR.length) };
 }
 
 /**

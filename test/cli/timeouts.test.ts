@@ -1,20 +1,11 @@
-/**
- * Timeouts (#12 item 5): against a peer that accepts TCP and never answers, every store the CLI reads and the
- * Scheduler's etcd fail within the configured connect timeout with one `Error:` line naming the place, through the
- * real CLI; the flags and HOUSEKEEPER_CONNECT_TIMEOUT set them, and bad values are refused. A PostgreSQL server that
- * stops answering in the middle of a run fails the statement within the request timeout, and the process survives
- * the server's connection dying under a checked-out client (item 7).
- */
-import { execFile } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
+import { runHousekeeper } from "../support/cli.ts";
 import { type FaultyPeer, startFreezingProxy, startSilentServer } from "../support/faulty-peer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -23,29 +14,11 @@ interface Run {
   ms: number;
 }
 
-function housekeeper(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const name of [
-    "HOUSEKEEPER_ETCD_ENDPOINTS",
-    "HOUSEKEEPER_CONNECTION_STRING",
-    "HOUSEKEEPER_DEBUG",
-    "HOUSEKEEPER_CONNECT_TIMEOUT",
-    "HOUSEKEEPER_REQUEST_TIMEOUT",
-  ]) {
-    if (!(name in env)) delete childEnv[name];
-  }
+/** The real CLI, timed from start to exit (start-up included). */
+async function housekeeper(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const started = Date.now();
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["bin/housekeeper.mjs", ...args],
-      { cwd: ROOT, env: childEnv, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        done({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
+  const run = await runHousekeeper(args, env);
+  return { ...run, ms: Date.now() - started };
 }
 
 let silent: FaultyPeer;
