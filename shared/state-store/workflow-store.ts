@@ -5,6 +5,7 @@
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { FailureDetails, HistoryEvent, WorkflowStateMetadata } from "../workflow/history-event.ts";
 import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workflow/history-event.ts";
+import { decodeLeanHistoryEvent } from "../workflow/lean-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { deriveState } from "../workflow/runtime-status.ts";
 import type { EntryPage, GuardedGroup, GuardedMember, GuardedOutcome, StateBackend } from "./backend.ts";
@@ -258,7 +259,7 @@ export class WorkflowStateStore {
       try {
         const metadataBytes = group.rows.get(metaKey)!;
         const metadata = decodeBoundedMetadata(metadataBytes);
-        instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, false));
+        instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, "summary"));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : metaKey;
         unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
@@ -310,7 +311,7 @@ export class WorkflowStateStore {
     const values = keys.length > 0 ? await this.backend.getMany(keys) : new Map<string, Uint8Array>();
     for (const { id, metadata, metadataBytes } of found) {
       try {
-        out.set(id, this.buildRecord(id, metadata, metadataBytes, values, true));
+        out.set(id, this.buildRecord(id, metadata, metadataBytes, values, "whole"));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
         out.set(id, new UnreadableInstanceError(key, errorMessage(error)));
@@ -382,7 +383,7 @@ export class WorkflowStateStore {
     const values = await this.backend.getMany(valueKeys);
     for (const { id, metadata, metadataBytes } of decoded) {
       try {
-        instances.push(this.buildRecord(id, metadata, metadataBytes, values, false));
+        instances.push(this.buildRecord(id, metadata, metadataBytes, values, "summary"));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
         unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
@@ -391,21 +392,38 @@ export class WorkflowStateStore {
     return { instances, unreadable };
   }
 
+  /**
+   * Decodes and derives one instance. A summary decodes its history leanly (lean-event.ts: type, timestamp and the
+   * few fields a summary derives from) and keeps no events; a whole record decodes every event in full.
+   */
   private buildRecord(
     instanceId: string,
     metadata: WorkflowStateMetadata,
     metadataBytes: Uint8Array,
     values: Map<string, Uint8Array>,
-    withInbox: boolean,
-  ): InstanceRecord {
+    read: "summary",
+  ): InstanceSummary;
+  private buildRecord(
+    instanceId: string,
+    metadata: WorkflowStateMetadata,
+    metadataBytes: Uint8Array,
+    values: Map<string, Uint8Array>,
+    read: "whole",
+  ): InstanceRecord;
+  private buildRecord(
+    instanceId: string,
+    metadata: WorkflowStateMetadata,
+    metadataBytes: Uint8Array,
+    values: Map<string, Uint8Array>,
+    read: "summary" | "whole",
+  ): InstanceSummary | InstanceRecord {
     const prefix = instanceKeyPrefix(this.app, instanceId);
-    const history = decodeEvents(prefix, "history", metadata.historyLength, values, true);
-    const inboxCount = withInbox
-      ? metadata.inboxLength
-      : metadata.historyLength === 0
-        ? Math.min(1, metadata.inboxLength)
-        : 0;
-    const inbox = decodeEvents(prefix, "inbox", inboxCount, values, false);
+    const decode = read === "whole" ? decodeHistoryEvent : decodeLeanHistoryEvent;
+    const history = decodeEvents(prefix, "history", metadata.historyLength, values, true, decode);
+    // A summary reads the inbox only for a PENDING instance's ExecutionStarted (its name).
+    const inboxCount =
+      read === "whole" ? metadata.inboxLength : metadata.historyLength === 0 ? Math.min(1, metadata.inboxLength) : 0;
+    const inbox = decodeEvents(prefix, "inbox", inboxCount, values, false, decode);
     const customStatusBytes = values.get(prefix + CUSTOM_STATUS_KEY);
     let customStatus: string | undefined;
     if (customStatusBytes) {
@@ -423,7 +441,7 @@ export class WorkflowStateStore {
         "the history has an ExecutionCompleted but no ExecutionStarted",
       );
     }
-    const record: InstanceRecord = {
+    const summary: InstanceSummary = {
       namespace: this.app.namespace,
       appId: this.app.appId,
       instanceId,
@@ -439,19 +457,25 @@ export class WorkflowStateStore {
       childWorkflows: childWorkflowsOf(history, this.app),
       isTerminal: derived.isTerminal,
       metadata,
-      input: derived.input,
-      output: derived.output,
-      failureDetails: derived.failureDetails,
-      history,
-      inbox,
     };
+    const result: InstanceSummary | InstanceRecord =
+      read === "whole"
+        ? {
+            ...summary,
+            input: derived.input,
+            output: derived.output,
+            failureDetails: derived.failureDetails,
+            history,
+            inbox,
+          }
+        : summary;
     const version: Array<readonly [string, Uint8Array]> = [[prefix + METADATA_KEY, metadataBytes]];
     if (metadata.historyLength > 0) {
       const lastKey = multiEntryKeyOf(prefix, "history", metadata.historyLength - 1);
       version.push([lastKey, values.get(lastKey)!]);
     }
-    readVersions.set(record, version);
-    return record;
+    readVersions.set(result, version);
+    return result;
   }
 }
 
@@ -552,6 +576,7 @@ function decodeEvents(
   count: number,
   values: Map<string, Uint8Array>,
   required: boolean,
+  decode: (bytes: Uint8Array) => HistoryEvent,
 ): HistoryEvent[] {
   const events: HistoryEvent[] = [];
   for (let i = 0; i < count; i++) {
@@ -566,7 +591,7 @@ function decodeEvents(
       throw new KeyedDecodeError(key, `the ${kind} event is empty`);
     }
     try {
-      events.push(decodeHistoryEvent(bytes));
+      events.push(decode(bytes));
     } catch (error) {
       throw new KeyedDecodeError(key, errorMessage(error));
     }
