@@ -1,6 +1,8 @@
 /**
  * Purge benchmarks, each against its raw limit in the same run:
- *   direct   — our direct-mode purge of N due instances on PostgreSQL vs a raw batched SQL DELETE of the same keys;
+ *   direct   — our direct-mode purge of N due instances on PostgreSQL with the Scheduler's etcd (reminders looked up
+ *              for every instance, deleted where left over) vs a raw batched SQL DELETE of the same rows plus a raw
+ *              etcd delete of the same reminder keys;
  *   sidecar  — our sidecar-mode purge (default concurrency) vs the Dapr CLI's algorithm (one at a time, in order)
  *              through the same sidecar, a separate process that only waits a fixed latency;
  *   memory   — peak RSS of a dry run over N instances, for two sizes, to show it stays flat as the store grows.
@@ -14,14 +16,18 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { runRetentionPurge } from "../shared/jobs/retention-purge.ts";
-import { sidecarPurger } from "../shared/jobs/target-ports.ts";
+import { schedulerReminderCleaner, sidecarPurger } from "../shared/jobs/target-ports.ts";
+import { openEtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
+import type { SchedulerStore } from "../shared/scheduler/store.ts";
+import type { SeedJob } from "../shared/scheduler/testdata.ts";
+import { buildSeeds } from "../shared/scheduler/testdata.ts";
 import { HttpSidecarClient } from "../shared/sidecar/http-client.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../shared/testdata/writer.ts";
-import { startPostgres } from "../test/support/servers.ts";
+import { startEtcd, startPostgres } from "../test/support/servers.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -60,6 +66,24 @@ async function seed(table: string, count: number): Promise<void> {
   }
   await backend.close();
   await admin.query(`VACUUM ANALYZE ${table}`);
+}
+
+const REMINDER_EVERY = 10;
+
+/** A leftover timer reminder (job + counter) for one instance in REMINDER_EVERY; returns how many jobs. */
+async function seedReminders(scheduler: SchedulerStore, count: number): Promise<number> {
+  let jobs = 0;
+  for (let start = 0; start < count; start += 5000) {
+    const seeds: SeedJob[] = [];
+    for (let i = start; i < Math.min(count, start + 5000); i += REMINDER_EVERY) {
+      const instanceId = `order-${i.toString().padStart(8, "0")}`;
+      seeds.push({ target: { workflow: { appId: APP.appId, instanceId } }, name: "timer-0", counter: { count: 1 } });
+    }
+    const entries = buildSeeds(seeds);
+    for (let i = 0; i < entries.length; i += 100) await scheduler.put(entries.slice(i, i + 100));
+    jobs += seeds.length;
+  }
+  return jobs;
 }
 
 /** Starts bench/support/latency-sidecar.ts in its own process; stop() ends it and returns what it served. */
@@ -105,29 +129,51 @@ try {
     );
   } else {
     const count = Number(args.count);
-    // direct mode vs raw DELETE
-    await seed("bench_direct", count);
-    const rows = Number((await admin.query("SELECT count(*) AS n FROM bench_direct")).rows[0].n);
-    const backend = await openPostgresBackend({ connectionString: url, tableName: "bench_direct" });
-    const [ours, oursSeconds] = await time(() =>
-      runRetentionPurge(
-        { store: new WorkflowStateStore(backend, APP) },
-        { retention: { COMPLETED: 30 * DAY }, mode: "direct", concurrency: 16, pageSize: 500 },
-      ),
-    );
-    await backend.close();
-    await seed("bench_raw", count);
-    const keys = (await admin.query<{ key: string }>("SELECT key FROM bench_raw ORDER BY key")).rows.map((r) => r.key);
-    const [, rawSeconds] = await time(async () => {
-      for (let i = 0; i < keys.length; i += 5000) {
-        await admin.query("DELETE FROM bench_raw WHERE key = ANY($1::text[])", [keys.slice(i, i + 5000)]);
+    // direct mode (with the Scheduler, as users run it) vs a raw batched DELETE of the same rows plus a raw etcd
+    // delete of the same reminder keys. One instance in REMINDER_EVERY keeps a leftover timer reminder and counter
+    // (a crash before Dapr's own cleanup); every instance is still looked up in the Scheduler, as a real purge does.
+    const etcd = await startEtcd();
+    const scheduler = openEtcdSchedulerStore({ endpoints: [etcd.endpoint], root: "dapr/" });
+    try {
+      await seed("bench_direct", count);
+      const reminderCount = await seedReminders(scheduler, count);
+      const rows = Number((await admin.query("SELECT count(*) AS n FROM bench_direct")).rows[0].n);
+      const backend = await openPostgresBackend({ connectionString: url, tableName: "bench_direct" });
+      const [ours, oursSeconds] = await time(() =>
+        runRetentionPurge(
+          { store: new WorkflowStateStore(backend, APP), reminders: schedulerReminderCleaner(scheduler) },
+          { retention: { COMPLETED: 30 * DAY }, mode: "direct", concurrency: 16, pageSize: 500 },
+        ),
+      );
+      await backend.close();
+      await seed("bench_raw", count);
+      await seedReminders(scheduler, count);
+      const keys = (await admin.query<{ key: string }>("SELECT key FROM bench_raw ORDER BY key")).rows.map(
+        (r) => r.key,
+      );
+      const reminderKeys: string[] = [];
+      const snapshot = await scheduler.snapshot();
+      for await (const page of snapshot.scan("dapr/")) for (const e of page) reminderKeys.push(e.key);
+      const [, rawSeconds] = await time(async () => {
+        for (let i = 0; i < keys.length; i += 5000) {
+          await admin.query("DELETE FROM bench_raw WHERE key = ANY($1::text[])", [keys.slice(i, i + 5000)]);
+        }
+        for (let i = 0; i < reminderKeys.length; i += 100) await scheduler.deleteKeys(reminderKeys.slice(i, i + 100));
+      });
+      if (ours.remindersDeleted !== reminderCount) {
+        console.log(`WARNING: ${ours.remindersDeleted} of ${reminderCount} reminder jobs deleted`);
       }
-    });
-    console.log(
-      `direct mode : purged ${ours.purged} instances (${rows} rows) in ${oursSeconds.toFixed(2)} s = ${Math.round(ours.purged / oursSeconds)} instances/s`,
-    );
-    console.log(`raw DELETE  : ${keys.length} rows in batches of 5000 in ${rawSeconds.toFixed(2)} s`);
-    console.log(`ratio direct / raw DELETE: ${(oursSeconds / rawSeconds).toFixed(2)}x`);
+      console.log(
+        `direct mode : purged ${ours.purged} instances (${rows} rows, ${ours.remindersDeleted} reminder jobs) in ${oursSeconds.toFixed(2)} s = ${Math.round(ours.purged / oursSeconds)} instances/s`,
+      );
+      console.log(
+        `raw DELETE  : ${keys.length} rows in batches of 5000 + ${reminderKeys.length} etcd keys in transactions of 100 in ${rawSeconds.toFixed(2)} s`,
+      );
+      console.log(`ratio direct / raw DELETE: ${(oursSeconds / rawSeconds).toFixed(2)}x`);
+    } finally {
+      await scheduler.close();
+      await etcd.stop();
+    }
 
     // sidecar mode vs the Dapr CLI's one-at-a-time purge, through the same sidecar: a separate process that only
     // waits a fixed latency (bench/support/latency-sidecar.ts), so the figure measures the client.

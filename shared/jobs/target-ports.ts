@@ -8,7 +8,7 @@ import { resolveEtcdSettings } from "../config/etcd.ts";
 import type { SecretResolver } from "../config/secrets.ts";
 import type { Target } from "../config/target.ts";
 import { sidecarTimeoutOptions } from "../config/timeouts.ts";
-import { instanceReminderSelection } from "../scheduler/keys.ts";
+import { compareUtf8, instanceReminderSelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
 import { isSidecarError } from "../sidecar/errors.ts";
@@ -36,37 +36,43 @@ export function sidecarPurger(sidecar: Pick<WorkflowSidecar, "purge">): Instance
 
 /** Prefix reads per etcd transaction: 6 per instance (3 actor types, job and counter), under etcd's 128 ops. */
 const INSTANCES_PER_READ = 21;
+/** Instances whose reminders are read as ranges in one transaction (6 ranges: 3 actor types, job and counter). */
+const INSTANCES_PER_RANGE_READ = 500;
+/**
+ * Keys a range may hold per instance of its chunk before the chunk is read prefix by prefix instead: a range also
+ * holds the reminders of the instances between the purged ones (running ones, kept ones), normally a few each.
+ */
+const RANGE_KEYS_PER_INSTANCE = 8;
+
+interface Captured {
+  jobs: StoredEntry[];
+  counters: string[];
+}
 
 /**
  * Reminders of directly purged instances, in two steps around the state deletion: read before it, and after it
  * delete, for the instances it deleted, exactly the jobs that were read and are still unchanged (an etcd transaction
  * comparing values), with their counters. A reminder created or rewritten in between, such as a new run's under the
  * same instance ID, is left alone.
+ *
+ * Reading: the instances of a batch are neighbours in key order (a scan page), and so are their reminders, so each
+ * app's chunk is read as six key ranges (first to last instance, per actor type, jobs and counters) in one
+ * transaction, keeping the keys that belong to the chunk's instances; a chunk whose ranges hold far more than its
+ * own reminders (many other instances' reminders between them) is read one prefix per instance instead.
  */
 export function schedulerReminderCleaner(scheduler: SchedulerStore): ReminderCleaner {
   return {
     async capture(instances) {
-      const captured = new Map<string, { jobs: StoredEntry[]; counters: string[] }>();
-      let revision: string | undefined;
-      for (let i = 0; i < instances.length; i += INSTANCES_PER_READ) {
-        const chunk = instances.slice(i, i + INSTANCES_PER_READ);
-        const selections = chunk.map((instance) => instanceReminderSelection(instance, instance.instanceId));
-        const read = await scheduler.readPrefixes(
-          selections.flatMap((s) => [...s.jobs, ...s.counters]),
-          revision ? { revision } : {},
-        );
-        revision = read.revision; // one point in time for the whole capture
-        let at = 0;
-        chunk.forEach((instance, n) => {
-          const selection = selections[n]!;
-          const jobs = read.entries.slice(at, at + selection.jobs.length).flat();
-          at += selection.jobs.length;
-          const counters = read.entries.slice(at, at + selection.counters.length).flat();
-          at += selection.counters.length;
-          if (jobs.length + counters.length > 0) {
-            captured.set(instanceKey(instance), { jobs, counters: counters.map((c) => c.key) });
-          }
-        });
+      const captured = new Map<string, Captured>();
+      let revision: string | undefined; // one point in time for the whole capture
+      for (const group of groupByApp(instances)) {
+        for (let i = 0; i < group.length; i += INSTANCES_PER_RANGE_READ) {
+          const chunk = group.slice(i, i + INSTANCES_PER_RANGE_READ);
+          const byRanges = await captureByRanges(scheduler, chunk, captured, revision);
+          revision = byRanges.served
+            ? byRanges.revision
+            : await captureByPrefixes(scheduler, chunk, captured, byRanges.revision);
+        }
       }
       return {
         async deleteFor(deleted) {
@@ -86,6 +92,94 @@ export function schedulerReminderCleaner(scheduler: SchedulerStore): ReminderCle
       };
     },
   };
+}
+
+/**
+ * Reads one app's chunk as six ranges. Not served when a range held more keys than the limit: then nothing is
+ * recorded and the caller reads the chunk prefix by prefix (at the same revision).
+ */
+async function captureByRanges(
+  scheduler: SchedulerStore,
+  chunk: readonly InstanceRef[],
+  captured: Map<string, Captured>,
+  revision: string | undefined,
+): Promise<{ served: boolean; revision: string }> {
+  const selections = chunk.map((instance) => instanceReminderSelection(instance, instance.instanceId));
+  // Slot k: the k-th prefix of every instance (jobs then counters, one per actor type), each ending in its separator.
+  const slots: Array<{ kind: "job" | "counter"; prefixes: string[] }> = [
+    ...selections[0]!.jobs.map((_, k) => ({ kind: "job" as const, prefixes: selections.map((s) => s.jobs[k]!) })),
+    ...selections[0]!.counters.map((_, k) => ({
+      kind: "counter" as const,
+      prefixes: selections.map((s) => s.counters[k]!),
+    })),
+  ];
+  const ranges = slots.map(({ prefixes }) => {
+    const sorted = [...prefixes].sort(compareUtf8);
+    return { from: sorted[0]!, through: sorted.at(-1)! };
+  });
+  const limit = chunk.length * RANGE_KEYS_PER_INSTANCE + 100;
+  const read = await scheduler.readRanges(ranges, { limit, ...(revision ? { revision } : {}) });
+  if (read.truncated.some(Boolean)) return { served: false, revision: read.revision };
+  const found = new Map<string, Captured>();
+  slots.forEach(({ kind, prefixes }, k) => {
+    const owner = new Map(prefixes.map((prefix, n) => [prefix, chunk[n]!]));
+    const separator = prefixes[0]!.slice(-2); // "||" after a workflow or retentioner actor ID, "::" after an activity's
+    for (const entry of read.entries[k]!) {
+      // The key belongs to every chunk instance whose prefix it starts with (as a prefix read would find it).
+      for (let at = entry.key.indexOf(separator); at >= 0; at = entry.key.indexOf(separator, at + 1)) {
+        const instance = owner.get(entry.key.slice(0, at + separator.length));
+        if (!instance) continue;
+        const id = instanceKey(instance);
+        const into = found.get(id) ?? { jobs: [], counters: [] };
+        found.set(id, into);
+        if (kind === "job") into.jobs.push(entry);
+        else into.counters.push(entry.key);
+      }
+    }
+  });
+  for (const [id, entries] of found) captured.set(id, entries);
+  return { served: true, revision: read.revision };
+}
+
+/** Reads a chunk one prefix per instance and actor type (INSTANCES_PER_READ instances a transaction). */
+async function captureByPrefixes(
+  scheduler: SchedulerStore,
+  chunk: readonly InstanceRef[],
+  captured: Map<string, Captured>,
+  revision: string | undefined,
+): Promise<string | undefined> {
+  for (let i = 0; i < chunk.length; i += INSTANCES_PER_READ) {
+    const part = chunk.slice(i, i + INSTANCES_PER_READ);
+    const selections = part.map((instance) => instanceReminderSelection(instance, instance.instanceId));
+    const read = await scheduler.readPrefixes(
+      selections.flatMap((s) => [...s.jobs, ...s.counters]),
+      revision ? { revision } : {},
+    );
+    revision = read.revision;
+    let at = 0;
+    part.forEach((instance, n) => {
+      const selection = selections[n]!;
+      const jobs = read.entries.slice(at, at + selection.jobs.length).flat();
+      at += selection.jobs.length;
+      const counters = read.entries.slice(at, at + selection.counters.length).flat();
+      at += selection.counters.length;
+      if (jobs.length + counters.length > 0) {
+        captured.set(instanceKey(instance), { jobs, counters: counters.map((c) => c.key) });
+      }
+    });
+  }
+  return revision;
+}
+
+function groupByApp(instances: readonly InstanceRef[]): InstanceRef[][] {
+  const groups = new Map<string, InstanceRef[]>();
+  for (const instance of instances) {
+    const app = `${instance.namespace}||${instance.appId}`;
+    const group = groups.get(app) ?? [];
+    groups.set(app, group);
+    group.push(instance);
+  }
+  return [...groups.values()];
 }
 
 function instanceKey(instance: InstanceRef): string {

@@ -13,7 +13,16 @@ import { Etcd3 } from "etcd3";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { HousekeeperError, withoutEmptyGrpcNote } from "../errors.ts";
 import { DAPR_ROOT } from "./keys.ts";
-import type { PrefixRead, PutOptions, ScanOptions, SchedulerSnapshot, SchedulerStore, StoredEntry } from "./store.ts";
+import type {
+  KeyRange,
+  PrefixRead,
+  PutOptions,
+  RangeRead,
+  ScanOptions,
+  SchedulerSnapshot,
+  SchedulerStore,
+  StoredEntry,
+} from "./store.ts";
 import { DEFAULT_PAGE_BYTES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TXN_OPS } from "./store.ts";
 
 export const DEFAULT_ETCD_ENDPOINT = "127.0.0.1:2379";
@@ -305,6 +314,29 @@ export class EtcdSchedulerStore implements SchedulerStore {
           value: kv.value,
         })),
       ),
+    };
+  }
+
+  async readRanges(ranges: readonly KeyRange[], options: { revision?: string; limit: number }): Promise<RangeRead> {
+    if (ranges.length === 0) return { revision: options.revision ?? "0", entries: [], truncated: [] };
+    checkOps(ranges.length);
+    const response = await this.call("reading keys", () =>
+      this.client.kv.txn({
+        success: ranges.map((r) => ({
+          request_range: {
+            key: this.physicalKey(r.from),
+            range_end: prefixEnd(this.physicalKey(r.through)),
+            limit: options.limit,
+            ...(options.revision ? { revision: options.revision } : {}),
+          },
+        })),
+      }),
+    );
+    const results = ranges.map((_, i) => response.responses[i]?.response_range);
+    return {
+      revision: options.revision ?? response.header.revision,
+      entries: results.map((r) => (r?.kvs ?? []).map((kv) => ({ key: this.canonicalKey(kv.key), value: kv.value }))),
+      truncated: results.map((r) => r?.more === true),
     };
   }
 

@@ -55,6 +55,20 @@ export interface PrefixRead {
   entries: StoredEntry[][];
 }
 
+/** Keys from `from` (inclusive) through every key that starts with `through`, in key (byte) order. */
+export interface KeyRange {
+  from: string;
+  through: string;
+}
+
+export interface RangeRead {
+  revision: string;
+  /** Entries per range, in the order of the ranges asked for. */
+  entries: StoredEntry[][];
+  /** Per range: true when it holds more than `limit` keys (its entries are then the first `limit`). */
+  truncated: boolean[];
+}
+
 export interface SchedulerStore {
   /** Where the canonical `dapr/` root lives in this store (e.g. `dapr/`, or `t-1234/dapr/` in tests). */
   readonly root: string;
@@ -67,6 +81,11 @@ export interface SchedulerStore {
    * current one, returned so further reads can use it). For many small prefixes, one round trip instead of many.
    */
   readPrefixes(prefixes: readonly string[], options?: { revision?: string }): Promise<PrefixRead>;
+  /**
+   * The first `limit` entries of each range, in one transaction (≤ MAX_TXN_OPS ranges), at `revision` when given:
+   * a batch of neighbouring prefixes read in one range instead of one prefix each.
+   */
+  readRanges(ranges: readonly KeyRange[], options: { revision?: string; limit: number }): Promise<RangeRead>;
   /** Deletes these keys in one transaction (≤ MAX_TXN_OPS); returns which of them existed. */
   deleteKeys(keys: readonly string[]): Promise<string[]>;
   /**

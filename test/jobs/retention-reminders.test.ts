@@ -9,7 +9,7 @@ import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore, StoredEntry } from "../../shared/scheduler/store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
+import { buildSeeds, type SeedJob } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
@@ -92,5 +92,61 @@ describe("direct-mode purge removes the purged instances' Scheduler reminders an
     );
     expect(gone).toHaveLength(4); // two jobs and their two counters
     for (const [k, v] of after) expect(before.get(k)).toBe(v);
+  });
+});
+
+describe("reminder lookup: ranges for neighbours, prefixes when others' reminders crowd the range", () => {
+  // Instances a-… and z-… are due; m-running, between them in key order, holds more reminders than a range read of
+  // two instances may carry, so that chunk is read prefix by prefix. Both ways must find exactly the due reminders.
+  const app: AppRef = { appId: "crowded", namespace: "default" };
+  let backend: StateBackend;
+  let scheduler: SchedulerStore;
+
+  beforeAll(async () => {
+    backend = await storeFactories(10)[0]!.open();
+    scheduler = openEtcdSchedulerStore({ endpoints: [inject("etcdEndpoint")], root: `t-${randomUUID()}/dapr/` });
+  });
+  afterAll(async () => {
+    await scheduler?.deletePrefixes(["dapr/"]);
+    await scheduler?.close();
+    await backend?.close();
+  });
+
+  it.each([
+    ["few reminders between them (one range read)", 3],
+    ["hundreds of reminders between them (prefix reads)", 300],
+  ])("deletes the due instances' reminders and keeps the running one's: %s", async (_, between) => {
+    await scheduler.deletePrefixes(["dapr/"]);
+    const old = new Date(NOW.getTime() - 90 * DAY);
+    await writeInstances(backend, app, [
+      { instanceId: `a-${between}`, scenario: "completed", createdAt: old },
+      { instanceId: `m-${between}`, scenario: "running-timer", createdAt: old },
+      { instanceId: `z-${between}`, scenario: "failed", createdAt: old },
+    ]);
+    const workflow = (instanceId: string, name: string) => ({
+      target: { workflow: { appId: app.appId, instanceId } },
+      name,
+      counter: { count: 1 },
+    });
+    const seeds: SeedJob[] = [workflow(`a-${between}`, "timer-0"), workflow(`z-${between}`, "timer-0")];
+    seeds.push({ target: { activity: { appId: app.appId, activityId: `z-${between}::1::1` } }, counter: { count: 1 } });
+    for (let i = 0; i < between; i++) seeds.push(workflow(`m-${between}`, `timer-${i}`));
+    const entries = buildSeeds(seeds);
+    for (let i = 0; i < entries.length; i += 100) await scheduler.put(entries.slice(i, i + 100));
+    const before = await allEntries(scheduler);
+
+    const result = await runRetentionPurge(
+      { store: new WorkflowStateStore(backend, app), reminders: schedulerReminderCleaner(scheduler) },
+      { retention: { COMPLETED: 30 * DAY, FAILED: 30 * DAY }, mode: "direct", now: NOW },
+    );
+
+    expect(result.failed).toEqual([]);
+    expect(result.purged).toBe(2);
+    expect(result.remindersDeleted).toBe(3);
+    const after = await allEntries(scheduler);
+    const gone = [...before.keys()].filter((k) => !after.has(k));
+    expect(gone).toHaveLength(6); // three jobs, three counters
+    expect(gone.every((k) => k.includes(`a-${between}`) || k.includes(`z-${between}`))).toBe(true);
+    expect(after.size).toBe(before.size - 6);
   });
 });

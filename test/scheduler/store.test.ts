@@ -417,6 +417,7 @@ describe("export and import", () => {
       deleteKeys: (k) => target.deleteKeys(k),
       deleteIfUnchanged: (e, k) => target.deleteIfUnchanged(e, k),
       readPrefixes: (p, o) => target.readPrefixes(p, o),
+      readRanges: (r, o) => target.readRanges(r, o),
       deletePrefixes: (p) => target.deletePrefixes(p),
       put: (batch, o) => {
         sizes.push(batch.length);
