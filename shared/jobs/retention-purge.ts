@@ -209,6 +209,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   // the concurrency never drains at a page boundary and one slow request holds up nothing but itself. At most
   // SIDECAR_WINDOW_PAGES pages' worth stay outstanding; a stop waits for all of them before it returns its token.
   const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
   const settleAll = () => Promise.all(inFlight);
   const windowSize = Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
   let pageStart = decodeToken(options.continuationToken, app);
@@ -300,9 +301,13 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     } else {
       for (const task of tasks) {
         inFlight.add(task);
-        void task.finally(() => inFlight.delete(task));
+        void task.finally(() => {
+          inFlight.delete(task);
+          slotFreed?.();
+        });
       }
-      while (inFlight.size > windowSize) await Promise.race(inFlight);
+      // Woken by each settled task (a Promise.race over the whole window would cost O(window) per wake-up).
+      while (inFlight.size > windowSize) await new Promise<void>((resolve) => (slotFreed = resolve));
     }
     if (stopped) {
       await settleAll();
