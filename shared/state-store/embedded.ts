@@ -10,6 +10,7 @@
 import {
   closeSync,
   existsSync,
+  fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -87,12 +88,19 @@ async function createStore(path: string, seed: boolean): Promise<void> {
   try {
     createSqliteDaprDatabase(building, EMBEDDED_TABLE);
     if (seed) {
-      const backend = await openSqliteBackend({ path: building, tableName: EMBEDDED_TABLE });
+      const backend = await openSqliteBackend({ path: building, tableName: EMBEDDED_TABLE, scratch: true });
       try {
         await writeInstances(backend, SAMPLE_APP, sampleInstanceSpecs(new Date()), { batchSize: 10_000 });
       } finally {
         await backend.close();
       }
+    }
+    // Built without fsyncs: one now, so the file renamed into place is complete on disk.
+    const fd = openSync(building, "r+");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
     renameSync(building, path);
   } finally {

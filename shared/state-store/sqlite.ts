@@ -39,6 +39,11 @@ export interface SqliteBackendOptions {
   readOnly?: boolean | undefined;
   /** Replaces the default description (the embedded store names itself). */
   location?: string | undefined;
+  /**
+   * A file being built that is thrown away unless complete (the embedded store's seeding): no journal, no fsync.
+   * Never for a real store.
+   */
+  scratch?: boolean | undefined;
 }
 
 /** Dapr's condition for a live row, verbatim (sqlite_dbaccess.go). */
@@ -62,6 +67,7 @@ export async function openSqliteBackend(options: SqliteBackendOptions): Promise<
   }
   try {
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
+    if (options.scratch) db.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF");
     // The first read takes the lock (held until close): a busy database fails here, not halfway through a command.
     const table = run(path, () => db.get("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", tableName));
     if (!table) {
