@@ -157,6 +157,7 @@ export class SqliteStateBackend implements StateBackend {
   ) {}
 
   async scanKeys({ prefix, suffix, pageSize, cursor }: ScanKeysRequest): Promise<KeyPage> {
+    await turn();
     // A key range, not LIKE: SQLite's LIKE folds ASCII case, and the BINARY-collated primary key orders by bytes.
     const where: string[] = [NOT_EXPIRED];
     const params: unknown[] = [];
@@ -180,6 +181,7 @@ export class SqliteStateBackend implements StateBackend {
   }
 
   async scanEntries({ prefix, pageSize, after }: ScanEntriesRequest): Promise<EntryPage> {
+    await turn();
     const start = after === undefined ? ">=" : ">";
     const rows = this.all(
       `SELECT key, value, is_binary FROM ${this.table}
@@ -199,6 +201,7 @@ export class SqliteStateBackend implements StateBackend {
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    await turn();
     return this.read(keys);
   }
 
@@ -220,6 +223,7 @@ export class SqliteStateBackend implements StateBackend {
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+    await turn();
     // Dapr's own statement for a write without etag (sqlite_dbaccess.go doSet): a fresh UUID etag, no expiry.
     this.transaction(() => {
       const statement = this.db.prepare(
@@ -237,10 +241,12 @@ export class SqliteStateBackend implements StateBackend {
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
+    await turn();
     return this.transaction(() => this.deleteKeys(keys));
   }
 
   async deleteIfUnchanged(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    await turn();
     if (groups.length === 0) return { outcomes: [], keysDeleted: 0 };
     // BEGIN IMMEDIATE takes the write lock before reading, and the calls are synchronous, so nothing (in this
     // process or another) can change a guard between the read and the delete.
@@ -284,6 +290,14 @@ export class SqliteStateBackend implements StateBackend {
       }
     });
   }
+}
+
+/**
+ * The driver is synchronous: each call first lets the event loop turn, so timers, signals, progress lines and other
+ * work in the process run between statements instead of waiting for a whole purge.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The row's bytes as Dapr reads them (readRow): base64 when is_binary, else the stored text itself. */
