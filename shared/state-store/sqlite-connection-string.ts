@@ -24,12 +24,16 @@ export type SqliteTarget = z.infer<typeof sqliteTarget>;
 export const SQLITE_ACCEPTED =
   "SQLite: a database file path (./state.db, /var/lib/dapr/state.db) or file:PATH[?mode=ro] (file:///ABS/PATH too)";
 
-/** A path, or a `file:` URI: what no other store's form looks like. */
+/**
+ * A path, or a `file:` URI: what no other store's form looks like. `/` and `/name` stay MySQL DSNs (go-sql-driver's
+ * default address); a MySQL database name cannot contain `.` or `/`, so `/x.db` and `/dir/file` are paths.
+ */
 export function looksLikeSqlite(s: string): boolean {
   if (/^file:/i.test(s) || /^:memory:/i.test(s)) return true;
   const path = s.split("?")[0] ?? "";
-  if (/^(\/|\.{1,2}\/|~\/)/.test(path)) return true;
-  return /\.(db|db3|sqlite|sqlite3)$/i.test(path) && !/[=@;\s]/.test(path);
+  if (/[=@;\s]/.test(path)) return false;
+  if (/^(\.{1,2}\/|~\/)/.test(path) || /^\/[^/]*\//.test(path)) return true;
+  return /\.(db|db3|sqlite|sqlite3)$/i.test(path);
 }
 
 /** Parses a SQLite connection string; `problem` is called (and must throw) with what is wrong. */
