@@ -40,7 +40,7 @@ export function addConnectionOptions<C extends Command>(command: C, config: Conn
   command.addOption(
     new Option(
       "-c, --connection-string <str>",
-      "connection string of the actor state store (PostgreSQL, MySQL, SQL Server, MongoDB, Redis); " +
+      "connection string of the actor state store (PostgreSQL, MySQL, SQL Server, MongoDB, Redis, SQLite file); " +
         `default: the embedded sample store under ./.housekeeper/ ("${EMBEDDED_STORE}" names it; purges need it named)`,
     ).env(CONNECTION_STRING_ENV),
   );

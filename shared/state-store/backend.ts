@@ -39,7 +39,7 @@ export interface EntryPage {
   unreadable?: Array<{ key: string; reason: string }>;
 }
 
-export type StoreKind = "postgresql" | "mysql" | "redis" | "mongodb" | "sqlserver";
+export type StoreKind = "postgresql" | "mysql" | "redis" | "mongodb" | "sqlserver" | "sqlite";
 
 export interface StateBackend {
   readonly kind: StoreKind;
@@ -72,6 +72,13 @@ export interface StateBackend {
 /** Dapr writes binary values as standard, padded base64 (Go's base64.StdEncoding); anything else is not its value. */
 export function isStandardBase64(text: string): boolean {
   return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+}
+
+/** The smallest string above every string that starts with `prefix`, in byte order (prefixes end in ASCII here). */
+export function prefixUpperBound(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (!(last >= 0x20 && last < 0x7f)) throw new Error(`prefix must end in printable ASCII: ${JSON.stringify(prefix)}`);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
 }
 
 /** Escapes `%`, `_` and `\` so a literal string can be used in `LIKE … ESCAPE '\'`. */

@@ -10,6 +10,7 @@
  *   MongoDB                 mongodb://host:27017   mongodb+srv://cluster.example.com   (the path is only the auth
  *                           database; the data is in the component's databaseName, as in Dapr)
  *   Redis                   redis://[user:pass@]host:6379/0   rediss://…
+ *   SQLite                  ./state.db   /var/lib/dapr/state.db   file:state.db?mode=ro   (sqlite-connection-string.ts)
  *
  * Defaults are Dapr's: MySQL database `dapr_state_store`, SQL Server database `dapr` / schema `dbo`, MongoDB database
  * `daprStore` / collection `daprCollection`, table `state`. Error messages never contain the password.
@@ -17,6 +18,12 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
+import {
+  looksLikeSqlite,
+  parseSqliteConnectionString,
+  SQLITE_ACCEPTED,
+  sqliteTarget,
+} from "./sqlite-connection-string.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Target shapes (zod-validated)
@@ -117,6 +124,7 @@ export const connectionTargetSchema = z.discriminatedUnion("kind", [
   sqlServerTarget,
   mongoTarget,
   redisTarget,
+  sqliteTarget,
 ]);
 
 export type ConnectionTarget = z.infer<typeof connectionTargetSchema>;
@@ -125,6 +133,7 @@ export type MysqlTarget = z.infer<typeof mysqlTarget>;
 export type SqlServerTarget = z.infer<typeof sqlServerTarget>;
 export type MongoTarget = z.infer<typeof mongoTarget>;
 export type RedisTarget = z.infer<typeof redisTarget>;
+export type { SqliteTarget } from "./sqlite-connection-string.ts";
 
 export interface ParseConnectionStringOptions {
   /** The component's `tableName` (MongoDB: `collectionName`). `schema.table` is accepted for SQL stores. */
@@ -145,7 +154,7 @@ export const DAPR_DEFAULTS = {
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-type Form = "postgresql" | "mysql" | "sqlserver" | "mongodb" | "redis";
+type Form = "postgresql" | "mysql" | "sqlserver" | "mongodb" | "redis" | "sqlite";
 
 const ACCEPTED: Record<Form, string> = {
   postgresql:
@@ -157,6 +166,7 @@ const ACCEPTED: Record<Form, string> = {
   mongodb:
     "MongoDB: mongodb://[USER:PASS@]HOST[:PORT][,HOST…]/[AUTHDB][?options] or mongodb+srv://[USER:PASS@]CLUSTER/[AUTHDB] (the database is --database-name, default daprStore)",
   redis: "Redis: redis://[USER:PASS@]HOST[:PORT][/DB] or rediss://…",
+  sqlite: SQLITE_ACCEPTED,
 };
 
 const ALL_FORMS = Object.values(ACCEPTED).join("; ");
@@ -230,6 +240,7 @@ function parseByForm(s: string, options: ParseConnectionStringOptions, passwords
 }
 
 function parseForm(s: string, options: ParseConnectionStringOptions, passwords: string[]): ConnectionTarget {
+  if (looksLikeSqlite(s)) return parseSqliteConnectionString(s, options.tableName, (m) => fail("sqlite", m));
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(s)?.[1]?.toLowerCase();
   switch (scheme) {
     case "postgres":
@@ -900,6 +911,8 @@ export function describeTarget(target: ConnectionTarget): string {
       return `mongodb ${target.srv ? "srv " : ""}${target.hosts.join(",")}/${target.database} collection ${target.collection}`;
     case "redis":
       return `redis${target.tls ? " (tls)" : ""} ${hostPort(target.host, target.port)}/${target.db}`;
+    case "sqlite":
+      return `sqlite ${target.path} table ${target.tableName}${target.readOnly ? " (read-only)" : ""}`;
   }
 }
 

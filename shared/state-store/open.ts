@@ -1,7 +1,7 @@
 /**
  * One door to every state store: parse the connection string, then load ONLY the adapter (and so the driver) it
  * needs. The adapters are imported dynamically so a Lambda bundle or CLI run against PostgreSQL never loads mssql,
- * mongodb, mysql2 or ioredis.
+ * mongodb, mysql2, ioredis or node-sqlite3-wasm.
  */
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { StateBackend } from "./backend.ts";
@@ -60,6 +60,15 @@ export async function openTarget(target: ConnectionTarget): Promise<StateBackend
       const { openRedisBackend } = await load(target.kind, () => import("./redis.ts"));
       return openRedisBackend({ url: target.url });
     }
+    case "sqlite": {
+      const { openSqliteBackend } = await load(target.kind, () => import("./sqlite.ts"));
+      return openSqliteBackend({
+        path: target.path,
+        tableName: target.tableName,
+        readOnly: target.readOnly,
+        location,
+      });
+    }
   }
 }
 
@@ -69,6 +78,7 @@ const DRIVERS: Record<ConnectionTarget["kind"], string> = {
   sqlserver: "mssql",
   mongodb: "mongodb",
   redis: "ioredis",
+  sqlite: "node-sqlite3-wasm",
 };
 
 async function load<T>(kind: ConnectionTarget["kind"], importer: () => Promise<T>): Promise<T> {

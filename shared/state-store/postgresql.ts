@@ -18,7 +18,16 @@ import type {
   ScanKeysRequest,
   StateBackend,
 } from "./backend.ts";
-import { escapeLike, guardKeys, isStandardBase64, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
+import {
+  escapeLike,
+  guardKeys,
+  isStandardBase64,
+  planGuardedDeletion,
+  prefixUpperBound,
+  retryDeadlocks,
+} from "./backend.ts";
+
+export { prefixUpperBound } from "./backend.ts";
 
 export type PostgresLayout = "v1" | "v2";
 
@@ -344,13 +353,6 @@ function indexName(table: string): string {
 /** The v1 value's bytes: base64 inside a JSON string when isbinary, else the JSON text (legacy state). */
 function decodeV1(row: { isbinary: boolean; text: string }): Uint8Array {
   return row.isbinary ? Buffer.from(row.text, "base64") : Buffer.from(row.text, "utf8");
-}
-
-/** The smallest string above every string that starts with `prefix`, in byte order (prefixes end in ASCII here). */
-export function prefixUpperBound(prefix: string): string {
-  const last = prefix.charCodeAt(prefix.length - 1);
-  if (!(last >= 0x20 && last < 0x7f)) throw new Error(`prefix must end in printable ASCII: ${JSON.stringify(prefix)}`);
-  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
 }
 
 function isDeadlock(error: unknown): boolean {

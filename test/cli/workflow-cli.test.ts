@@ -6,11 +6,13 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import sqlite from "node-sqlite3-wasm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { instanceKeyPrefix, METADATA_KEY } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
+import { createSqliteDaprDatabase, openSqliteBackend } from "../../shared/state-store/sqlite.ts";
 import type { InstanceSpec, Scenario } from "../../shared/testdata/instance-builder.ts";
 import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
@@ -367,7 +369,7 @@ describe("housekeeper workflow list", () => {
     const run = await cli(["workflow", "list", "-a", "orderprocessing", "-o", "json"], { cwd: tempCwd });
     // The first run says on stderr why it pauses; stdout holds only the records.
     expect(run.stderr).toMatch(
-      /^using the embedded sample store in \.\/\.housekeeper\/ \(app orderprocessing\); -c or HOUSEKEEPER_CONNECTION_STRING names a real store\ncreating the embedded sample store in .*\.housekeeper.* \(first use; this takes a few seconds\)\n$/,
+      /^using the embedded sample store in \.\/\.housekeeper\/ \(app orderprocessing\); -c or HOUSEKEEPER_CONNECTION_STRING names a real store\ncreating the embedded sample store in .*\.housekeeper.* \(first use\)\n$/,
     );
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as WideRecord[]).length).toBeGreaterThan(0);
@@ -380,6 +382,50 @@ describe("housekeeper workflow list", () => {
       cwd: tempCwd,
     });
     expect(named.stdout).toBe(run.stdout);
+  });
+
+  it("reads a Dapr SQLite state store file given with -c (path or file: URI), and purges it when named", async () => {
+    const file = join(tempCwd, "dapr-state.db");
+    createSqliteDaprDatabase(file);
+    const backend = await openSqliteBackend({ path: file });
+    try {
+      await writeInstances(backend, { appId: "sqliteapp", namespace: "default" }, [
+        { instanceId: "done-1", scenario: "completed", createdAt: new Date(Date.now() - 40 * 24 * HOUR) },
+        { instanceId: "run-1", scenario: "running-timer", createdAt: new Date() },
+      ]);
+    } finally {
+      await backend.close();
+    }
+    for (const connection of [file, `file:${file}`, "./dapr-state.db"]) {
+      const run = await cli(["workflow", "list", "-a", "sqliteapp", "-c", connection, "-o", "ids"], { cwd: tempCwd });
+      expect({ code: run.code, stderr: run.stderr, ids: run.stdout.split("\n").sort() }).toEqual({
+        code: 0,
+        stderr: "",
+        ids: ["", "done-1", "run-1"],
+      });
+    }
+    const purge = await cli(
+      ["workflow", "purge", "-a", "sqliteapp", "-c", file, "--all-older-than", "720h", "--mode", "direct"],
+      { cwd: tempCwd, env: { HOUSEKEEPER_ETCD_ENDPOINTS: inject("etcdEndpoint") } },
+    );
+    expect(purge.code, purge.stderr).toBe(0);
+    const after = await cli(["workflow", "list", "-a", "sqliteapp", "-c", file, "-o", "ids"], { cwd: tempCwd });
+    expect(after.stdout.trim()).toBe("run-1");
+  });
+
+  it("refuses a missing SQLite file (never creating one) and a file that is not a Dapr store, in one line", async () => {
+    const missing = join(tempCwd, "typo.db");
+    const run = await cli(["workflow", "list", "-a", APP, "-c", missing], { cwd: tempCwd });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toBe(`Error: SQLite database ${missing} does not exist (check the path; it is never created)\n`);
+    expect(existsSync(missing)).toBe(false);
+    const other = join(tempCwd, "other.db");
+    const db = new sqlite.Database(other);
+    db.exec("CREATE TABLE notes (id INTEGER)");
+    db.close();
+    const wrong = await cli(["workflow", "list", "-a", APP, "-c", other], { cwd: tempCwd });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/^Error: .*other\.db has no table "state": not a Dapr SQLite state store .*\n$/);
   });
 
   it("refuses a purge of the sample store unless it is named, and touches nothing", async () => {

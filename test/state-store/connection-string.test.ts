@@ -286,6 +286,70 @@ describe("parseConnectionString: MongoDB and Redis", () => {
   });
 });
 
+describe("parseConnectionString: SQLite (state.sqlite: a file path or a file: URI, as Dapr's metadata.go takes it)", () => {
+  const cwd = process.cwd();
+
+  it("reads paths: absolute, ./relative, ../relative and bare names ending in .db/.sqlite/.sqlite3/.db3", () => {
+    expect(parse("sqlite", "/var/lib/dapr/state.db")).toEqual({
+      kind: "sqlite",
+      path: "/var/lib/dapr/state.db",
+      readOnly: false,
+      tableName: "state",
+    });
+    expect(parse("sqlite", "./data/state").path).toBe(join(cwd, "data/state"));
+    expect(parse("sqlite", "../x.sqlite").path).toBe(join(cwd, "../x.sqlite"));
+    for (const name of ["data.db", "data.sqlite", "data.SQLITE3", "data.db3"]) {
+      expect(parse("sqlite", name).path).toBe(join(cwd, name));
+    }
+    expect(parse("sqlite", "/state.db").path).toBe("/state.db");
+    // go-sql-driver's address-less DSNs stay MySQL: a MySQL database name holds no '.' or '/'.
+    expect(parse("mysql", "/").database).toBe("dapr_state_store");
+    expect(parse("mysql", "/mydb").database).toBe("mydb");
+  });
+
+  it("reads file: URIs (relative, absolute, file:///, %-escapes) and mode=ro / immutable=1 as read-only", () => {
+    expect(parse("sqlite", "file:data.db").path).toBe(join(cwd, "data.db"));
+    expect(parse("sqlite", "file:/srv/state.db?_txlock=immediate&_pragma=busy_timeout(2000)")).toMatchObject({
+      path: "/srv/state.db",
+      readOnly: false,
+    });
+    expect(parse("sqlite", "file:///srv/my%20state.db?mode=ro")).toMatchObject({
+      path: "/srv/my state.db",
+      readOnly: true,
+    });
+    expect(parse("sqlite", "file://localhost/srv/state.db?immutable=1").readOnly).toBe(true);
+    expect(parse("sqlite", "data.db", "actors").tableName).toBe("actors");
+  });
+
+  it.each([
+    [":memory:", /in-memory SQLite database/],
+    ["file::memory:?cache=shared", /in-memory SQLite database/],
+    ["file:data.db?mode=memory", /mode=memory/],
+    ["file://otherhost/srv/state.db", /names host "otherhost"/],
+    ["file:bad%zz.db", /invalid %-escape/],
+  ])("refuses %s in one line naming the accepted SQLite forms", (input, message) => {
+    let caught: unknown;
+    try {
+      parseConnectionString(input);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: "bad-connection-string", message: expect.stringMatching(message) });
+    expect((caught as Error).message).toContain("SQLite: a database file path");
+    expect((caught as Error).message).not.toContain("\n");
+  });
+
+  it("refuses a table name Dapr would refuse (letters, digits and _ only)", () => {
+    expect(() => parseConnectionString("data.db", { tableName: "main.state" })).toThrow(/tableName: use letters/);
+  });
+
+  it("is described with its path and table", () => {
+    expect(describeTarget(parseConnectionString("file:/srv/state.db?mode=ro"))).toBe(
+      "sqlite /srv/state.db table state (read-only)",
+    );
+  });
+});
+
 describe("describeTarget", () => {
   it("names store, host and table without the password", () => {
     const cases: Array<[string, string]> = [

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,13 +16,12 @@ import { describeStateBackendConformance } from "../support/backend-conformance.
 const DAY = 24 * 3_600_000;
 
 let root: string;
-let dir: string;
-let conformanceDir: string;
+let path: string;
+let conformanceCount = 0;
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "housekeeper-embedded-"));
-  dir = join(root, "sample", "pgdata");
-  conformanceDir = join(root, "conformance", "pgdata");
+  path = join(root, "sample", "sample.db");
 });
 afterAll(() => {
   rmSync(root, { recursive: true, force: true });
@@ -95,13 +94,13 @@ describe("embedded store", () => {
   it("creates the store and seeds the sample app on first use", async () => {
     const notices: string[] = [];
     const backend = await timed("first open (init + seed)", () =>
-      openEmbeddedBackend({ dir, onCreate: (m) => notices.push(m) }),
+      openEmbeddedBackend({ path, onCreate: (m) => notices.push(m) }),
     );
     try {
-      expect(notices).toEqual([expect.stringContaining(dir)]);
-      expect(backend.kind).toBe("postgresql");
+      expect(notices).toEqual([expect.stringContaining(path)]);
+      expect(backend.kind).toBe("sqlite");
       expect(backend.location).toContain("embedded sample store");
-      expect(backend.location).toContain(dir);
+      expect(backend.location).toContain(path);
       expect(await metadataKeys(backend)).toHaveLength(expectedInstances());
     } finally {
       await backend.close();
@@ -110,7 +109,7 @@ describe("embedded store", () => {
 
   it("reopens the persisted store without seeding it again", async () => {
     const notices: string[] = [];
-    const backend = await timed("re-open", () => openEmbeddedBackend({ dir, onCreate: (m) => notices.push(m) }));
+    const backend = await timed("re-open", () => openEmbeddedBackend({ path, onCreate: (m) => notices.push(m) }));
     try {
       expect(notices).toEqual([]);
       expect(await metadataKeys(backend)).toHaveLength(expectedInstances());
@@ -120,7 +119,7 @@ describe("embedded store", () => {
   });
 
   it("lists every sample instance through WorkflowStateStore with the status its scenario implies", async () => {
-    const backend = await openEmbeddedBackend({ dir });
+    const backend = await openEmbeddedBackend({ path });
     try {
       const store = new WorkflowStateStore(backend, SAMPLE_APP);
       const instances: InstanceSummary[] = [];
@@ -146,32 +145,43 @@ describe("embedded store", () => {
   });
 
   it("refuses a second user while the store is open, naming the process", async () => {
-    const backend = await openEmbeddedBackend({ dir });
+    const backend = await openEmbeddedBackend({ path });
     try {
-      await expect(openEmbeddedBackend({ dir })).rejects.toThrow(
-        `the embedded store in ${dir} is in use by process ${process.pid}`,
+      await expect(openEmbeddedBackend({ path })).rejects.toThrow(
+        `the embedded store in ${path} is in use by process ${process.pid}`,
       );
     } finally {
       await backend.close();
     }
     // The lock went with close(): the store opens again.
-    await (await openEmbeddedBackend({ dir })).close();
+    await (await openEmbeddedBackend({ path })).close();
   });
 
   it("takes over the lock of a process that is gone", async () => {
-    writeFileSync(`${dir}.lock`, "2147483646"); // beyond any pid_max: no such process
-    await (await openEmbeddedBackend({ dir })).close();
+    writeFileSync(`${path}.owner`, "2147483646"); // beyond any pid_max: no such process
+    await (await openEmbeddedBackend({ path })).close();
     // Our own PID, but not taken by us: left by an earlier process that had the same PID (PID 1 in containers).
-    writeFileSync(`${dir}.lock`, String(process.pid));
-    await (await openEmbeddedBackend({ dir })).close();
-    expect(existsSync(`${dir}.lock`)).toBe(false);
+    writeFileSync(`${path}.owner`, String(process.pid));
+    await (await openEmbeddedBackend({ path })).close();
+    expect(existsSync(`${path}.owner`)).toBe(false);
+  });
+
+  it("clears the driver's lock directory left by a killed process (the owner lock says none is running)", async () => {
+    mkdirSync(`${path}.lock`);
+    const backend = await openEmbeddedBackend({ path });
+    try {
+      expect(await metadataKeys(backend)).toHaveLength(expectedInstances());
+    } finally {
+      await backend.close();
+    }
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
   it("close() stops everything: a process that opened the store exits by itself", async () => {
     const module = pathToFileURL(resolve("shared/state-store/embedded.ts")).href;
     const script = `
       const { openEmbeddedBackend } = await import(${JSON.stringify(module)});
-      const backend = await openEmbeddedBackend({ dir: ${JSON.stringify(dir)} });
+      const backend = await openEmbeddedBackend({ path: ${JSON.stringify(path)} });
       await backend.getMany(["x"]);
       await backend.close();
       console.log("closed");`;
@@ -199,7 +209,7 @@ describe("embedded store", () => {
   });
 });
 
-// The very adapter that reads real PostgreSQL, here through PGlite over pglite-socket: every StateBackend behaviour.
-describeStateBackendConformance("embedded PGlite (pglite-socket)", () =>
-  openEmbeddedBackend({ dir: conformanceDir, seed: false }),
+// The very adapter that reads a user's Dapr SQLite store: every StateBackend behaviour, through the embedded door.
+describeStateBackendConformance("embedded SQLite", () =>
+  openEmbeddedBackend({ path: join(root, "conformance", `${++conformanceCount}.db`), seed: false }),
 );

@@ -2,6 +2,9 @@
  * One factory per real state store the harness runs, each giving a fresh, isolated backend in Dapr's layout.
  * Tests that must hold for every store loop over storeFactories().
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { inject } from "vitest";
@@ -10,6 +13,7 @@ import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store
 import type { PostgresLayout } from "../../shared/state-store/postgresql.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { openRedisBackend } from "../../shared/state-store/redis.ts";
+import { createSqliteDaprDatabase, openSqliteBackend } from "../../shared/state-store/sqlite.ts";
 import { createMysqlDatabase, createPostgresDatabase, uniqueDatabaseName } from "./servers.ts";
 
 export interface StoreFactory {
@@ -64,8 +68,30 @@ function redis(db: number): StoreFactory {
   };
 }
 
+/** A fresh Dapr SQLite state store file in a temp directory (removed when the test process exits). */
+export function createSqliteStateFile(): string {
+  sqliteRoot ??= mkdtempSync(join(tmpdir(), "housekeeper-sqlite-"));
+  const path = join(sqliteRoot, `state-${++sqliteCount}.db`);
+  createSqliteDaprDatabase(path);
+  return path;
+}
+
+let sqliteRoot: string | undefined;
+let sqliteCount = 0;
+process.on("exit", () => {
+  if (sqliteRoot) rmSync(sqliteRoot, { recursive: true, force: true });
+});
+
+const sqliteFactory: StoreFactory = {
+  name: "SQLite",
+  async open() {
+    return openSqliteBackend({ path: createSqliteStateFile() });
+  },
+};
+
+/** Every store; new ones go at the end (tests pick some by index). */
 export function storeFactories(redisDb: number): StoreFactory[] {
-  return [postgres("v1"), postgres("v2"), mysqlFactory, redis(redisDb)];
+  return [postgres("v1"), postgres("v2"), mysqlFactory, redis(redisDb), sqliteFactory];
 }
 
 /** Every key under `prefix` with its value as hex: a byte-for-byte snapshot to compare before and after. */
