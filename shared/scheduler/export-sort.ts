@@ -30,6 +30,8 @@ export interface ExportSortOptions {
   runSize?: number;
   /** Where the sort's run files go (default os.tmpdir()). */
   tempDir?: string;
+  /** Called as each sort run is spilled to disk (tests: proves several runs were merged). */
+  onSpill?: (directory: string, runCount: number) => void;
 }
 
 /** Where one entry of an export file lies: its map, its name (key below the map's root), its value's bytes. */
@@ -89,6 +91,7 @@ export async function* sortedEntryRefs(path: string, options: ExportSortOptions 
     deserialize: (line) => JSON.parse(line) as SortRecord,
     ...(options.runSize === undefined ? {} : { runSize: options.runSize }),
     ...(options.tempDir === undefined ? {} : { tempDir: options.tempDir }),
+    ...(options.onSpill === undefined ? {} : { onSpill: options.onSpill }),
   })) {
     const section: Section = record[1] === 0 ? "jobs" : "counters";
     if (previous !== undefined && compareRecords(previous, record) === 0) {
