@@ -17,7 +17,6 @@
 //   - diagridio/go-etcd-cron proto/api/failurepolicy.proto FailurePolicy {2 constant {1 interval}}
 //   - dapr/dapr dapr/proto/scheduler/v1/scheduler.proto   JobMetadata    {1 app_id, 2 namespace, 3 target {1 job, 2 actor {1 id, 2 type}}}
 //   - google/protobuf any.proto, timestamp.proto, duration.proto
-
 package main
 
 import (
