@@ -17,8 +17,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 async function main(argv: string[]): Promise<number> {
-  const program = createProgram();
   try {
+    const program = await createProgram({}, argv.slice(2));
     await program.parseAsync(argv);
     return 0;
   } catch (error) {

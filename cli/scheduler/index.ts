@@ -296,6 +296,9 @@ function exportCommand(io: Io): Command {
   return command;
 }
 
+/** Test hook: a smaller sort run forces the spill-and-merge path of import's duplicate check on small files. */
+const IMPORT_RUN_SIZE_ENV = "HOUSEKEEPER_IMPORT_SORT_RUN_SIZE";
+
 function importCommand(io: Io): Command {
   const command = new Command("import")
     .description("Import jobs and actor reminders from a file written by `dapr scheduler export` (or ours)")
@@ -310,8 +313,10 @@ function importCommand(io: Io): Command {
       throw new HousekeeperError("bad-input", `cannot read ${inputFile}: ${(error as Error).message}`);
     }
     // The file is read once, into a private copy that is decoded and checked before the store is even opened
-    // (streamed: never held whole), then streamed into etcd: exactly the bytes that were checked are written.
-    const spooled = await spoolExportFile(inputFile);
+    // (streamed: never held whole; a file in Go's map order is checked for duplicate keys by an external sort), then
+    // streamed into etcd in file order: exactly the bytes that were checked are written.
+    const runSize = Number(process.env[IMPORT_RUN_SIZE_ENV]) || undefined;
+    const spooled = await spoolExportFile(inputFile, undefined, runSize === undefined ? {} : { runSize });
     let written: number;
     try {
       ({ written } = await withSchedulerStore(

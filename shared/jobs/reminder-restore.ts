@@ -11,12 +11,14 @@
  *      it), then the decoder must have reached a clean end, and the counts must match the manifest.
  * Any failure is HousekeeperError("corrupt-data") (or "not-found") and etcd is untouched.
  *
- * The writes then read the verified spool file, never the object again, and hold nothing but the batch at hand: our
+ * The writes then read the verified spool file, never the object again, and hold nothing but the batch at hand. Our
  * exports list each map in key order (etcd's), so the jobs and the counters are paired by a merge of two decoders
- * over the spool file (one reading the jobs, one the counters), and memory stays flat whatever the backup's size. A
- * file whose keys are not in order — every file `dapr scheduler export` writes, since Go ranges over its maps in
- * random order (dapr/cli pkg/scheduler/export.go) — is checked again for duplicate keys and then paired in memory:
- * its memory grows with the file (an external sort of the spool would keep it flat; not done yet).
+ * over the spool file (one reading the jobs, one the counters). A file whose keys are not in order — every file
+ * `dapr scheduler export` writes: it gob-encodes two Go maps, which encoding/gob writes in Go's random map order
+ * (dapr/cli pkg/scheduler/exportimport.go) — gets, before any write, an external sort of one small reference per
+ * entry (name, map, value offset) that checks the whole file for duplicate keys and writes the units, a job with its
+ * counter, to an index file beside the spool (shared/scheduler/export-sort.ts); the writes read that index and fetch
+ * each value from the spool by offset. Either way memory stays flat whatever the backup's size.
  *
  * Then, unit by unit (a job together with its counter, so both land in the same transaction), in transactions of at
  * most 128 operations: the current values are read and compared byte for byte, and each key is created, overwritten,
@@ -36,6 +38,7 @@ import type { ErrorCode } from "../errors.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import { type ObjectStore, readAll } from "../object-store/object-store.ts";
 import { validateExportEntry } from "../scheduler/export.ts";
+import { keyOf, readEntry, readUnitIndex, type UnitRef, writeUnitIndex } from "../scheduler/export-sort.ts";
 import { type ExportEntry, ExportFileDecoder, type ExportFileSummary, readExportEntries } from "../scheduler/gob.ts";
 import { COUNTERS_PREFIX, JOBS_PREFIX, type KeySelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
@@ -61,8 +64,13 @@ export const LATEST = "latest";
 export interface ReminderRestorePorts {
   scheduler: SchedulerStore;
   objectStore: ObjectStore;
-  /** Where the backup is spooled while it is verified and written (default os.tmpdir(): Lambda's /tmp). */
+  /**
+   * Where the backup is spooled while it is verified and written (default os.tmpdir(): Lambda's /tmp). Needs room for
+   * the file, plus, when its keys are out of order, about twice 100 bytes and a key per entry (sort runs and index).
+   */
   spoolDir?: string;
+  /** Entries per run of the out-of-order file's external sort (default 20,000; tests force small runs). */
+  sortRunSize?: number;
 }
 
 export interface ReminderRestoreRequest {
@@ -214,6 +222,8 @@ interface VerifiedBackup {
   selected: { jobs: number; counters: number };
   /** Both maps in strictly increasing key order: the units can be merged from the spool file. */
   sorted: boolean;
+  /** Out of order: the units, sorted by name, in this index file beside the spool (see writeUnitIndex). */
+  indexPath?: string;
 }
 
 /**
@@ -226,6 +236,7 @@ async function spoolAndVerify(
   manifest: ReminderBackupManifest | undefined,
   selection: KeySelection | undefined,
   spoolPath: string,
+  sortRunSize: number | undefined,
 ): Promise<VerifiedBackup> {
   const { body } = await store.get(key);
   const hash = createHash("sha256");
@@ -318,29 +329,38 @@ async function spoolAndVerify(
     );
   }
   const sorted = decoder.sorted;
-  if (!sorted) {
-    // Out of order, the first pass could not rule out duplicate keys: check again, holding every key this time.
-    try {
-      for await (const _ of spooledEntries(spoolPath, { duplicateCheck: "all-keys" })) {
-        // only the decoder's checks matter here
-      }
-    } catch (error) {
+  if (sorted) return { bytes, sha256, summary, selected, sorted };
+  // Out of order, the first pass could not rule out duplicate keys, nor pair jobs with counters by merging: sort.
+  const indexPath = join(dirname(spoolPath), "units.jsonl");
+  try {
+    await writeUnitIndex(
+      spoolPath,
+      indexPath,
+      (ref) => selection === undefined || underAny(keyOf(ref), selection[ref.section]),
+      { tempDir: dirname(spoolPath), ...(sortRunSize === undefined ? {} : { runSize: sortRunSize }) },
+    );
+  } catch (error) {
+    if (error instanceof HousekeeperError && error.code === "corrupt-data") {
       throw new HousekeeperError(
         "corrupt-data",
         `backup ${key} cannot be restored: ${errorMessage(error)}; nothing was restored`,
         { cause: error },
       );
     }
+    throw new HousekeeperError(
+      "unavailable",
+      `cannot sort backup ${key} in ${dirname(spoolPath)} (${errorMessage(error)}); nothing was restored`,
+      { cause: error },
+    );
   }
-  return { bytes, sha256, summary, selected, sorted };
+  return { bytes, sha256, summary, selected, sorted, indexPath };
 }
 
 /** The entries of the (already verified) spool file, in file order. */
-function spooledEntries(
-  spoolPath: string,
-  options: { duplicateCheck: "all-keys" | "while-sorted" },
-): AsyncGenerator<ExportEntry, ExportFileSummary, undefined> {
-  return readExportEntries(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), options);
+function spooledEntries(spoolPath: string): AsyncGenerator<ExportEntry, ExportFileSummary, undefined> {
+  return readExportEntries(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), {
+    duplicateCheck: "while-sorted",
+  });
 }
 
 /** The selected entries of one map of the spool file, in file (= key) order. */
@@ -349,7 +369,7 @@ async function* selectedEntries(
   section: ExportEntry["section"],
   selection: KeySelection | undefined,
 ): AsyncGenerator<StoredEntry> {
-  for await (const entry of spooledEntries(spoolPath, { duplicateCheck: "while-sorted" })) {
+  for await (const entry of spooledEntries(spoolPath)) {
     if (entry.section !== section) {
       if (section === "jobs") return; // the counters come after the jobs: nothing more to read
       continue;
@@ -388,32 +408,32 @@ async function* mergedUnits(spoolPath: string, selection: KeySelection | undefin
   }
 }
 
-/** The last resort for a file whose keys are out of order: every selected entry in memory, paired by name. */
-async function* unitsInMemory(spoolPath: string, selection: KeySelection | undefined): AsyncGenerator<Unit> {
-  const entries: ExportEntry[] = [];
-  for await (const entry of spooledEntries(spoolPath, { duplicateCheck: "while-sorted" })) {
-    if (selects(selection, entry)) entries.push(entry);
-  }
-  yield* toUnits(entries);
-}
-
-/** Pairs each job with its counter (same name under the other root), in file order; orphan counters at the end. */
-function toUnits(entries: readonly ExportEntry[]): Unit[] {
-  const byName = new Map<string, Unit>();
-  const units: Unit[] = [];
-  for (const entry of entries) {
-    const [root, field] =
-      entry.section === "jobs" ? [JOBS_PREFIX, "job" as const] : [COUNTERS_PREFIX, "counter" as const];
-    const name = entry.key.slice(root.length);
-    let unit = byName.get(name);
-    if (unit === undefined) {
-      unit = {};
-      byName.set(name, unit);
-      units.push(unit);
+/** Units read back from the index written for an out-of-order file, their values fetched from the spool by offset. */
+async function* indexedUnits(spoolPath: string, indexPath: string): AsyncGenerator<Unit> {
+  const spool = await open(spoolPath, "r");
+  try {
+    let pending: UnitRef[] = [];
+    // A few hundred reads at a time, in parallel: one by one, the reads would cost more than the etcd round trips.
+    const resolve = async function* (): AsyncGenerator<Unit> {
+      const units = await Promise.all(
+        pending.map(async (ref): Promise<Unit> => {
+          const unit: Unit = {};
+          if (ref.job) unit.job = await readEntry(spool, ref.job);
+          if (ref.counter) unit.counter = await readEntry(spool, ref.counter);
+          return unit;
+        }),
+      );
+      pending = [];
+      yield* units;
+    };
+    for await (const ref of readUnitIndex(indexPath)) {
+      pending.push(ref);
+      if (pending.length >= 256) yield* resolve();
     }
-    unit[field] = { key: entry.key, value: entry.value };
+    yield* resolve();
+  } finally {
+    await spool.close();
   }
-  return units;
 }
 
 async function* unitBatches(units: AsyncIterable<Unit>, maxOps: number, maxBytes: number): AsyncGenerator<Unit[]> {
@@ -523,7 +543,7 @@ async function restoreFromSpool(
   const prefix = request.prefix === undefined || request.prefix === "" ? null : request.prefix;
   const maxOps = Math.max(1, Math.min(MAX_TXN_OPS, request.maxTxnOps ?? MAX_TXN_OPS));
   const reportLimit = request.reportLimit ?? Number.POSITIVE_INFINITY;
-  const backup = await spoolAndVerify(objectStore, key, manifest, selection, spoolPath);
+  const backup = await spoolAndVerify(objectStore, key, manifest, selection, spoolPath, ports.sortRunSize);
 
   const result: ReminderRestoreResult = {
     backupKey: key,
@@ -563,7 +583,8 @@ async function restoreFromSpool(
   };
 
   try {
-    const units = backup.sorted ? mergedUnits(spoolPath, selection) : unitsInMemory(spoolPath, selection);
+    const units =
+      backup.indexPath === undefined ? mergedUnits(spoolPath, selection) : indexedUnits(spoolPath, backup.indexPath);
     for await (const batch of unitBatches(units, maxOps, DEFAULT_MAX_TXN_BYTES)) {
       const keys = batch.flatMap((u) => [u.job?.key, u.counter?.key].filter((k): k is string => k !== undefined));
       for (let attempt = 0; ; attempt++) {

@@ -13,8 +13,11 @@
  *    costs more than twice the time on large stores (etcd's limited Range requests are not cheap).
  * Both hash what they write (sha256) and report the revision and counts.
  *
- * Import decodes and validates the whole file (gob structure, key roots, every value decodes as its protobuf type)
- * before it writes anything, then puts the entries in transactions of at most 128 operations.
+ * Import decodes and validates the whole file (gob structure, key roots, every value decodes as its protobuf type, no
+ * key twice) before it writes anything, then puts the entries in file order — as `dapr scheduler import` does (dapr/cli
+ * pkg/scheduler/exportimport.go `Import`: every job, then every counter, no pairing) — in transactions of at most 128
+ * operations. Files from `dapr scheduler export` list their keys in Go's random map order; that costs a duplicate
+ * check by external sort (shared/scheduler/export-sort.ts), never the whole file in memory.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, constants as fsConstants } from "node:fs";
@@ -25,7 +28,9 @@ import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HousekeeperError } from "../errors.ts";
-import type { ExportEntry, Section, SectionSize } from "./gob.ts";
+import type { ExportSortOptions } from "./export-sort.ts";
+import { checkNoDuplicateKeys } from "./export-sort.ts";
+import type { ExportEntry, ExportFileSummary, Section, SectionSize } from "./gob.ts";
 import {
   countersHeader,
   EXPORT_TRAILER,
@@ -382,27 +387,37 @@ export function validateExportEntry(entry: ExportEntry): void {
 }
 
 /**
- * Decodes and validates an export file on disk without holding it: one streaming pass (duplicates found by key
- * order), and a second one holding every key only if the file's keys are out of order. Nothing is returned unless
- * everything is valid.
+ * Decodes and validates an export file on disk without holding it: one streaming pass (which also finds duplicates
+ * while the keys come in order, as ours do), and, if the keys are out of order — every file `dapr scheduler export`
+ * writes (see shared/scheduler/export-sort.ts) — a duplicate check by external sort, in bounded memory. Nothing is
+ * returned unless everything is valid.
  */
-export async function validateExportFileAt(path: string): Promise<{ jobs: number; counters: number }> {
-  const check = async (duplicateCheck: "all-keys" | "while-sorted") => {
-    const entries = readExportEntries(createReadStream(path, { highWaterMark: 256 * 1024 }), { duplicateCheck });
-    try {
-      for (;;) {
-        const step = await entries.next();
-        if (step.done) return step.value;
-        validateExportEntry(step.value);
-      }
-    } catch (error) {
-      if (error instanceof HousekeeperError) throw error;
-      throw new HousekeeperError("bad-input", `cannot read ${path}: ${(error as Error).message}`, { cause: error });
-    }
+export async function validateExportFileAt(
+  path: string,
+  options: ExportSortOptions = {},
+): Promise<{ jobs: number; counters: number; sorted: boolean }> {
+  const wrap = (error: unknown): never => {
+    if (error instanceof HousekeeperError) throw error;
+    throw new HousekeeperError("bad-input", `cannot read ${path}: ${(error as Error).message}`, { cause: error });
   };
-  let summary = await check("while-sorted");
-  if (!summary.sorted) summary = await check("all-keys");
-  return { jobs: summary.jobs, counters: summary.counters };
+  const entries = readExportEntries(createReadStream(path, { highWaterMark: 256 * 1024 }), {
+    duplicateCheck: "while-sorted",
+  });
+  let summary: ExportFileSummary;
+  try {
+    for (;;) {
+      const step = await entries.next();
+      if (step.done) {
+        summary = step.value;
+        break;
+      }
+      validateExportEntry(step.value);
+    }
+    if (!summary.sorted) await checkNoDuplicateKeys(path, options);
+  } catch (error) {
+    return wrap(error);
+  }
+  return { jobs: summary.jobs, counters: summary.counters, sorted: summary.sorted };
 }
 
 export interface SpooledExportFile {
@@ -418,9 +433,14 @@ export interface SpooledExportFile {
  * Copies an export file into a private spool (a fresh 0700 directory under `dir`, default the system temp dir),
  * reading the original exactly once, then validates the copy. Writing from the copy writes exactly the bytes that
  * were validated, whatever happens to the original meanwhile (replaced, appended to, a pipe), as restore does with
- * its spool. Needs free space for one copy of the file.
+ * its spool. Needs free space for one copy of the file, plus, for a file whose keys are out of order, the duplicate
+ * check's sort runs (about 100 bytes per entry plus its key; see shared/scheduler/export-sort.ts).
  */
-export async function spoolExportFile(path: string, dir: string = tmpdir()): Promise<SpooledExportFile> {
+export async function spoolExportFile(
+  path: string,
+  dir: string = tmpdir(),
+  options: Pick<ExportSortOptions, "runSize"> = {},
+): Promise<SpooledExportFile> {
   const spoolDir = await mkdtemp(join(dir, "housekeeper-import-"));
   const release = () => rm(spoolDir, { recursive: true, force: true });
   const spoolPath = join(spoolDir, "import.bin");
@@ -430,14 +450,15 @@ export async function spoolExportFile(path: string, dir: string = tmpdir()): Pro
     } catch (error) {
       throw new HousekeeperError("bad-input", `cannot read ${path}: ${(error as Error).message}`, { cause: error });
     }
-    const counts = await validateExportFileAt(spoolPath).catch((error: unknown) => {
+    // The duplicate check's sort runs go beside the spool: one directory to account for and remove.
+    const counts = await validateExportFileAt(spoolPath, { ...options, tempDir: spoolDir }).catch((error: unknown) => {
       // Name the user's file, not the spool's.
       if (error instanceof HousekeeperError) {
         throw new HousekeeperError(error.code, error.message.replaceAll(spoolPath, path), { cause: error });
       }
       throw error;
     });
-    return { path: spoolPath, ...counts, release };
+    return { path: spoolPath, jobs: counts.jobs, counters: counts.counters, release };
   } catch (error) {
     await release();
     throw error;

@@ -20,8 +20,11 @@
  * end with a 0 delta; zero-valued fields (nil maps) are omitted, empty non-nil maps are sent with count 0 (as Dapr's
  * `make(map…)` maps are). Strings and byte slices are a length and the bytes.
  *
- * Go ranges over maps in random order, so Go's bytes differ run to run; ours are deterministic: entries are written
- * in the order given, which for our exports is etcd key order (UTF-8 byte order, like Go's sort.Strings).
+ * encoding/gob writes a map by ranging over it (encoding/gob encode.go, encodeMap), and Go ranges over maps in random
+ * order: a file `dapr scheduler export` writes lists each map in no particular order, different run to run — never
+ * in key order. Ours are deterministic: entries are written in the order given, which for our exports is etcd key
+ * order (UTF-8 byte order, like Go's sort.Strings). Readers must not assume either (see shared/scheduler/export-sort.ts
+ * for how an unordered file is checked and paired in bounded memory).
  *
  * The whole value is ONE gob message whose length comes first, and each map's entry count precedes its entries: an
  * encoder must know the counts and sizes before it writes the first byte. `exportPrelude` / `ExportFileEncoder` take
@@ -40,6 +43,8 @@ export interface ExportEntry {
   section: Section;
   key: string;
   value: Uint8Array;
+  /** Byte offset of the value in the file (to read it again later without holding it). */
+  valueOffset: number;
 }
 
 export interface ExportFileContents {
@@ -525,7 +530,8 @@ export interface ExportFileDecoderOptions {
  * "while-sorted"` it holds only the previous key of each map, which proves there are no duplicates as long as the keys
  * come in strictly increasing order (as our exports do; `dapr scheduler export` writes Go maps, so its files come in
  * Go's random map order) — `sorted` then says whether they did, and a caller that finds `sorted` false must check the
- * file again with the default.
+ * file again: with the default (every key in memory), or in bounded memory by sorting (checkNoDuplicateKeys in
+ * shared/scheduler/export-sort.ts).
  */
 export class ExportFileDecoder {
   private buf: Uint8Array = new Uint8Array(0);
@@ -826,7 +832,7 @@ export class ExportFileDecoder {
     this.remaining--;
     this.entryIndex++;
     this.counts[this.section]++;
-    return { kind: "entry", entry: { section: this.section, key, value } };
+    return { kind: "entry", entry: { section: this.section, key, value, valueOffset: this.base + valueStart } };
   }
 
   private checkItem(length: number, start: number, what: "key" | "value"): void {
