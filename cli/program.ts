@@ -13,7 +13,9 @@ import {
   REQUEST_TIMEOUT_ENV,
 } from "../shared/config/timeouts.ts";
 import { HousekeeperError } from "../shared/errors.ts";
+import { completionCommand } from "./completion.ts";
 import { errorLine } from "./errors.ts";
+import { addExamples } from "./examples.ts";
 import { reportCommand } from "./report/index.ts";
 import { retentionCommand } from "./retention/index.ts";
 import { registerSchedulerCommands } from "./scheduler/index.ts";
@@ -36,7 +38,6 @@ function versionCommand(output: ProgramOutput): Command {
   return new Command("version")
     .description("print the housekeeper version and the Node.js version it runs on")
     .option("-o, --output <format>", "text or json", "text")
-    .addHelpText("after", "\nExamples:\n  housekeeper version\n  housekeeper version -o json\n")
     .action((opts: { output: string }) => {
       const write = output.writeOut ?? ((text: string) => process.stdout.write(text));
       const versions = { housekeeperVersion: packageVersion(), nodeVersion: process.version };
@@ -78,6 +79,8 @@ export function createProgram(output: ProgramOutput = {}): Command {
   for (const group of COMMAND_GROUPS) program.addCommand(group());
   registerSchedulerCommands(program);
   program.addCommand(versionCommand(output));
+  program.addCommand(completionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
+  addExamples(program);
 
   const writeOut = output.writeOut ?? ((text: string) => process.stdout.write(text));
   const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));
