@@ -91,6 +91,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   ],
   version: ["housekeeper version", "housekeeper version -o json"],
   completion: [
+    "source <(housekeeper completion bash)   # bash, this shell",
     "housekeeper completion bash > ~/.local/share/bash-completion/completions/housekeeper",
     "housekeeper completion zsh > ~/.zfunc/_housekeeper   # with fpath+=(~/.zfunc) before compinit",
     "housekeeper completion fish > ~/.config/fish/completions/housekeeper.fish",

@@ -34,7 +34,14 @@ function argv(example: string): string[] {
   }
   if (word !== undefined) words.push(word);
   const redirect = words.indexOf(">");
-  return redirect < 0 ? words : words.slice(0, redirect);
+  const command = redirect < 0 ? words : words.slice(0, redirect);
+  // `source <(housekeeper …)`: the command inside the process substitution.
+  if (command[0] === "source" && command[1]?.startsWith("<(")) {
+    const inner = [command[1].slice(2), ...command.slice(2)];
+    inner[inner.length - 1] = inner.at(-1)!.replace(/\)$/, "");
+    return inner;
+  }
+  return command;
 }
 
 const savedEnv = { ...process.env };
@@ -52,7 +59,7 @@ describe("help examples", () => {
       out = "";
       command.outputHelp();
       const path = commandPath(command);
-      expect(out, `housekeeper ${path} --help`).toMatch(/\nExamples:\n( {2}housekeeper .+\n)+$/);
+      expect(out, `housekeeper ${path} --help`).toMatch(/\nExamples:\n( {2}(source <\()?housekeeper .+\n)+$/);
       for (const example of EXAMPLES[path]!) expect(out).toContain(`  ${example}\n`);
     }
     // No table entry without a command (a renamed command would leave its examples behind).
