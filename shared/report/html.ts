@@ -49,7 +49,8 @@ p{margin:4px 0}.meta{color:var(--muted);margin:0 0 12px;overflow-wrap:anywhere}.
 .total{font-size:16px;font-weight:600}
 #age-chart{display:block;max-width:100%;height:auto}
 svg text{font:11px system-ui,sans-serif;fill:var(--fg)}svg .bar{fill:var(--accent)}
-#next .cmd{margin:2px 0 6px;padding:6px 8px;background:var(--bg2);border-radius:6px;overflow-x:auto;white-space:pre-wrap;font-size:12px}
+#next .cmds{margin:2px 0 6px;padding:6px 8px;background:var(--bg2);border-radius:6px;overflow-x:auto;font-size:12px}
+#next .cmd{display:block;padding-left:2em;text-indent:-2em}#next .cmd span{white-space:nowrap}
 #next .hint{color:var(--muted);font-size:12px}
 code,.cmd{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 #stuck{border-collapse:collapse;width:100%;margin-top:8px}
@@ -203,7 +204,10 @@ function nextSteps(summary: StuckSummary): string {
   const blocks = reasons
     .map((r) => {
       const body = steps[r]
-        .map(([hint, cmd]) => `<p class="hint">${escapeHtml(hint)}</p><pre class="cmd">${escapeHtml(cmd)}</pre>`)
+        .map(
+          ([hint, cmds]) =>
+            `<p class="hint">${escapeHtml(hint)}</p><div class="cmds">${cmds.split("\n").map(commandHtml).join("")}</div>`,
+        )
         .join("");
       return `<div class="step" data-reason="${r}"><h3>${escapeHtml(r)} (${thousands(summary.byReason[r])})</h3>${body}</div>`;
     })
@@ -213,6 +217,14 @@ function nextSteps(summary: StuckSummary): string {
     `<p class="hint">Store-reading commands take the state store with -c or HOUSEKEEPER_CONNECTION_STRING; sidecar commands reach the app's sidecar with --sidecar-url (default http://127.0.0.1:3500).</p>` +
     `${blocks}</section>\n`
   );
+}
+
+/** One command, wrapping only between its words (never inside a flag or an ID), continuation lines indented. */
+function commandHtml(command: string): string {
+  return `<code class="cmd">${command
+    .split(" ")
+    .map((word) => `<span>${escapeHtml(word)}</span>`)
+    .join(" ")}</code>`;
 }
 
 /** Quotes a value for a POSIX shell when it needs it (an app ID is usually a plain word). */
