@@ -24,6 +24,8 @@ export interface ConnectionFlags {
 export interface ConnectionOptionsConfig {
   /** `--app-id` must be given (default true). */
   requireAppId?: boolean;
+  /** The command refuses to run without -c: its help must not offer the sample store as the default. */
+  requireConnectionString?: boolean;
 }
 
 /**
@@ -41,7 +43,9 @@ export function addConnectionOptions<C extends Command>(command: C, config: Conn
     new Option(
       "-c, --connection-string <str>",
       "connection string of the actor state store (PostgreSQL, MySQL, SQL Server, MongoDB, Redis, SQLite file); " +
-        `default: the embedded sample store under ./.housekeeper/ ("${EMBEDDED_STORE}" names it; purges need it named)`,
+        (config.requireConnectionString
+          ? `required here, no default (the embedded sample store only when named: -c ${EMBEDDED_STORE})`
+          : `default: the embedded sample store under ./.housekeeper/ ("${EMBEDDED_STORE}" names it; purges need it named)`),
     ).env(CONNECTION_STRING_ENV),
   );
   command.addOption(

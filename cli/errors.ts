@@ -1,33 +1,11 @@
 /**
- * How the CLI ends: the one map from HousekeeperError codes to exit codes, and the one-line `Error: …` message.
- * Like the Dapr CLI (cobra), every failure exits 1 today; scripts test zero/non-zero. Keep the table so a code can
- * get its own exit status later without touching the commands.
+ * How the CLI ends: the one-line `Error: …` message; the exit codes are decided in cli/exit-codes.ts (re-exported
+ * here for the entry point).
  */
 import { CommanderError } from "commander";
-import type { ErrorCode } from "../shared/errors.ts";
 import { HousekeeperError } from "../shared/errors.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-
-export const EXIT_CODES: Record<ErrorCode, number> = {
-  "bad-input": EXIT_FAILURE,
-  "bad-connection-string": EXIT_FAILURE,
-  "missing-dependency": EXIT_FAILURE,
-  "not-found": EXIT_FAILURE,
-  "already-exists": EXIT_FAILURE,
-  "not-terminal": EXIT_FAILURE,
-  unauthorized: EXIT_FAILURE,
-  unavailable: EXIT_FAILURE,
-  "corrupt-data": EXIT_FAILURE,
-  "store-error": EXIT_FAILURE,
-};
-
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_FAILURE;
-  if (error instanceof HousekeeperError) return EXIT_CODES[error.code] ?? EXIT_FAILURE;
-  return EXIT_FAILURE;
-}
+export { EXIT_CODES, EXIT_FAILURE, EXIT_OK, EXIT_STUCK_FOUND, EXIT_USAGE, exitCodeFor } from "./exit-codes.ts";
 
 /** One line: `Error: <message>` with line breaks folded, commander's own `error: ` prefix removed. */
 export function errorLine(error: unknown): string {

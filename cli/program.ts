@@ -14,7 +14,9 @@ import {
   REQUEST_TIMEOUT_ENV,
 } from "../shared/config/timeouts.ts";
 import { HousekeeperError } from "../shared/errors.ts";
+import { completionCommand } from "./completion.ts";
 import { errorLine } from "./errors.ts";
+import { addExamples } from "./examples.ts";
 
 interface CommandGroup {
   /** The group's name and aliases, as typed first on the command line. */
@@ -58,7 +60,6 @@ function versionCommand(output: ProgramOutput): Command {
   return new Command("version")
     .description("print the housekeeper version and the Node.js version it runs on")
     .option("-o, --output <format>", "text or json", "text")
-    .addHelpText("after", "\nExamples:\n  housekeeper version\n  housekeeper version -o json\n")
     .action((opts: { output: string }) => {
       const write = output.writeOut ?? ((text: string) => process.stdout.write(text));
       const versions = { housekeeperVersion: packageVersion(), nodeVersion: process.version };
@@ -105,6 +106,8 @@ export async function createProgram(output: ProgramOutput = {}, args: readonly s
   const named = COMMAND_GROUPS.find((g) => g.names.includes(args[0] ?? ""));
   for (const group of named ? [named] : COMMAND_GROUPS) await group.add(program);
   program.addCommand(versionCommand(output));
+  program.addCommand(completionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
+  addExamples(program);
 
   const writeOut = output.writeOut ?? ((text: string) => process.stdout.write(text));
   const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));

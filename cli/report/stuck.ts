@@ -2,7 +2,8 @@
  * `housekeeper report stuck -a <app>`: the stuck-workflow report (shared/jobs/stuck-report.ts) read straight from the
  * state store, and from the Scheduler's etcd when `--etcd-endpoints` is given (that turns on the no-reminder check).
  *
- *   --format table (default) | json | csv | html      --out FILE writes it to a file instead of stdout
+ *   -o/--output table (default) | json | csv | html   --output-file FILE writes it to a file instead of stdout
+ *   (--format and --out: the same flags under their first names)  --fail-on-stuck: exit 3 when anything is stuck
  *
  * Every format lists the stuck instances oldest first. Bounded memory at any size: records are sorted by an external
  * merge sort and written record by record (table column widths are measured while the records stream into the sort).
@@ -29,6 +30,7 @@ import type { WorkflowStateStore } from "../../shared/state-store/workflow-store
 import { externalSort } from "../../shared/util/external-sort.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
+import { stuckFound } from "../exit-codes.ts";
 import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
@@ -74,9 +76,14 @@ interface StuckFlags {
   reminderGrace: string;
   retention?: string;
   retentionFrom: "completed" | "created";
-  format: StuckFormat;
+  output: StuckFormat;
+  /** Hidden alias of --output (the flag's first name). */
+  format?: StuckFormat;
+  outputFile?: string;
+  /** Hidden alias of --output-file (the flag's first name). */
   out?: string;
   htmlRows?: string;
+  failOnStuck?: boolean;
 }
 
 export function stuckCommand(io: StuckIo): Command {
@@ -116,9 +123,21 @@ export function stuckCommand(io: StuckIo): Command {
         .choices(["completed", "created"])
         .default("completed"),
     )
-    .addOption(new Option("--format <format>", "output format").choices(STUCK_FORMATS).default("table"))
-    .addOption(new Option("--out <file>", "write the report to this file instead of stdout"))
-    .addOption(new Option("--html-rows <n>", "rows shown in the HTML table (the oldest; default 5000)"));
+    .addOption(
+      new Option("-o, --output <format>", "output format (--format is the same flag)")
+        .choices(STUCK_FORMATS)
+        .default("table"),
+    )
+    .addOption(new Option("--format <format>").choices(STUCK_FORMATS).conflicts("output").hideHelp())
+    .addOption(
+      new Option(
+        "--output-file <file>",
+        "write the report to this file instead of stdout, as `scheduler export -o` does (--out is the same flag)",
+      ),
+    )
+    .addOption(new Option("--out <file>").conflicts("outputFile").hideHelp())
+    .addOption(new Option("--html-rows <n>", "rows shown in the HTML table (the oldest; default 5000)"))
+    .addOption(new Option("--fail-on-stuck", "exit with status 3 when any instance looks stuck (for CI and cron)"));
   addEtcdOptions(command, {
     defaultEndpoint: false,
     endpointsHelp: "the Scheduler's etcd (comma-separated host:port); turns on the missing-reminder check",
@@ -130,14 +149,15 @@ export function stuckCommand(io: StuckIo): Command {
     const etcd = optionalEtcdFlags(cmd);
     const htmlRowLimit = opts.htmlRows === undefined ? undefined : positiveInt(opts.htmlRows, "--html-rows");
     const flags = connectionFlags(cmd);
-    await runStuckReportCommand(io, {
+    const result = await runStuckReportCommand(io, {
       flags,
       etcd,
       scan,
-      format: opts.format,
-      out: opts.out,
+      format: opts.format ?? opts.output,
+      out: opts.outputFile ?? opts.out,
       ...(htmlRowLimit !== undefined ? { htmlRowLimit } : {}),
     });
+    if (opts.failOnStuck && result.stuck > 0) throw stuckFound();
   });
   return command;
 }
@@ -264,7 +284,9 @@ async function openOutFile(
   await new Promise<void>((resolve, reject) => {
     stream.once("open", () => resolve());
     stream.once("error", (error) =>
-      reject(new HousekeeperError("bad-input", `cannot write --out file ${path}: ${error.message}`, { cause: error })),
+      reject(
+        new HousekeeperError("bad-input", `cannot write --output-file ${path}: ${error.message}`, { cause: error }),
+      ),
     );
   });
   const close = () =>

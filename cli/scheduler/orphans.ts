@@ -63,7 +63,7 @@ export function orphansCommand(io: OrphansIo): Command {
         "with --delete: go on even if the store holds no instance of the app, or most reminders have none (state lost)",
       ),
     );
-  addConnectionOptions(command);
+  addConnectionOptions(command, { requireConnectionString: true });
   addEtcdOptions(command);
   command.action(async (_options: unknown, cmd: Command) => {
     const opts = cmd.opts<{ output: (typeof FORMATS)[number]; delete?: boolean; force?: boolean }>();

@@ -173,7 +173,7 @@ describe("workflow list -o ids (dapr/cli cmd/workflow/list.go)", () => {
       ["-m", "1h"],
     ]) {
       const run = await list("-o", "ids", ...filter);
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(2); // refused input (cli/exit-codes.ts)
       expect(run.stderr).toMatch(/filters cannot be combined with --output=ids/);
     }
   });

@@ -38,7 +38,7 @@ describe("workflow purge --mode direct needs the Scheduler", () => {
       ["workflow", "purge", ...args, "-a", "app", "-c", UNREACHABLE, "--mode", "direct"],
       env,
     );
-    expect(run).toEqual({ code: 1, stdout: "", stderr: refusal });
+    expect(run).toEqual({ code: 2, stdout: "", stderr: refusal }); // refused input (cli/exit-codes.ts)
   });
 
   it("takes the scheduler commands' TLS flags, checked the same way", async () => {
@@ -57,7 +57,7 @@ describe("workflow purge --mode direct needs the Scheduler", () => {
       "--etcd-cert",
       "/nonexistent/client.pem",
     ]);
-    expect(run).toEqual({ code: 1, stdout: "", stderr: "Error: --etcd-cert and --etcd-key must be given together\n" });
+    expect(run).toEqual({ code: 2, stdout: "", stderr: "Error: --etcd-cert and --etcd-key must be given together\n" });
 
     const help = await housekeeper(["workflow", "purge", "--help"]);
     expect(help.code).toBe(0);

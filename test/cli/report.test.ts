@@ -146,6 +146,29 @@ describe("housekeeper report stuck", () => {
     expect(html).toContain(`${Object.keys(EXPECTED).length - 5} more stuck instances are not shown here`);
   });
 
+  it("-o/--output and --output-file, the grammar of the other commands; --format and --out are the same flags", async () => {
+    const byOutput = await cli(...store(), "-o", "json");
+    const byFormat = await cli(...store(), "--format", "json");
+    expect(byOutput.out).toBe(byFormat.out);
+    expect(JSON.parse(byOutput.out)).not.toEqual([]);
+    const file = join(dir, "stuck-o.csv");
+    const { out, err } = await cli(...store(), "--output", "csv", "--output-file", file);
+    expect(out).toBe("");
+    expect(err).toContain(`CSV report: ${file}`);
+    expect(parseCsv(await readFile(file, "utf8"))[0]).toEqual([...CSV_COLUMNS]);
+    await expect(cli(...store(), "-o", "json", "--format", "csv")).rejects.toThrow(/cannot be used with option/);
+    await expect(cli(...store(), "--output-file", file, "--out", file)).rejects.toThrow(/cannot be used with option/);
+    const help = await cli("--help").catch((error: unknown) => error);
+    expect(help).toBeInstanceOf(CommanderError);
+  });
+
+  it("--fail-on-stuck ends with exit status 3 when something is stuck, after writing the report", async () => {
+    const error = await cli(...store(), "-o", "json", "--fail-on-stuck").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommanderError);
+    expect((error as CommanderError).exitCode).toBe(3);
+    await expect(cli(...store("nobody"), "--fail-on-stuck")).resolves.toMatchObject({ out: "" });
+  });
+
   it("honours --older-than, --threshold, --event-wait and --timer-overdue", async () => {
     const { out } = await cli(
       ...store(),

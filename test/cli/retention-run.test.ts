@@ -94,7 +94,7 @@ describe("housekeeper retention run", () => {
       env,
     );
     expect(result).toEqual({
-      code: 1,
+      code: 2, // refused input (cli/exit-codes.ts)
       stdout: "",
       stderr:
         `Error: invalid retention policy: targets.0.scheduler: direct mode needs the Scheduler of target default/${appId} ` +

@@ -170,12 +170,12 @@ describe("etcd that stops answering mid-run", () => {
 describe("timeout settings", () => {
   it("refuses a bad --connect-timeout and a bad HOUSEKEEPER_REQUEST_TIMEOUT before connecting", async () => {
     const flag = await housekeeper(["--connect-timeout", "-1s", "workflow", "list", "-a", "app", "-c", "redis://x"]);
-    expect(flag.code).toBe(1);
+    expect(flag.code).toBe(2); // refused input (cli/exit-codes.ts)
     expect(flag.stderr).toBe('Error: invalid --connect-timeout "-1s": must be at least 1ms\n');
     const env = await housekeeper(["workflow", "list", "-a", "app", "-c", `redis://${silent.address}`], {
       HOUSEKEEPER_REQUEST_TIMEOUT: "soon",
     });
-    expect(env.code).toBe(1);
+    expect(env.code).toBe(2);
     expect(env.stderr).toBe(
       'Error: invalid HOUSEKEEPER_REQUEST_TIMEOUT "soon": use a duration like 10s, 1m30s or 500ms\n',
     );

@@ -18,7 +18,7 @@ describe("housekeeper version", () => {
     const json = await runHousekeeper(["version", "-o", "json"]);
     expect(JSON.parse(json.stdout)).toEqual({ housekeeperVersion: VERSION, nodeVersion: process.version });
     const bad = await runHousekeeper(["version", "-o", "xml"]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('Error: invalid value "xml" for --output: text or json\n');
     expect((await runHousekeeper(["--version"])).stdout).toBe(`${VERSION}\n`);
   });

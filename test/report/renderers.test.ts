@@ -72,7 +72,8 @@ describe("HTML report", () => {
     expect(page).not.toContain("<img");
     expect(page).not.toContain("<script>alert");
     expect(page).not.toContain("<b>manual</b>");
-    expect(page).toContain("&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;");
+    // <wbr> marks line-break chances in names (no text of its own).
+    expect(page.replaceAll("<wbr>", "")).toContain("&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;");
     expect(page).toContain('data-instance="x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"');
   });
 
@@ -105,6 +106,20 @@ describe("HTML report", () => {
     expect(limited.match(/<tr data-instance=/g)).toHaveLength(2);
     expect(limited).toContain("4 more stuck instances are not shown here (the 2 oldest are)");
     expect(limited).toContain('data-stuck="6"');
+    // Said at the top, before the table, not after thousands of rows.
+    expect(limited.indexOf('id="truncated"')).toBeLessThan(limited.indexOf('<table id="stuck"'));
+    expect(page).not.toContain('id="truncated"');
+  });
+
+  it("separates thousands in counts", () => {
+    const many = Array.from({ length: 1234 }, (_, i) => ({ ...SAMPLE_RECORDS[1]!, instanceID: `order-${i}` }));
+    const summary = sampleSummary(many, 1_234_567);
+    const writer = new HtmlReportWriter(1000);
+    const html = writer.begin(summary) + many.map((r) => writer.row(r)).join("") + writer.end(summary);
+    expect(html).toContain(">1,234 of 1,234,567 instances look stuck</p>");
+    expect(html).toContain('<td data-reason="idle-too-long">1,234</td>');
+    expect(html).toContain("234 more stuck instances are not shown here (the 1,000 oldest are)");
+    expect(html).toContain("<h3>timer-overdue (1,234)</h3>");
   });
 });
 

@@ -166,7 +166,7 @@ describe("housekeeper workflow control commands (bin/housekeeper.mjs)", () => {
     expect(fromEnv.code).toBe(0);
   });
 
-  it("bad input is one clear line and exit code 1, before any call", async () => {
+  it("bad input is one clear line and exit code 2, before any call", async () => {
     const mark = standin.requests.length;
     const cases: Array<[string[], string]> = [
       [["run", "Order", "-x", "{oops"], "Error: --input must be JSON"],
@@ -179,14 +179,14 @@ describe("housekeeper workflow control commands (bin/housekeeper.mjs)", () => {
     ];
     for (const [args, message] of cases) {
       const result = await housekeeper(["workflow", ...args, ...sidecar]);
-      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.code, args.join(" ")).toBe(2);
       expect(result.stdout).toBe("");
       expect(result.stderr.startsWith(message), result.stderr).toBe(true);
       expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
     }
     const badUrl = await housekeeper(["workflow", "resume", "x", "--sidecar-url", "localhost:3500"]);
     expect(badUrl).toMatchObject({
-      code: 1,
+      code: 2,
       stderr: 'Error: --sidecar-url must be an http:// or https:// URL: "localhost:3500"\n',
     });
     expect(standin.requests.length).toBe(mark);

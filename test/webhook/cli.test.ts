@@ -214,15 +214,15 @@ describe("housekeeper webhook serve (bin/housekeeper.mjs)", () => {
       "--idempotency-redis-url",
       "redis://127.0.0.1:1",
     ]);
-    expect(both.code).toBe(1);
+    expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/either the DynamoDB table or the Redis URL, not both/);
   });
 
-  it("refuses a routes file that does not validate: one Error line, exit code 1", async () => {
+  it("refuses a routes file that does not validate: one Error line, exit code 2", async () => {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify({ routes: [{ path: "/x", action: { type: "start" } }] }));
     const { code, stderr } = await runToExit(["webhook", "serve", "--config", bad, "--port", "0"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toMatch(/^Error: the webhook routes in .*bad\.json are not valid: routes\.0\.action\.workflow/);
     expect(stderr.trim().split("\n")).toHaveLength(1);
   });
