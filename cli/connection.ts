@@ -7,7 +7,7 @@ import { Option } from "commander";
 import { HousekeeperError } from "../shared/errors.ts";
 import type { StateBackend } from "../shared/state-store/backend.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
-import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
+import type { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 
 export const CONNECTION_STRING_ENV = "HOUSEKEEPER_CONNECTION_STRING";
 /** `-c embedded`: the sample store, named on purpose (destructive commands accept it only so). */
@@ -128,6 +128,8 @@ export async function withWorkflowStore<T>(
   flags: ConnectionFlags,
   fn: (store: WorkflowStateStore) => Promise<T>,
 ): Promise<T> {
+  // Imported here, not at the top: the command tree (and `--help`) must not load the store code.
+  const { WorkflowStateStore } = await import("../shared/state-store/workflow-store.ts");
   const backend = await openBackend(flags);
   if (backend.advice) process.stderr.write(`note: ${backend.advice}\n`);
   try {

@@ -47,12 +47,19 @@ const COMMAND_GROUPS: readonly CommandGroup[] = [
 ];
 
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
+  // From the sources (cli/) or the build (dist/cli/, scripts/build-cli.ts).
+  for (const path of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "dapr-housekeeper") return pkg.version ?? "0.0.0";
+    } catch {
+      // not there: try the next
+    }
   }
+  return "0.0.0";
 }
 
 /** `housekeeper version [-o json]`, as `dapr version` does for the Dapr CLI. */

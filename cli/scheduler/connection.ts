@@ -6,8 +6,8 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { HousekeeperError } from "../../shared/errors.ts";
+import { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "../../shared/scheduler/etcd-endpoints.ts";
 import type { EtcdStoreOptions, EtcdTlsOptions } from "../../shared/scheduler/etcd-store.ts";
-import { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "../../shared/scheduler/etcd-store.ts";
 import { DAPR_ROOT } from "../../shared/scheduler/keys.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
 

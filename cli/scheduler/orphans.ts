@@ -12,42 +12,17 @@
  */
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
-import { HousekeeperError } from "../../shared/errors.ts";
-import type { OrphanReminder } from "../../shared/jobs/orphan-reminders.ts";
-import {
-  countOrphanReminders,
-  deleteOrphanReminders,
-  orphanDeleteRefusal,
-  scanOrphanReminders,
-} from "../../shared/jobs/orphan-reminders.ts";
-import { compareUtf8 } from "../../shared/scheduler/keys.ts";
-import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
-import { addConnectionOptions, connectionFlags, withWorkflowStore } from "../connection.ts";
-import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
-import { TableLayout } from "../output/table.ts";
+import { addConnectionOptions } from "../connection.ts";
 import type { StoreOpener } from "./connection.ts";
-import { addEtcdOptions, etcdFlags, withSchedulerStore } from "./connection.ts";
+import { addEtcdOptions } from "./connection.ts";
 
-const FORMATS = ["short", "json", "yaml"] as const;
-const HEADERS = ["NAME", "REASON", "INSTANCE_STATUS", "COUNT"] as const;
+export const FORMATS = ["short", "json", "yaml"] as const;
 
 export interface OrphansIo {
   stdout: Writable;
   stderr: Writable;
   open: StoreOpener;
 }
-
-function record(orphan: OrphanReminder) {
-  return {
-    name: orphan.name,
-    instanceID: orphan.instanceId,
-    reason: orphan.reason,
-    ...(orphan.runtimeStatus ? { runtimeStatus: orphan.runtimeStatus } : {}),
-    count: orphan.count,
-  };
-}
-
-const cells = (o: OrphanReminder) => [o.name, o.reason, o.runtimeStatus ?? "", String(o.count)];
 
 export function orphansCommand(io: OrphansIo): Command {
   const command = new Command("orphans")
@@ -65,108 +40,7 @@ export function orphansCommand(io: OrphansIo): Command {
     );
   addConnectionOptions(command, { requireConnectionString: true });
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => {
-    const opts = cmd.opts<{ output: (typeof FORMATS)[number]; delete?: boolean; force?: boolean }>();
-    const flags = connectionFlags(cmd);
-    if (flags.connectionString === undefined) {
-      throw new HousekeeperError(
-        "bad-input",
-        "scheduler orphans needs the app's state store: give --connection-string (or HOUSEKEEPER_CONNECTION_STRING)",
-      );
-    }
-    if (opts.force && !opts.delete) throw new HousekeeperError("bad-input", "--force only goes with --delete");
-    if (opts.delete && cmd.getOptionValueSource("output") === "cli") {
-      throw new HousekeeperError(
-        "bad-input",
-        "--output is for the listing; --delete prints a line per deleted reminder",
-      );
-    }
-    const etcd = etcdFlags(cmd);
-    const where = `app ${flags.appId} (namespace ${flags.namespace})`;
-    await withWorkflowStore(flags, (store) =>
-      withSchedulerStore(
-        etcd,
-        async (scheduler) => {
-          const ports = { scheduler, store };
-          const sink = new OutputSink(io.stdout);
-          let scanned = 0;
-          let found = 0;
-          const byReason = new Map<string, number>();
-          async function* orphans(): AsyncGenerator<OrphanReminder[]> {
-            for await (const page of scanOrphanReminders(ports)) {
-              scanned += page.scanned;
-              for (const bad of page.unreadable) io.stderr.write(`warning: skipped ${bad.key}: ${bad.reason}\n`);
-              for (const o of page.orphans) byReason.set(o.reason, (byReason.get(o.reason) ?? 0) + 1);
-              found += page.orphans.length;
-              yield page.orphans;
-            }
-          }
-          const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${n}`).join(", ");
-
-          if (opts.delete) {
-            const refusal = opts.force
-              ? undefined
-              : await orphanDeleteRefusal(store, await countOrphanReminders(ports));
-            if (refusal) {
-              throw new HousekeeperError(
-                "bad-input",
-                `${refusal} (${where}), as when the wrong store is given: check --connection-string, --table-name ` +
-                  "and --namespace; if the app's state really is lost, add --force",
-              );
-            }
-            let deleted = 0;
-            let kept = 0;
-            try {
-              for await (const page of orphans()) {
-                const result = await deleteOrphanReminders(ports, page);
-                // Printed at once: a deletion cannot be undone, so its record must not wait in a buffer.
-                for (const o of result.deleted) io.stdout.write(`Deleted ${o.name} (${o.reason}).\n`);
-                deleted += result.deleted.length;
-                kept += result.kept.length;
-              }
-            } finally {
-              io.stderr.write(
-                `Deleted ${deleted} orphan reminder(s) of ${where}${found > 0 ? ` (found: ${reasons()})` : ""}; ` +
-                  `scanned ${scanned}.${kept > 0 ? ` ${kept} kept: changed since the scan, or already gone.` : ""}\n`,
-              );
-            }
-            return;
-          }
-
-          // Listing: sorted by name (spilling to disk past a run), table widths measured on the way in.
-          const layout = opts.output === "short" ? new TableLayout(HEADERS) : undefined;
-          async function* flat(): AsyncGenerator<OrphanReminder> {
-            for await (const page of orphans()) {
-              for (const o of page) {
-                layout?.observe(cells(o));
-                yield { ...o, value: new Uint8Array() }; // the value is for deleting; the sort need not carry it
-              }
-            }
-          }
-          const json = opts.output === "json" ? new JsonArrayWriter(sink) : undefined;
-          const yaml = opts.output === "yaml" ? new YamlListWriter(sink) : undefined;
-          let listed = 0;
-          for await (const o of externalSort(flat(), {
-            compare: (a, b) => compareUtf8(a.name, b.name),
-            runSize: DEFAULT_RUN_SIZE,
-          })) {
-            if (listed++ === 0 && layout) await sink.write(`${layout.header()}\n`);
-            if (layout) await sink.write(`${layout.line(cells(o))}\n`);
-            else if (json) await json.item(record(o));
-            else await yaml?.item(record(o));
-          }
-          await json?.end();
-          await yaml?.end();
-          await sink.flush();
-          io.stderr.write(
-            found === 0
-              ? `No orphan reminders in ${where}; scanned ${scanned}.\n`
-              : `${found} orphan reminder(s) in ${where} (${reasons()}); scanned ${scanned}. --delete deletes them.\n`,
-          );
-        },
-        io.open,
-      ),
-    );
-  });
+  // Imported when the command runs: `--help` loads the command tree only.
+  command.action(async (_options: unknown, cmd: Command) => (await import("./orphans-run.ts")).orphansAction(io, cmd));
   return command;
 }

@@ -16,6 +16,7 @@ import { type IdempotencyStore, MemoryIdempotencyStore } from "../../shared/webh
 import { createWebhookJob, type WebhookJob, type WebhookLogger } from "../../shared/webhook/job.ts";
 import type { WebhookConfig } from "../../shared/webhook/routes.ts";
 import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
+import { DEFAULT_RECEIVE_TIMEOUT_MS } from "./defaults.ts";
 
 export interface WebhookServerOptions {
   config: WebhookConfig;
@@ -45,8 +46,8 @@ export interface WebhookServerOptions {
   receiveTimeoutMs?: number | undefined;
 }
 
-/** Default of `receiveTimeoutMs`: GitHub itself gives up on a delivery after 10 s. */
-export const DEFAULT_RECEIVE_TIMEOUT_MS = 10_000;
+export { DEFAULT_RECEIVE_TIMEOUT_MS } from "./defaults.ts";
+
 /** Request headers larger than this get 431 (Node's default). */
 const MAX_HEADER_BYTES = 16 * 1024;
 

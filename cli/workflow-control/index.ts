@@ -19,9 +19,8 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
-import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
-import { DEFAULT_SIDECAR_GRPC_ADDRESS } from "../../shared/sidecar/grpc-client.ts";
-import { DEFAULT_SIDECAR_URL } from "../../shared/sidecar/http-client.ts";
+import { DEFAULT_SIDECAR_GRPC_ADDRESS, DEFAULT_SIDECAR_URL } from "../../shared/sidecar/defaults.ts";
+import type { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import {
   DURATION_EXAMPLES,
   parseGoDuration,
@@ -251,6 +250,8 @@ export function sidecarFlags(command: Command): SidecarFlags {
 async function withSidecar(command: Command, fn: (sidecar: DualSidecarClient) => Promise<void>): Promise<void> {
   const flags = sidecarFlags(command);
   const timeouts = sidecarTimeoutOptions();
+  // Imported when a command runs: the command tree (and `--help`) must not load undici and @grpc/grpc-js.
+  const { DualSidecarClient } = await import("../../shared/sidecar/dual-client.ts");
   const sidecar = new DualSidecarClient({
     http: { ...timeouts.http, url: flags.sidecarUrl, apiToken: flags.apiToken, appId: flags.appId },
     grpc: { ...timeouts.grpc, address: flags.sidecarGrpcAddress, apiToken: flags.apiToken },

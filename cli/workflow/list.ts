@@ -7,44 +7,20 @@
  * merged output is written record by record. Table column widths do not depend on order, so they are measured while
  * the records stream into the sort — the table is exact (no capped cells) and needs no second pass.
  */
-import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
-import { HousekeeperError } from "../../shared/errors.ts";
-import { KEY_SEPARATOR, METADATA_KEY, parseWorkflowKey, workflowKeyPrefix } from "../../shared/state-store/keys.ts";
-import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
-import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
-import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
-import { RUNTIME_STATUSES } from "../../shared/workflow/runtime-status.ts";
-import type { ConnectionFlags } from "../connection.ts";
-import { addConnectionOptions, appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
-import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
-import { statusLine } from "../output/status.ts";
-import { TableLayout } from "../output/table.ts";
-import type { ListContext, ListedInstance } from "./list-rows.ts";
-import {
-  compareListed,
-  SHORT_HEADERS,
-  shortCells,
-  toListedInstance,
-  WIDE_HEADERS,
-  WIDE_TIME_FIELDS,
-  wideCells,
-  wideRecord,
-} from "./list-rows.ts";
+import { RUNTIME_STATUSES } from "../../shared/workflow/status-names.ts";
+import { addConnectionOptions } from "../connection.ts";
 
 export const OUTPUT_FORMATS = ["short", "wide", "json", "yaml"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** Test hook: a smaller sort run forces the spill-and-merge path on small data. */
-const RUN_SIZE_ENV = "HOUSEKEEPER_LIST_SORT_RUN_SIZE";
 
 export function outputOption(): Option {
   return new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("short");
 }
 
 /** `list` also prints bare instance IDs (dapr/cli cmd/workflow/list.go `outputFormatIDs`). */
-const LIST_OUTPUT_FORMATS = [...OUTPUT_FORMATS, "ids"] as const;
-type ListOutputFormat = (typeof LIST_OUTPUT_FORMATS)[number];
+export const LIST_OUTPUT_FORMATS = [...OUTPUT_FORMATS, "ids"] as const;
+export type ListOutputFormat = (typeof LIST_OUTPUT_FORMATS)[number];
 
 export function listCommand(): Command {
   const command = new Command("list")
@@ -63,150 +39,7 @@ export function listCommand(): Command {
       "-m, --filter-max-age <age>",
       "only workflows created within this Go duration (e.g. 30m, 24h, 720h) or since this RFC 3339 timestamp",
     )
-    .action(async (_options: unknown, cmd: Command) => {
-      const opts = cmd.opts<{
-        output: ListOutputFormat;
-        filterName?: string;
-        filterStatus?: string;
-        filterMaxAge?: string;
-      }>();
-      const now = new Date();
-      if (opts.output === "ids") {
-        // As the Dapr CLI: IDs come straight from the metadata keys, so no filter applies.
-        if (opts.filterName !== undefined || opts.filterStatus !== undefined || opts.filterMaxAge !== undefined) {
-          throw new HousekeeperError(
-            "bad-input",
-            "filters cannot be combined with --output=ids; rerun without filters or use a different output format",
-          );
-        }
-        await runListIds({ flags: connectionFlags(cmd) });
-        return;
-      }
-      // Validate every flag before touching the store.
-      const filter = buildInstanceFilter(
-        { name: opts.filterName, status: opts.filterStatus, maxAge: opts.filterMaxAge },
-        now,
-      );
-      const flags = connectionFlags(cmd);
-      await runList({ flags, filter, output: opts.output, now });
-    });
+    // The action and everything it loads are imported when the command runs: `--help` loads the command tree only.
+    .action(async (_options: unknown, cmd: Command) => (await import("./list-run.ts")).listAction(cmd));
   return command;
-}
-
-/**
- * `-o ids`: every instance ID with a `metadata` key, in the store's key order, one per line, readable or not (dapr/cli
- * pkg/workflow/dclient/dclient.go InstanceIDs: the runtime's ListInstanceIDs, or the metadata keys of the store).
- */
-export async function runListIds(run: {
-  flags: ConnectionFlags;
-  stdout?: Writable;
-  stderr?: Writable;
-}): Promise<number> {
-  const stderr = run.stderr ?? process.stderr;
-  const app = appRef(run.flags);
-  return withWorkflowStore(run.flags, async (store) => {
-    const sink = new OutputSink(run.stdout ?? process.stdout);
-    let listed = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await store.backend.scanKeys({
-        prefix: workflowKeyPrefix(app),
-        suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
-        pageSize: 1000,
-        cursor,
-      });
-      for (const key of page.keys) {
-        const parsed = parseWorkflowKey(app, key);
-        if (parsed?.stateKey !== METADATA_KEY) continue;
-        listed++;
-        await sink.write(`${parsed.instanceId}\n`);
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    await sink.flush();
-    if (listed === 0) {
-      stderr.write(
-        statusLine("failure", `No workflow found in namespace "${app.namespace}" for app ID "${app.appId}"`),
-      );
-    }
-    return listed;
-  });
-}
-
-export interface ListRun {
-  flags: ConnectionFlags;
-  filter: InstanceFilter;
-  output: OutputFormat;
-  now: Date;
-  stdout?: Writable;
-  stderr?: Writable;
-  /** Records per in-memory sort run (default 20,000, or HOUSEKEEPER_LIST_SORT_RUN_SIZE). */
-  runSize?: number;
-}
-
-export interface ListResult {
-  listed: number;
-  skipped: number;
-}
-
-export async function runList(run: ListRun): Promise<ListResult> {
-  const stdout = run.stdout ?? process.stdout;
-  const stderr = run.stderr ?? process.stderr;
-  const context: ListContext = { namespace: run.flags.namespace, appId: run.flags.appId };
-  const nowMs = run.now.getTime();
-  const runSize = run.runSize ?? (Number(process.env[RUN_SIZE_ENV]) || DEFAULT_RUN_SIZE);
-
-  const table =
-    run.output === "short"
-      ? { layout: new TableLayout(SHORT_HEADERS), cells: (r: ListedInstance) => shortCells(r, nowMs) }
-      : run.output === "wide"
-        ? { layout: new TableLayout(WIDE_HEADERS), cells: (r: ListedInstance) => wideCells(r, context) }
-        : undefined;
-
-  return withWorkflowStore(run.flags, async (store) => {
-    let skipped = 0;
-    async function* matching(): AsyncGenerator<ListedInstance> {
-      for await (const page of store.listInstances()) {
-        for (const bad of page.unreadable) {
-          skipped++;
-          stderr.write(`warning: skipped instance ${bad.instanceId}: ${bad.reason} (key ${bad.key})\n`);
-        }
-        for (const summary of page.instances) {
-          if (!run.filter.matches(summary)) continue;
-          const record = toListedInstance(summary);
-          table?.layout.observe(table.cells(record));
-          yield record;
-        }
-      }
-    }
-
-    const sink = new OutputSink(stdout);
-    const json = run.output === "json" ? new JsonArrayWriter(sink) : undefined;
-    const yaml = run.output === "yaml" ? new YamlListWriter(sink, { times: WIDE_TIME_FIELDS }) : undefined;
-    let listed = 0;
-    for await (const record of externalSort(matching(), { compare: compareListed, runSize })) {
-      if (listed === 0 && table) await sink.write(`${table.layout.header()}\n`);
-      listed++;
-      if (table) await sink.write(`${table.layout.line(table.cells(record))}\n`);
-      else if (json) await json.item(wideRecord(record, context));
-      else if (yaml) await yaml.item(wideRecord(record, context));
-    }
-    if (listed > 0) {
-      await json?.end();
-      await yaml?.end();
-    }
-    await sink.flush();
-
-    if (listed === 0) {
-      stderr.write(
-        statusLine("failure", `No workflow found in namespace "${context.namespace}" for app ID "${context.appId}"`),
-      );
-    }
-    if (skipped > 0) {
-      stderr.write(
-        `warning: ${skipped} instance${skipped === 1 ? "" : "s"} could not be read and ${skipped === 1 ? "was" : "were"} skipped\n`,
-      );
-    }
-    return { listed, skipped };
-  });
 }

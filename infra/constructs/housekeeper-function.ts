@@ -1,137 +1,75 @@
 /**
- * One housekeeper Lambda function: an ESM bundle built locally by esbuild (never Docker), Node.js 22 on arm64, its
+ * One housekeeper Lambda function: ESM modules built locally by esbuild with code splitting (never Docker), Node.js 22 on arm64, its
  * own log group, and its own role that starts with nothing but writing to that log group (and, in a VPC, managing
  * its network interfaces). Everything else is granted by the stack, statement by statement.
  *
- * The bundling options are exported so that bench/bundle-size.ts builds exactly what the stack deploys.
+ * The build is exported so that bench/bundle-size.ts and the tests build exactly what the stack deploys.
  */
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Duration, type RemovalPolicy, Size } from "aws-cdk-lib";
+import { AssetHashType, DockerImage, Duration, type RemovalPolicy, Size } from "aws-cdk-lib";
 import type { ISecurityGroup, IVpc, SubnetSelection } from "aws-cdk-lib/aws-ec2";
 import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel } from "aws-cdk-lib/aws-lambda";
-import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import {
-  type BundlingOptions,
-  LogLevel,
-  NodejsFunction,
-  OutputFormat,
-  SourceMapMode,
-} from "aws-cdk-lib/aws-lambda-nodejs";
+  ApplicationLogLevel,
+  Architecture,
+  Code,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+} from "aws-cdk-lib/aws-lambda";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { BUNDLE_DIR, type FunctionName, PROJECT_ROOT } from "./function-build.ts";
 import { acknowledge } from "./nag.ts";
 
-export const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-export const FUNCTION_NAMES = ["purge", "stuck-report", "reminder-backup", "reminder-restore", "webhook"] as const;
-export type FunctionName = (typeof FUNCTION_NAMES)[number];
-
-/** `functions/<name>/handler.ts`, absolute. */
-export function functionEntry(name: FunctionName): string {
-  return join(PROJECT_ROOT, "functions", name, "handler.ts");
-}
+export {
+  BUNDLE_DIR,
+  buildFunctionAsset,
+  ESBUILD_TARGET,
+  ESM_BANNER,
+  EXTERNAL_MODULES,
+  esbuildBuildOptions,
+  etcdProtoDir,
+  FUNCTION_NAMES,
+  type FunctionName,
+  functionEntry,
+  PROJECT_ROOT,
+} from "./function-build.ts";
 
 export const RUNTIME = Runtime.NODEJS_22_X;
 export const ARCHITECTURE = Architecture.ARM_64;
-export const ESBUILD_TARGET = "node22";
-
-/**
- * The bundle sits in `lib/` of the asset, next to a `proto/` folder: `etcd3` reads `${__dirname}/../proto/rpc.proto`
- * when it loads, so the bundle's `__dirname` must have a sibling `proto/` holding etcd3's .proto files.
- */
-export const BUNDLE_DIR = "lib";
 export const HANDLER = `${BUNDLE_DIR}/index.handler`;
 
-/**
- * Prepended to the ESM bundle: CommonJS dependencies call `require` (of Node built-ins) and read `__dirname` /
- * `__filename`, none of which exist in an ES module.
- */
-export const ESM_BANNER = [
-  'import { createRequire as __hkCreateRequire } from "node:module";',
-  'import { dirname as __hkDirname } from "node:path";',
-  'import { fileURLToPath as __hkFileURLToPath } from "node:url";',
-  "const require = __hkCreateRequire(import.meta.url);",
-  "const __filename = __hkFileURLToPath(import.meta.url);",
-  "const __dirname = __hkDirname(__filename);",
-].join(" ");
+const BUILD_SCRIPT = fileURLToPath(new URL("./function-build.ts", import.meta.url));
 
 /**
- * Nothing is left to the runtime, not even the AWS SDK v3 it ships: which `@aws-sdk/*` packages a Lambda runtime
- * carries, and in which version, is not documented (and `@aws-sdk/lib-storage`, `@aws-sdk/client-dynamodb` may not be
- * there), so the bundle carries exactly the versions the tests ran. It costs ~450 KiB per bundle and no init time:
- * one module is faster to load than the SDK's many files (bench/bundle-size.ts).
+ * The function's code: built locally by esbuild at synth time (never Docker; the image is never used), in a child
+ * process because CDK's local bundling is synchronous and the build uses an esbuild plugin (function-build.ts). The
+ * asset hash is the output's, as NodejsFunction's: the same sources give the same asset.
  */
-export const EXTERNAL_MODULES: string[] = [];
-
-/** Where `etcd3` keeps the .proto files it loads at runtime. */
-export function etcdProtoDir(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve("etcd3")), "..", "proto");
-}
-
-const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/** Shell commands run after esbuild: move the bundle into `lib/`, add etcd3's .proto files in `proto/`. */
-export function afterBundlingCommands(outputDir: string): string[] {
-  const out = shellQuote(outputDir);
-  const lib = shellQuote(join(outputDir, BUNDLE_DIR));
-  const proto = shellQuote(join(outputDir, "proto"));
-  return [
-    `mkdir -p ${lib} ${proto}`,
-    `mv ${out}/index.mjs ${out}/index.mjs.map ${lib}/`,
-    `cp ${shellQuote(etcdProtoDir())}/*.proto ${proto}/`,
-  ];
-}
-
-/** The NodejsFunction bundling options of every function. */
-export function bundlingOptions(): BundlingOptions {
-  return {
-    format: OutputFormat.ESM,
-    target: ESBUILD_TARGET,
-    mainFields: ["module", "main"],
-    banner: ESM_BANNER,
-    minify: true,
-    sourceMap: true,
-    sourceMapMode: SourceMapMode.DEFAULT,
-    // Stack traces need file names and lines, not the sources: a quarter of the map's size.
-    sourcesContent: false,
-    externalModules: EXTERNAL_MODULES,
-    forceDockerBundling: false,
-    logLevel: LogLevel.WARNING,
-    commandHooks: {
-      beforeBundling: () => [],
-      beforeInstall: () => [],
-      afterBundling: (_inputDir: string, outputDir: string) => afterBundlingCommands(outputDir),
+function functionCode(name: FunctionName): Code {
+  return Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry("dummy"),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          const result = spawnSync(process.execPath, ["--import", "tsx", BUILD_SCRIPT, name, outputDir], {
+            cwd: PROJECT_ROOT,
+            encoding: "utf8",
+          });
+          if (result.status !== 0) {
+            throw new Error(`building the ${name} function failed: ${result.stderr || result.error?.message}`);
+          }
+          return true;
+        },
+      },
     },
-  };
-}
-
-/**
- * The same build through esbuild's JavaScript API (what NodejsFunction passes to the esbuild CLI), for the benchmark.
- * `outfile` is `<outdir>/index.mjs`; run afterBundlingCommands(outdir) afterwards for the deployed layout.
- */
-export function esbuildBuildOptions(entry: string, outdir: string) {
-  const b = bundlingOptions();
-  return {
-    entryPoints: [entry],
-    outfile: join(outdir, "index.mjs"),
-    bundle: true,
-    platform: "node" as const,
-    target: b.target!,
-    format: "esm" as const,
-    mainFields: b.mainFields!,
-    banner: { js: b.banner! },
-    minify: b.minify!,
-    sourcemap: true as const,
-    sourcesContent: b.sourcesContent!,
-    external: b.externalModules!,
-    logLevel: "warning" as const,
-    metafile: true,
-  };
+  });
 }
 
 export interface NetworkPlacement {
@@ -160,7 +98,7 @@ export interface HousekeeperFunctionProps {
 }
 
 export class HousekeeperFunction extends Construct {
-  readonly fn: NodejsFunction;
+  readonly fn: LambdaFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
   readonly name: FunctionName;
@@ -202,11 +140,9 @@ export class HousekeeperFunction extends Construct {
       );
     }
 
-    this.fn = new NodejsFunction(this, "Function", {
-      entry: functionEntry(props.name),
+    this.fn = new LambdaFunction(this, "Function", {
+      code: functionCode(props.name),
       handler: HANDLER,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
       runtime: RUNTIME,
       architecture: ARCHITECTURE,
       description: props.description,
@@ -221,7 +157,6 @@ export class HousekeeperFunction extends Construct {
       loggingFormat: LoggingFormat.JSON,
       applicationLogLevelV2: ApplicationLogLevel[props.logLevel],
       systemLogLevelV2: SystemLogLevel.INFO,
-      bundling: bundlingOptions(),
       environment: {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,

@@ -3,7 +3,7 @@
  * Secrets Manager (Powertools parameters, cached with a finite expiry so rotation is picked up), `env:<NAME>` is read
  * from the environment (local runs). Anything else is used as the literal value.
  */
-import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
+import type { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { SecretsManagerClientConfig } from "@aws-sdk/client-secrets-manager";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 
@@ -47,8 +47,12 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
           ? reference.slice("secretsmanager:".length)
           : undefined;
       if (secretId === undefined) return reference;
-      provider ??= new SecretsProvider(options.clientConfig ? { clientConfig: options.clientConfig } : {});
       try {
+        // Imported at the first secret fetched: a run that names none never loads the Secrets Manager client.
+        if (provider === undefined) {
+          const { SecretsProvider } = await import("@aws-lambda-powertools/parameters/secrets");
+          provider = new SecretsProvider(options.clientConfig ? { clientConfig: options.clientConfig } : {});
+        }
         const value = await provider.get(secretId, { maxAge });
         if (typeof value !== "string" || value === "") throw new Error("the secret has no string value");
         return value;

@@ -14,6 +14,7 @@ import pLimit from "p-limit";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { AppRef } from "../state-store/keys.ts";
 import type { InstancePage, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
+import { formatAge } from "../util/format-age.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 
 /** Purges one instance through the Dapr sidecar; "not found" and "not terminal" are outcomes, not errors. */
@@ -562,12 +563,4 @@ function decodeToken(token: string | undefined, app: AppRef): string | undefined
   }
 }
 
-/** `36h`, `30d`, `30d4h`: short, human ages for reports. */
-export function formatAge(ms: number): string {
-  const hours = Math.floor(ms / 3_600_000);
-  if (hours < 1) return `${Math.max(0, Math.floor(ms / 60_000))}m`;
-  if (hours < 48) return `${hours}h`;
-  const days = Math.floor(hours / 24);
-  const rest = hours % 24;
-  return rest === 0 ? `${days}d` : `${days}d${rest}h`;
-}
+export { formatAge } from "../util/format-age.ts";

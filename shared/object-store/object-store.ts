@@ -70,6 +70,14 @@ export interface ObjectStore {
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 
+/** Throws HousekeeperError("bad-input") unless `bucket` is a valid S3 bucket name; returns it unchanged. */
+export function checkBucketName(bucket: string | undefined): string {
+  if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new HousekeeperError("bad-input", `invalid S3 bucket name ${JSON.stringify(bucket ?? "")}`);
+  }
+  return bucket;
+}
+
 /** Throws HousekeeperError("bad-input") unless `key` follows the key rules above; returns it unchanged. */
 export function checkObjectKey(key: string): string {
   const bad = (why: string) => new HousekeeperError("bad-input", `invalid object key ${JSON.stringify(key)}: ${why}`);

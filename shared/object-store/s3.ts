@@ -20,6 +20,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { awsRequestHandler } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import {
+  checkBucketName,
   checkListPrefix,
   checkMetadata,
   checkObjectKey,
@@ -140,10 +141,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly queueSize: number;
 
   constructor(options: S3ObjectStoreOptions) {
-    if (!options.bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
-      throw new HousekeeperError("bad-input", `invalid S3 bucket name ${JSON.stringify(options.bucket ?? "")}`);
-    }
-    this.bucket = options.bucket;
+    this.bucket = checkBucketName(options.bucket);
     this.location = `s3://${options.bucket}`;
     this.ownsClient = options.client === undefined;
     this.client = options.client ?? createS3Client(options);

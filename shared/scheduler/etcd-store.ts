@@ -6,12 +6,12 @@
  * revisions of history by default (`--etcd-compaction-retention`), so a snapshot outlives any export; if it is
  * compacted away anyway, the read fails with a message saying so rather than mixing two points in time.
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
 import { rootCertificates } from "node:tls";
 import type { IOptions } from "etcd3";
 import { Etcd3 } from "etcd3";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { HousekeeperError, withoutEmptyGrpcNote } from "../errors.ts";
+import { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "./etcd-endpoints.ts";
 import { DAPR_ROOT } from "./keys.ts";
 import type {
   KeyRange,
@@ -25,7 +25,8 @@ import type {
 } from "./store.ts";
 import { DEFAULT_PAGE_BYTES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TXN_OPS } from "./store.ts";
 
-export const DEFAULT_ETCD_ENDPOINT = "127.0.0.1:2379";
+export { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "./etcd-endpoints.ts";
+
 const DAPR_ROOT_BYTES = Buffer.from(DAPR_ROOT);
 
 export interface EtcdTlsOptions {
@@ -58,48 +59,6 @@ const NO_RETRY = {
   execute: <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> =>
     Promise.resolve().then(() => fn({ signal: new AbortController().signal })),
 } as unknown as NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
-
-/** Why a PEM text is not a usable certificate (or key), or undefined when it is. */
-export function pemProblem(pem: Buffer | string, kind: "certificate" | "key"): string | undefined {
-  const text = pem.toString();
-  try {
-    if (kind === "key") createPrivateKey(text);
-    else if (!text.includes("-----BEGIN CERTIFICATE-----"))
-      return "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
-    else new X509Certificate(text);
-    return undefined;
-  } catch (error) {
-    return `is not a valid PEM ${kind}: ${(error as Error).message}`;
-  }
-}
-
-interface Endpoints {
-  hosts: string[];
-  tls: boolean;
-}
-
-/** Validates and normalizes endpoints: `host:port`, with an optional http(s):// scheme (all the same scheme). */
-export function parseEndpoints(endpoints: readonly string[]): Endpoints {
-  const cleaned = endpoints.map((e) => e.trim()).filter((e) => e !== "");
-  if (cleaned.length === 0) throw new HousekeeperError("bad-input", "no etcd endpoint given");
-  const schemes = new Set<string>();
-  const hosts = cleaned.map((endpoint) => {
-    const match = /^(?:(https?):\/\/)?([^/\s]+?)\/?$/.exec(endpoint);
-    const hostPort = match?.[2];
-    if (!match || hostPort === undefined || !/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/.test(hostPort)) {
-      throw new HousekeeperError("bad-input", `invalid etcd endpoint "${endpoint}": expected host:port`);
-    }
-    const port = Number(hostPort.slice(hostPort.lastIndexOf(":") + 1));
-    if (port < 1 || port > 65535)
-      throw new HousekeeperError("bad-input", `invalid port in etcd endpoint "${endpoint}"`);
-    schemes.add(match[1] ?? "");
-    return hostPort;
-  });
-  if (schemes.has("http") && schemes.has("https")) {
-    throw new HousekeeperError("bad-input", "etcd endpoints mix http:// and https://");
-  }
-  return { hosts, tls: schemes.has("https") };
-}
 
 function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);

@@ -21,6 +21,7 @@ import { withoutEmptyGrpcNote } from "../errors.ts";
 import { decodeHistoryEvent, type HistoryEvent } from "../workflow/history-event.ts";
 import { statusFromNumber } from "../workflow/runtime-status.ts";
 import { dateFromSeconds, payloadText } from "./codec.ts";
+import { DEFAULT_SIDECAR_GRPC_ADDRESS } from "./defaults.ts";
 import type { DurableTaskJs, OrchestrationStateMessage, TimestampMessage } from "./durabletask-js.ts";
 import { loadDurableTaskJs } from "./durabletask-js.ts";
 import { GRPC_CODE_NAMES, grpcErrorKind, SidecarError, type SidecarOperation } from "./errors.ts";
@@ -45,7 +46,7 @@ import type {
 import { defaultUserAgent } from "./user-agent.ts";
 import { validateEventName, validateInstanceId, validateWorkflowName } from "./validation.ts";
 
-export const DEFAULT_SIDECAR_GRPC_ADDRESS = "127.0.0.1:50001";
+export { DEFAULT_SIDECAR_GRPC_ADDRESS } from "./defaults.ts";
 
 export interface GrpcSidecarClientOptions {
   /**

@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { Pool } from "undici";
 import { metadataFromHttpBody, payloadText } from "./codec.ts";
+import { DEFAULT_SIDECAR_URL } from "./defaults.ts";
 import { httpErrorKind, SidecarError, type SidecarOperation } from "./errors.ts";
 import type { RetryPolicy, Sleep } from "./retry.ts";
 import { parseRetryAfter, retryPolicy, withRetries } from "./retry.ts";
@@ -37,7 +38,7 @@ import type {
 import { defaultUserAgent } from "./user-agent.ts";
 import { validateAppId, validateEventName, validateInstanceId, validateWorkflowName } from "./validation.ts";
 
-export const DEFAULT_SIDECAR_URL = "http://127.0.0.1:3500";
+export { DEFAULT_SIDECAR_URL } from "./defaults.ts";
 export const API_TOKEN_HEADER = "dapr-api-token";
 
 /** `v1.0` since Dapr 1.15; `v1.0-beta1` from 1.12; `v1.0-alpha1` from 1.10. Master serves all three. */

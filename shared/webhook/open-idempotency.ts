@@ -8,12 +8,9 @@
  *   IDEMPOTENCY_REDIS_URL / --idempotency-redis-url  redis://… or a secret reference holding it
  *   neither                                        this process's memory (one execution environment only)
  */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { Redis } from "ioredis";
 import type { SecretResolver } from "../config/secrets.ts";
 import { awsRequestHandler } from "../config/timeouts.ts";
 import { HousekeeperError } from "../errors.ts";
-import { DynamoDbIdempotencyStore } from "./dynamodb-idempotency.ts";
 import { type IdempotencyStore, lazyIdempotencyStore, MemoryIdempotencyStore } from "./idempotency.ts";
 import { RedisIdempotencyStore, redisReason } from "./redis-idempotency.ts";
 
@@ -78,15 +75,24 @@ export function openIdempotencyStore(
     case "dynamodb":
       // Two attempts: a webhook sender retries on our 503 anyway, and a slow answer holds its request open.
       // Short timeouts, as for Redis below: the sender is waiting.
-      return new DynamoDbIdempotencyStore(
-        new DynamoDBClient({
-          maxAttempts: 2,
-          requestHandler: awsRequestHandler({ connectMs: 2_000, requestMs: 5_000 }),
-        }),
-        { tableName: backend.tableName },
-      );
+      // Each client is imported when first used: a function keeping delivery IDs in Redis never loads the DynamoDB
+      // client, nor the other way round.
+      return lazyIdempotencyStore(async () => {
+        const [{ DynamoDBClient }, { DynamoDbIdempotencyStore }] = await Promise.all([
+          import("@aws-sdk/client-dynamodb"),
+          import("./dynamodb-idempotency.ts"),
+        ]);
+        return new DynamoDbIdempotencyStore(
+          new DynamoDBClient({
+            maxAttempts: 2,
+            requestHandler: awsRequestHandler({ connectMs: 2_000, requestMs: 5_000 }),
+          }),
+          { tableName: backend.tableName },
+        );
+      });
     case "redis":
       return lazyIdempotencyStore(async () => {
+        const { Redis } = await import("ioredis");
         const redis = new Redis(await options.secrets.resolve(backend.url), {
           lazyConnect: true,
           connectTimeout: 2_000,

@@ -11,8 +11,8 @@
  *    with a hint instead of silently returning nothing.
  */
 import { HousekeeperError } from "../errors.ts";
-import type { RuntimeStatus } from "./runtime-status.ts";
-import { RUNTIME_STATUSES } from "./runtime-status.ts";
+import type { RuntimeStatus } from "./status-names.ts";
+import { RUNTIME_STATUSES } from "./status-names.ts";
 
 const NS_PER_MS = 1e6;
 /** Nanoseconds per Go duration unit (time.unitMap). */

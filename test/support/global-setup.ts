@@ -23,6 +23,7 @@
 // Servers given this way are used as-is and never stopped.
 
 import type { TestProject } from "vitest/node";
+import { buildCli } from "../../scripts/build-cli.ts";
 import {
   type DynamoDbConnectionInfo,
   type MysqlConnectionInfo,
@@ -64,6 +65,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const teardown = async () => {
     await Promise.allSettled(started.map((s) => s.stop()));
   };
+
+  // The CLI tests run bin/housekeeper.mjs as users do, which runs dist/cli when it matches the sources: build it
+  // from the sources as they are, so the tests exercise the built CLI (and never print the stale-build note).
+  await buildCli();
 
   const t0 = Date.now();
   const results = await Promise.allSettled([

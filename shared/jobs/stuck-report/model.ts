@@ -5,9 +5,9 @@
  */
 
 import type { AppRef } from "../../state-store/keys.ts";
+import { formatAge } from "../../util/format-age.ts";
 import type { RuntimeStatus } from "../../workflow/runtime-status.ts";
 import type { OrphanCount } from "../orphan-reminders.ts";
-import { formatAge } from "../retention-purge.ts";
 
 /** Stable reason codes (they appear in JSON, CSV, metrics and alerts; never rename one). */
 export const STUCK_REASONS = [

@@ -13,8 +13,8 @@ import type { AppRef } from "../../state-store/keys.ts";
 import { openStateBackend } from "../../state-store/open.ts";
 import { WorkflowStateStore } from "../../state-store/workflow-store.ts";
 import type { PublishPorts } from "../stuck-report.ts";
-import { EtcdReminders } from "./etcd-reminders.ts";
-import { SnsNotifier } from "./notify.ts";
+import type { EtcdReminders } from "./etcd-reminders.ts";
+import type { SnsNotifier } from "./notify.ts";
 
 interface Slot<T> {
   key: string;
@@ -70,7 +70,8 @@ export class StuckReportPortsCache {
       this.scheduler = await this.slot(
         this.scheduler,
         etcd.signature,
-        () => new EtcdReminders(etcd.options),
+        // Imported when configured: a function without etcd (or SNS) never loads etcd3/gRPC (or the SNS client).
+        async () => new (await import("./etcd-reminders.ts")).EtcdReminders(etcd.options),
         (s) => s.close(),
       );
       ports.reminders = this.scheduler.value.forApp(app);
@@ -80,7 +81,7 @@ export class StuckReportPortsCache {
       this.notifier = await this.slot(
         this.notifier,
         JSON.stringify(sns),
-        () => new SnsNotifier(sns),
+        async () => new (await import("./notify.ts")).SnsNotifier(sns),
         (n) => n.close(),
       );
       ports.notifier = this.notifier.value;

@@ -1,0 +1,197 @@
+/** What `housekeeper report stuck` runs (cli/report/stuck.ts defines the command and says what it writes). */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Writable } from "node:stream";
+import type { Command } from "commander";
+import { parseStatusDurations, parseThreshold, TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import { EtcdReminders } from "../../shared/jobs/stuck-report/etcd-reminders.ts";
+import type { StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
+import { compareByAge, WATCHED_STATUSES } from "../../shared/jobs/stuck-report/model.ts";
+import type { ReminderIndex, ReminderSource } from "../../shared/jobs/stuck-report/reminders.ts";
+import type { StuckReportOptions } from "../../shared/jobs/stuck-report.ts";
+import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "../../shared/jobs/stuck-report.ts";
+import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
+import type { ReportWriter } from "../../shared/report/writer.ts";
+import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { externalSort } from "../../shared/util/external-sort.ts";
+import type { ConnectionFlags } from "../connection.ts";
+import { connectionFlags, withWorkflowStore } from "../connection.ts";
+import { stuckFound } from "../exit-codes.ts";
+import { OutputSink } from "../output/sink.ts";
+import { TableLayout } from "../output/table.ts";
+import type { EtcdFlags } from "../scheduler/connection.ts";
+import { etcdStoreOptions, optionalEtcdFlags } from "../scheduler/connection.ts";
+import type { StuckFlags, StuckFormat, StuckIo } from "./stuck.ts";
+import { TABLE_HEADERS, tableCells } from "./stuck.ts";
+
+/** Test hook, as for `workflow list`: a smaller sort run forces the spill-and-merge path on small data. */
+const RUN_SIZE_ENV = "HOUSEKEEPER_LIST_SORT_RUN_SIZE";
+
+export async function openEtcdReminders(flags: EtcdFlags): Promise<ReminderSource> {
+  return new EtcdReminders(await etcdStoreOptions(flags));
+}
+
+export async function stuckAction(io: StuckIo, cmd: Command): Promise<void> {
+  const opts = cmd.opts<StuckFlags>();
+  // Validate every flag before touching a store.
+  const scan = scanOptions(opts, io.now());
+  const etcd = optionalEtcdFlags(cmd);
+  const htmlRowLimit = opts.htmlRows === undefined ? undefined : positiveInt(opts.htmlRows, "--html-rows");
+  const flags = connectionFlags(cmd);
+  const result = await runStuckReportCommand(io, {
+    flags,
+    etcd,
+    scan,
+    format: opts.format ?? opts.output,
+    out: opts.outputFile ?? opts.out,
+    ...(htmlRowLimit !== undefined ? { htmlRowLimit } : {}),
+  });
+  if (opts.failOnStuck && result.stuck > 0) throw stuckFound();
+}
+
+function positiveInt(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
+    throw new HousekeeperError("bad-input", `invalid value "${text}" for ${flag}: expected a whole number ≥ 1`);
+  }
+  return Number(text);
+}
+
+function flagDuration(text: string, flag: string): number {
+  return parseThreshold(text, `value for ${flag}`);
+}
+
+function scanOptions(opts: StuckFlags, now: Date): StuckReportOptions {
+  const options: StuckReportOptions = {
+    olderThanMs: flagDuration(opts.olderThan, "--older-than"),
+    timerOverdueMs: flagDuration(opts.timerOverdue, "--timer-overdue"),
+    reminderGraceMs: flagDuration(opts.reminderGrace, "--reminder-grace"),
+    retentionAgeFrom: opts.retentionFrom,
+    now,
+  };
+  if (opts.threshold !== undefined) {
+    options.thresholds = parseStatusDurations(opts.threshold, WATCHED_STATUSES, "--threshold");
+  }
+  if (opts.eventWait !== undefined) options.eventWaitThresholdMs = flagDuration(opts.eventWait, "--event-wait");
+  if (opts.retention !== undefined) {
+    options.retention = parseStatusDurations(opts.retention, TERMINAL_STATUS_LIST, "--retention");
+  }
+  return options;
+}
+
+export interface StuckRun {
+  flags: ConnectionFlags;
+  etcd: EtcdFlags | undefined;
+  scan: StuckReportOptions;
+  format: StuckFormat;
+  out?: string | undefined;
+  htmlRowLimit?: number;
+}
+
+export interface StuckRunResult {
+  stuck: number;
+  scanned: number;
+  unreadable: number;
+}
+
+export async function runStuckReportCommand(io: StuckIo, run: StuckRun): Promise<StuckRunResult> {
+  let source: ReminderSource | undefined;
+  try {
+    if (run.etcd) source = await io.openReminders(run.etcd);
+    return await withWorkflowStore(run.flags, (store) => writeReport(io, run, store, source?.forApp(store.app)));
+  } finally {
+    await source?.close().catch(() => {});
+  }
+}
+
+async function writeReport(
+  io: StuckIo,
+  run: StuckRun,
+  store: WorkflowStateStore,
+  reminders: ReminderIndex | undefined,
+): Promise<StuckRunResult> {
+  const ports = reminders ? { store, reminders } : { store };
+  const scan: StuckReportOptions = {
+    ...run.scan,
+    onUnreadable: (u) => io.stderr.write(`warning: skipped instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`),
+  };
+  const tally = newTally(ports, scan);
+  const layout = run.format === "table" ? new TableLayout(TABLE_HEADERS) : undefined;
+  async function* observed(): AsyncGenerator<StuckRecord> {
+    for await (const record of scanStuckInstances(ports, scan, tally)) {
+      layout?.observe(tableCells(record));
+      yield record;
+    }
+  }
+  const writer: ReportWriter | undefined =
+    run.format === "table" ? undefined : writerFor(run.format, { htmlRowLimit: run.htmlRowLimit ?? 5000 });
+
+  const target = run.out === undefined ? undefined : await openOutFile(run.out);
+  const sink = new OutputSink(target?.stream ?? io.stdout);
+  try {
+    const runSize = Number(process.env[RUN_SIZE_ENV]) || STUCK_SORT_RUN_SIZE;
+    const sorted = externalSort(observed(), { compare: compareByAge, runSize });
+    // The sort has read the whole scan before its first record: the tally is final from here on.
+    let next = await sorted.next();
+    const summary = tally.summary();
+    if (writer) await sink.write(writer.begin(summary));
+    else if (layout && summary.stuck > 0) await sink.write(`${layout.header()}\n`);
+    while (!next.done) {
+      const record = next.value;
+      if (writer) await sink.write(writer.row(record));
+      else if (layout) await sink.write(`${layout.line(tableCells(record))}\n`);
+      next = await sorted.next();
+    }
+    if (writer) await sink.write(writer.end(summary));
+    await sink.flush();
+    if (target) await target.commit();
+    const text = summaryText(summary, target ? { [run.format]: run.out! } : {});
+    if (summary.stuck === 0 && run.format === "table" && !target) {
+      io.stderr.write(
+        `No stuck workflow found in namespace "${summary.app.namespace}" for app ID "${summary.app.appId}" (${summary.scanned} scanned)\n`,
+      );
+      if (!summary.reminderChecks) io.stderr.write("Scheduler reminders were not checked (no --etcd-endpoints).\n");
+      const orphans = orphanRemindersLine(summary);
+      if (orphans) io.stderr.write(`${orphans}\n`);
+    } else {
+      io.stderr.write(text);
+    }
+    return { stuck: summary.stuck, scanned: summary.scanned, unreadable: summary.unreadable };
+  } catch (error) {
+    await target?.discard();
+    throw error;
+  }
+}
+
+/** A file written through a temp file beside it and renamed into place on success. */
+async function openOutFile(
+  path: string,
+): Promise<{ stream: Writable; commit(): Promise<void>; discard(): Promise<void> }> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
+  const stream = createWriteStream(temp, { flags: "wx", mode: 0o644 });
+  await new Promise<void>((resolve, reject) => {
+    stream.once("open", () => resolve());
+    stream.once("error", (error) =>
+      reject(
+        new HousekeeperError("bad-input", `cannot write --output-file ${path}: ${error.message}`, { cause: error }),
+      ),
+    );
+  });
+  const close = () =>
+    new Promise<void>((resolve, reject) => {
+      stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
+    });
+  return {
+    stream,
+    async commit() {
+      await close();
+      await rename(temp, path);
+    },
+    async discard() {
+      await close().catch(() => {});
+      await rm(temp, { force: true });
+    },
+  };
+}

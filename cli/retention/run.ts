@@ -1,0 +1,79 @@
+/** What `housekeeper retention run` runs (cli/retention/index.ts defines the command). */
+import { readFile } from "node:fs/promises";
+import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
+import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
+import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
+import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
+import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { goJsonIndent } from "../output/go-format.ts";
+import { ProgressLine } from "../output/progress-line.ts";
+import { withChildren } from "../output/purge-decision.ts";
+import type { RetentionRunFlags } from "./index.ts";
+
+export async function retentionRunAction(opts: RetentionRunFlags): Promise<void> {
+  let raw: string;
+  try {
+    raw = await readFile(opts.policy, "utf8");
+  } catch (error) {
+    throw new HousekeeperError("bad-input", `cannot read the policy file ${opts.policy}: ${errorMessage(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new HousekeeperError("bad-input", `the policy file ${opts.policy} is not JSON: ${errorMessage(error)}`);
+  }
+  const policy = parseRetentionPolicy(json);
+  if (opts.dryRun) policy.dryRun = true;
+  const text = opts.output === "text";
+  // On a terminal (stderr a TTY) a long run shows how far it got, in JSON output too; elsewhere nothing is added.
+  const progress = new ProgressLine();
+  let decided = 0;
+  const report = await runRetentionPolicy(policy, {
+    openTarget: targetPortsOpener(createSecretResolver()),
+    continuationToken: opts.continuationToken,
+    onDecision: (d) => {
+      decided++;
+      if (text) {
+        progress.clear();
+        const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
+        if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})${withChildren(d)}\n`);
+        else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
+        else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
+        else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
+      }
+      progress.show(`${d.namespace}/${d.appId}: ${decided} instance(s) handled…`);
+    },
+  }).finally(() => progress.clear());
+  if (text) {
+    for (const t of report.targets) {
+      if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);
+      if (t.orphanReminders) {
+        process.stdout.write(`${t.namespace}/${t.appId}: ${orphanLine(t.orphanReminders, policy.dryRun)}\n`);
+      }
+    }
+    process.stdout.write(
+      `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}` +
+        `${report.childrenPurged ? ` (and ${report.childrenPurged} child workflows with them)` : ""}, skipped ${report.skipped}, ` +
+        `failed ${report.failedCount} in ${(report.durationMs / 1000).toFixed(1)} s` +
+        `${report.isComplete ? "" : `; not complete, continue with --continuation-token ${report.continuationToken}`}\n`,
+    );
+  } else {
+    process.stdout.write(`${goJsonIndent(report)}\n`);
+  }
+  const targetErrors = report.targets.filter((t) => t.error).length;
+  if (report.failedCount > 0 || targetErrors > 0) {
+    throw new HousekeeperError("store-error", `${report.failedCount} instance(s) and ${targetErrors} target(s) failed`);
+  }
+}
+
+/** What the cleanup of a target's orphan reminders did, in words. */
+function orphanLine(cleanup: OrphanCleanup, dryRun: boolean): string {
+  if (cleanup.error) return `orphan reminders not cleaned: ${cleanup.error}`;
+  if (cleanup.skipped) return `orphan reminders left alone: ${cleanup.skipped}`;
+  const done = dryRun
+    ? `${cleanup.found} orphan reminder(s) would be deleted`
+    : `deleted ${cleanup.deleted} orphan reminder(s)${cleanup.kept > 0 ? ` (${cleanup.kept} kept: changed since the scan)` : ""}`;
+  return cleanup.isComplete ? done : `${done} (stopped at the time budget; the next run goes on)`;
+}

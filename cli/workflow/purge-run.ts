@@ -1,0 +1,197 @@
+/** What `housekeeper workflow purge` runs (cli/workflow/purge.ts defines the command and says what it does). */
+import type { Command } from "commander";
+import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retention-purge.ts";
+import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
+import { schedulerReminderCleaner, sidecarPurger } from "../../shared/jobs/target-ports.ts";
+import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
+import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
+import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
+import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
+import { connectionFlags, requireNamedStore, withWorkflowStore } from "../connection.ts";
+import { ProgressLine } from "../output/progress-line.ts";
+import { withChildren } from "../output/purge-decision.ts";
+import type { EtcdFlags } from "../scheduler/connection.ts";
+import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
+import { purgeInstances, StatusPrinter, sidecarFlags } from "../workflow-control/index.ts";
+
+/** The Dapr CLI's "terminal" for `--all` (durabletask WorkflowMetadataIsComplete). */
+const DAPR_TERMINAL: RuntimeStatus[] = ["COMPLETED", "FAILED", "TERMINATED", "CANCELED"];
+
+export interface PurgeFlags {
+  all?: boolean;
+  allOlderThan?: string;
+  allFilterStatus?: string;
+  force?: boolean;
+  mode: "sidecar" | "direct";
+  by: "completed" | "created";
+  dryRun?: boolean;
+  concurrency: string;
+}
+
+export async function runPurge(cmd: Command, instanceIds: string[], flags: PurgeFlags): Promise<void> {
+  const print = new StatusPrinter({ stdout: process.stdout, platform: process.platform });
+  const bulk = flags.all === true || flags.allOlderThan !== undefined;
+  if (bulk && instanceIds.length > 0)
+    throw new HousekeeperError("bad-input", "no arguments are accepted when using purge all flags");
+  if (flags.all && flags.allOlderThan !== undefined) {
+    throw new HousekeeperError("bad-input", "--all and --all-older-than cannot be used together");
+  }
+  if (flags.allFilterStatus !== undefined && flags.allOlderThan === undefined) {
+    throw new HousekeeperError("bad-input", "--all-filter-status can only be used with --all-older-than");
+  }
+  if (!bulk && instanceIds.length === 0) {
+    throw new HousekeeperError(
+      "bad-input",
+      "one or more workflow instance ID arguments are required when not using purge all flags",
+    );
+  }
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+    throw new HousekeeperError(
+      "bad-input",
+      `--concurrency must be a whole number from 1 to 256, got "${flags.concurrency}"`,
+    );
+  }
+
+  if (!bulk && flags.mode === "sidecar" && !flags.dryRun) {
+    // By ID through the sidecar: exactly the Dapr CLI's behaviour (in order, stop at the first error).
+    const s = sidecarFlags(cmd);
+    const timeouts = sidecarTimeoutOptions();
+    const sidecar = new DualSidecarClient({
+      http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, appId: s.appId },
+      grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
+    });
+    try {
+      await purgeInstances(sidecar, instanceIds, { force: flags.force === true }, print);
+    } finally {
+      await sidecar.close();
+    }
+    return;
+  }
+  if (flags.force) throw new HousekeeperError("bad-input", "--force is only for purging by ID through the sidecar");
+
+  const now = new Date();
+  const statuses =
+    flags.allFilterStatus !== undefined
+      ? [parseRuntimeStatus(flags.allFilterStatus, "--all-filter-status")]
+      : DAPR_TERMINAL;
+  for (const status of statuses) {
+    if (!TERMINAL_STATUSES.has(status)) {
+      throw new HousekeeperError(
+        "bad-input",
+        `--all-filter-status ${status} is not a terminal status; a bulk purge never touches running instances (purge such an instance by ID with --force)`,
+      );
+    }
+  }
+  const olderThanMs =
+    flags.allOlderThan === undefined
+      ? 0
+      : now.getTime() - parseAgeThreshold(flags.allOlderThan, { now, flag: "--all-older-than" }).getTime();
+  if (olderThanMs < 0) {
+    throw new HousekeeperError(
+      "bad-input",
+      `--all-older-than ${flags.allOlderThan} is in the future, so it would select every terminal instance; use --all for that`,
+    );
+  }
+  const retention: RetentionOptions["retention"] = Object.fromEntries(
+    statuses.map((s) => [s, Math.max(0, olderThanMs)]),
+  );
+
+  if (cmd.opts<{ appId?: string }>().appId === undefined) {
+    throw new HousekeeperError("bad-input", "--app-id is required to read the instances from the state store");
+  }
+  const etcd = flags.mode === "direct" ? directEtcdFlags(cmd) : undefined;
+  const connection = connectionFlags(cmd);
+  if (!flags.dryRun) requireNamedStore(connection, "workflow purge (without --dry-run)");
+  const progress = new ProgressLine();
+  let sidecar: DualSidecarClient | undefined;
+  let scheduler: { close(): Promise<void> } | undefined;
+  try {
+    await withWorkflowStore(connection, async (store) => {
+      const ports: Parameters<typeof runRetentionPurge>[0] = { store };
+      if (flags.mode === "sidecar" && !flags.dryRun) {
+        const s = sidecarFlags(cmd);
+        const timeouts = sidecarTimeoutOptions();
+        sidecar = new DualSidecarClient({
+          http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, connections: Math.max(concurrency, 16) },
+          grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
+        });
+        ports.purger = sidecarPurger(sidecar);
+      }
+      if (etcd && !flags.dryRun) {
+        const opened = await openStoreFromFlags(etcd);
+        scheduler = opened;
+        ports.reminders = schedulerReminderCleaner(opened);
+      }
+      const onDecision = (d: PurgeDecision) => {
+        progress.clear();
+        if (d.action === "purge")
+          print.success(`Purged workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})${withChildren(d)}`);
+        else if (d.action === "would-purge")
+          print.info(`Would purge workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})`);
+        else if (d.action === "skip") process.stderr.write(`skipped ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
+        else if (d.action === "fail")
+          process.stderr.write(`failed to purge ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
+      };
+      let decided = 0;
+      const result = await runRetentionPurge(ports, {
+        retention,
+        ageFrom: flags.by,
+        mode: flags.mode,
+        dryRun: flags.dryRun === true,
+        concurrency,
+        now,
+        instanceIds: bulk ? undefined : instanceIds,
+        onDecision: (d) => {
+          decided++;
+          onDecision(d);
+          progress.show(`${decided} instance(s) handled…`);
+        },
+      });
+      progress.clear();
+      for (const u of result.unreadable)
+        process.stderr.write(`warning: skipped unreadable instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`);
+      const summary = flags.dryRun
+        ? `${result.matched} workflow instance(s) would be purged (scanned ${result.scanned})`
+        : `Purged ${result.purged} workflow instance(s)` +
+          `${result.childrenPurged ? ` and ${result.childrenPurged} child workflow(s) with them` : ""}` +
+          `${result.alreadyGone ? `, ${result.alreadyGone} already gone` : ""}` +
+          `${result.skippedCount ? `, ${result.skippedCount} skipped` : ""}` +
+          `${result.failedCount ? `, ${result.failedCount} failed` : ""} (scanned ${result.scanned})`;
+      print.info(summary);
+      if (result.failedCount > 0) {
+        throw new HousekeeperError(
+          "store-error",
+          `${result.failedCount} instance(s) could not be purged (listed above)`,
+        );
+      }
+      if (!bulk && result.skippedCount > 0) {
+        // Purging by ID asks for those instances: one left in place (not terminal) is a failure, as in sidecar mode.
+        throw new HousekeeperError(
+          "not-terminal",
+          `${result.skippedCount} of the ${instanceIds.length} instance(s) asked for ${flags.dryRun ? "would not be" : "were not"} purged (listed above)`,
+        );
+      }
+    });
+  } finally {
+    await sidecar?.close();
+    await scheduler?.close();
+  }
+}
+
+/**
+ * Direct mode deletes the instances' Scheduler reminders with their state, so it needs the Scheduler's etcd named (no
+ * default to fall back on). Dry runs too: a dry run that is accepted means the real run will be.
+ */
+function directEtcdFlags(cmd: Command): EtcdFlags {
+  const flags = optionalEtcdFlags(cmd);
+  if (flags === undefined) {
+    throw new HousekeeperError(
+      "bad-input",
+      `--mode direct needs --etcd-endpoints (or ${ETCD_ENDPOINTS_ENV}): it deletes the instances' Scheduler reminders with their state`,
+    );
+  }
+  return flags;
+}
