@@ -3,7 +3,8 @@
  *
  *   startSilentServer()  accepts TCP connections and never sends a byte;
  *   startFreezingProxy() forwards to a real server until freeze() is called, then holds every connection open and
- *                        forwards nothing either way (a server that stopped answering mid-run).
+ *                        forwards nothing either way (a server that stopped answering mid-run, as under SIGSTOP);
+ *                        cut() drops every connection at once; the bytes it forwarded tell a test how far a run got.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 
@@ -20,6 +21,12 @@ export interface FaultyPeer {
 export interface FreezingProxy extends FaultyPeer {
   /** From now on nothing is forwarded in either direction; connections stay open. */
   freeze(): void;
+  /** Destroys every open connection (both sides); new ones are still accepted and forwarded. */
+  cut(): void;
+  /** Bytes forwarded so far from the server to its clients. */
+  bytesFromServer(): number;
+  /** Holds every chunk this long before forwarding it (in order): a slow network, so a run lasts long enough. */
+  setLatency(ms: number): void;
 }
 
 const HOST = "127.0.0.1";
@@ -62,6 +69,8 @@ export async function startFreezingProxy(target: { host: string; port: number })
   const sockets = new Set<Socket>();
   let accepted = 0;
   let frozen = false;
+  let fromServer = 0;
+  let latencyMs = 0;
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on("error", () => {});
@@ -73,11 +82,23 @@ export async function startFreezingProxy(target: { host: string; port: number })
     const upstream = tcpConnect(target.port, target.host);
     track(upstream);
     const forward = (from: Socket, to: Socket) => {
-      from.on("data", (chunk) => {
-        if (!frozen) to.write(chunk);
+      from.on("data", (chunk: Buffer) => {
+        if (frozen) return;
+        const send = () => {
+          if (frozen) return;
+          if (from === upstream) fromServer += chunk.length;
+          to.write(chunk);
+        };
+        // Timers of equal delay fire in the order they were set: the stream stays in order.
+        if (latencyMs > 0) setTimeout(send, latencyMs);
+        else send();
       });
       from.on("close", () => {
-        if (!frozen) to.destroy();
+        const close = () => {
+          if (!frozen) to.destroy();
+        };
+        if (latencyMs > 0) setTimeout(close, latencyMs);
+        else close();
       });
     };
     forward(client, upstream);
@@ -88,6 +109,13 @@ export async function startFreezingProxy(target: { host: string; port: number })
     accepted: () => accepted,
     freeze: () => {
       frozen = true;
+    },
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    bytesFromServer: () => fromServer,
+    setLatency: (ms: number) => {
+      latencyMs = ms;
     },
   };
 }
