@@ -90,7 +90,10 @@ export async function instancesOf(backend: StateBackend, app: AppRef): Promise<M
     const parsed = parseWorkflowKey(app, key);
     if (!parsed) continue;
     let keys = byInstance.get(parsed.instanceId);
-    if (!keys) byInstance.set(parsed.instanceId, (keys = new Map()));
+    if (!keys) {
+      keys = new Map();
+      byInstance.set(parsed.instanceId, keys);
+    }
     keys.set(key, value);
   }
   return byInstance;
