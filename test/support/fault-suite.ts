@@ -174,17 +174,23 @@ export interface TimedRun extends CliRun {
   ms: number;
 }
 
-/** The real CLI, timed; `fault` runs once the child has started (it decides when "mid-run" is, and acts). */
+/**
+ * The real CLI, timed; `fault` runs once the child has started (it decides when "mid-run" is, and acts). A run that
+ * ends before the fault happened is returned as it is (the caller's assertions then fail on its success).
+ */
 export async function runWithFault(args: string[], fault: () => Promise<void>): Promise<TimedRun> {
   const started = Date.now();
   const running = runHousekeeper(args);
   let finished = false;
-  void running.then(() => {
+  const done = running.then(() => {
     finished = true;
   });
-  await fault().catch((error: unknown) => {
-    if (!finished) throw error;
-  });
+  await Promise.race([
+    fault().catch((error: unknown) => {
+      if (!finished) throw error;
+    }),
+    done,
+  ]);
   const run = await running;
   return { ...run, ms: Date.now() - started };
 }

@@ -25,6 +25,8 @@ export interface FreezingProxy extends FaultyPeer {
   cut(): void;
   /** Bytes forwarded so far from the server to its clients. */
   bytesFromServer(): number;
+  /** Resolves as soon as the server has sent more than `bytes` (checked as each chunk passes). */
+  afterBytesFromServer(bytes: number): Promise<void>;
   /** Holds every chunk this long before forwarding it (in order): a slow network, so a run lasts long enough. */
   setLatency(ms: number): void;
 }
@@ -71,6 +73,7 @@ export async function startFreezingProxy(target: { host: string; port: number })
   let frozen = false;
   let fromServer = 0;
   let latencyMs = 0;
+  const waiters: Array<{ bytes: number; resolve: () => void }> = [];
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on("error", () => {});
@@ -88,6 +91,10 @@ export async function startFreezingProxy(target: { host: string; port: number })
           if (frozen) return;
           if (from === upstream) fromServer += chunk.length;
           to.write(chunk);
+          for (const waiter of waiters.filter((w) => fromServer > w.bytes)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve();
+          }
         };
         // Timers of equal delay fire in the order they were set: the stream stays in order.
         if (latencyMs > 0) setTimeout(send, latencyMs);
@@ -114,6 +121,11 @@ export async function startFreezingProxy(target: { host: string; port: number })
       for (const socket of sockets) socket.destroy();
     },
     bytesFromServer: () => fromServer,
+    afterBytesFromServer: (bytes: number) =>
+      new Promise<void>((resolve) => {
+        if (fromServer > bytes) resolve();
+        else waiters.push({ bytes, resolve });
+      }),
     setLatency: (ms: number) => {
       latencyMs = ms;
     },
