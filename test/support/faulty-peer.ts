@@ -25,8 +25,12 @@ export interface FreezingProxy extends FaultyPeer {
   cut(): void;
   /** Bytes forwarded so far from the server to its clients. */
   bytesFromServer(): number;
+  /** Bytes forwarded so far from the clients to the server. */
+  bytesFromClients(): number;
   /** Resolves as soon as the server has sent more than `bytes` (checked as each chunk passes). */
   afterBytesFromServer(bytes: number): Promise<void>;
+  /** Resolves as soon as the clients have sent more than `bytes` (e.g. mid-upload). */
+  afterBytesFromClients(bytes: number): Promise<void>;
   /** Holds every chunk this long before forwarding it (in order): a slow network, so a run lasts long enough. */
   setLatency(ms: number): void;
 }
@@ -72,8 +76,14 @@ export async function startFreezingProxy(target: { host: string; port: number })
   let accepted = 0;
   let frozen = false;
   let fromServer = 0;
+  let fromClients = 0;
   let latencyMs = 0;
-  const waiters: Array<{ bytes: number; resolve: () => void }> = [];
+  const waiters: Array<{ fromServer: boolean; bytes: number; resolve: () => void }> = [];
+  const wait = (fromServerSide: boolean, bytes: number) =>
+    new Promise<void>((resolve) => {
+      if ((fromServerSide ? fromServer : fromClients) > bytes) resolve();
+      else waiters.push({ fromServer: fromServerSide, bytes, resolve });
+    });
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on("error", () => {});
@@ -90,8 +100,9 @@ export async function startFreezingProxy(target: { host: string; port: number })
         const send = () => {
           if (frozen) return;
           if (from === upstream) fromServer += chunk.length;
+          else fromClients += chunk.length;
           to.write(chunk);
-          for (const waiter of waiters.filter((w) => fromServer > w.bytes)) {
+          for (const waiter of waiters.filter((w) => (w.fromServer ? fromServer : fromClients) > w.bytes)) {
             waiters.splice(waiters.indexOf(waiter), 1);
             waiter.resolve();
           }
@@ -121,11 +132,9 @@ export async function startFreezingProxy(target: { host: string; port: number })
       for (const socket of sockets) socket.destroy();
     },
     bytesFromServer: () => fromServer,
-    afterBytesFromServer: (bytes: number) =>
-      new Promise<void>((resolve) => {
-        if (fromServer > bytes) resolve();
-        else waiters.push({ bytes, resolve });
-      }),
+    bytesFromClients: () => fromClients,
+    afterBytesFromServer: (bytes: number) => wait(true, bytes),
+    afterBytesFromClients: (bytes: number) => wait(false, bytes),
     setLatency: (ms: number) => {
       latencyMs = ms;
     },
