@@ -1,4 +1,7 @@
-/** The fault-injection suite (store-faults.ts) against a MariaDB server of its own. */
+/**
+ * The fault-injection suite (store-faults.ts) against a MariaDB server of its own, durable (each commit flushed) so
+ * that what was committed before the kill -9 is still there after it.
+ */
 import { afterAll, describe } from "vitest";
 import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
 import { createMysqlDatabase, type MysqlServer, startMariadb, uniqueDatabaseName } from "../support/servers.ts";
@@ -11,7 +14,7 @@ afterAll(async () => {
 
 describe("MariaDB faults", () => {
   defineStoreFaults(async () => {
-    server = await startMariadb();
+    server = await startMariadb({ durable: true });
     const s = server;
     const info = await createMysqlDatabase(s, uniqueDatabaseName("faults"));
     const credentials = { user: info.user, password: info.password };

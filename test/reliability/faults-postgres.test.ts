@@ -12,7 +12,7 @@ afterAll(async () => {
 
 describe("PostgreSQL faults", () => {
   defineStoreFaults(async () => {
-    server = await startPostgres();
+    server = await startPostgres({ durable: true });
     const url = new URL(await createPostgresDatabase(server.url, uniqueDatabaseName("faults")));
     const admin = new pg.Client({ connectionString: url.toString() });
     await admin.connect();

@@ -446,8 +446,11 @@ function traversableByOthers(dir: string): boolean {
   }
 }
 
-/** Starts a PostgreSQL server (highest installed version) as the `postgres` OS user when running as root. */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Starts a PostgreSQL server (highest installed version) as the `postgres` OS user when running as root. Commits are
+ * acknowledged before their WAL is written (fast; a kill -9 may lose the last of them) unless `durable`.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PostgresServer> {
   const { binDir, version } = findPostgresBinDir();
   let owner: { uid: number; gid: number } | undefined;
   if (isRoot()) {
@@ -503,7 +506,8 @@ export async function startPostgres(): Promise<PostgresServer> {
             "-c",
             "fsync=off",
             "-c",
-            "synchronous_commit=off",
+            // Durable: a commit's WAL is written before it is acknowledged, so it survives a kill -9 (fault tests).
+            `synchronous_commit=${options.durable ? "on" : "off"}`,
             "-c",
             "full_page_writes=off",
             "-c",
@@ -607,9 +611,10 @@ export function parseMysqlUrl(url: string): MysqlConnectionInfo {
 }
 
 /**
- * Starts MariaDB (mariadbd) with user `dapr` (ALL PRIVILEGES, password auth) reachable over TCP on 127.0.0.1.
+ * Starts MariaDB (mariadbd) with user `dapr` (ALL PRIVILEGES, password auth) reachable over TCP on 127.0.0.1. Fast and
+ * not crash-safe (a kill -9 loses the last second of commits) unless `durable`.
  */
-export async function startMariadb(): Promise<MysqlServer> {
+export async function startMariadb(options: { durable?: boolean } = {}): Promise<MysqlServer> {
   const server = findExecutable(["mariadbd", "mysqld"]);
   const installDb = findExecutable(["mariadb-install-db", "mysql_install_db"]);
   if (!server || !installDb) throw new MissingBinaryError("MariaDB (mariadbd / mariadb-install-db)", "mariadb-server");
@@ -670,7 +675,8 @@ export async function startMariadb(): Promise<MysqlServer> {
             "--skip-log-bin",
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=32M",
-            "--innodb-flush-log-at-trx-commit=0",
+            // Durable: a commit is on disk before it is acknowledged, so it survives a kill -9 (fault tests).
+            `--innodb-flush-log-at-trx-commit=${options.durable ? 1 : 0}`,
             "--innodb-doublewrite=0",
             "--innodb-use-native-aio=0",
             "--max-connections=200",
