@@ -39,6 +39,12 @@ export interface EntryPage {
   unreadable?: Array<{ key: string; reason: string }>;
 }
 
+export interface ReadResult {
+  values: Map<string, Uint8Array>;
+  /** Keys present in the store whose value cannot be read, with the reason. */
+  unreadable: Map<string, string>;
+}
+
 export type StoreKind = "postgresql" | "mysql" | "redis" | "mongodb" | "sqlserver" | "sqlite";
 
 export interface StateBackend {
@@ -56,6 +62,11 @@ export interface StateBackend {
   scanEntries?(request: ScanEntriesRequest): Promise<EntryPage>;
   /** Reads many keys in one round trip where the store allows; missing keys are absent from the map. */
   getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /**
+   * Optional: getMany that also names the keys that exist but cannot be read as Dapr state (a Redis key that is not
+   * a hash), with the reason; getMany leaves them out as if absent. Stores where that cannot happen omit it.
+   */
+  getManyReporting?(keys: readonly string[]): Promise<ReadResult>;
   /** Upserts all entries in one transaction, in Dapr's physical encoding for this store. */
   setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void>;
   /** Deletes the keys in one transaction; returns how many existed. */

@@ -12,7 +12,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type { GuardedDeletion, GuardedGroup, KeyPage, ReadResult, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
 
 export interface RedisBackendOptions {
@@ -155,8 +155,16 @@ export class RedisStateBackend implements StateBackend {
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const { values, unreadable } = await this.getManyReporting(keys);
+    for (const [key, reason] of unreadable) this.onUnreadable?.(key, reason);
+    return values;
+  }
+
+  /** getMany, naming the keys that exist but are not a Dapr state hash (WRONGTYPE) instead of failing the read. */
+  async getManyReporting(keys: readonly string[]): Promise<ReadResult> {
     const unique = [...new Set(keys)];
     const values = new Map<string, Uint8Array>();
+    const unreadable = new Map<string, string>();
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK);
       const pipeline = this.client.pipeline();
@@ -167,7 +175,7 @@ export class RedisStateBackend implements StateBackend {
         const [error, value] = results[n] ?? [new Error("missing pipeline reply"), null];
         if (error) {
           if (isWrongType(error)) {
-            this.onUnreadable?.(key, `not a Dapr state hash: ${error.message}`);
+            unreadable.set(key, `not a Dapr state hash: ${error.message}`);
             return;
           }
           throw this.storeError(`HGET ${key}`, error);
@@ -176,7 +184,7 @@ export class RedisStateBackend implements StateBackend {
         if (Buffer.isBuffer(value)) values.set(key, value);
       });
     }
-    return values;
+    return { values, unreadable };
   }
 
   /**

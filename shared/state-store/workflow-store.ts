@@ -21,6 +21,13 @@ import {
   splitInstanceKey,
   workflowKeyPrefix,
 } from "./keys.ts";
+import {
+  historyKeyPastCount,
+  historyPastCountReason,
+  keyPastHistory,
+  readReporting,
+  storedCountsProblem,
+} from "./stored-counts.ts";
 
 export interface InstanceSummary {
   namespace: string;
@@ -259,6 +266,12 @@ export class WorkflowStateStore {
       try {
         const metadataBytes = group.rows.get(metaKey)!;
         const metadata = decodeBoundedMetadata(metadataBytes);
+        const prefix = instanceKeyPrefix(this.app, id);
+        const past = historyKeyPastCount(prefix, metadata.historyLength, group.rows.keys());
+        if (past) {
+          unreadable.push({ instanceId: id, key: past, reason: historyPastCountReason(metadata.historyLength) });
+          continue;
+        }
         instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, "summary"));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : metaKey;
@@ -286,11 +299,16 @@ export class WorkflowStateStore {
   ): Promise<Map<string, InstanceRecord | undefined | UnreadableInstanceError>> {
     const out = new Map<string, InstanceRecord | undefined | UnreadableInstanceError>();
     const metaKeys = instanceIds.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
-    const metaValues = await this.backend.getMany(metaKeys);
+    const { values: metaValues, unreadable: badMeta } = await readReporting(this.backend, metaKeys);
     const found: Array<{ id: string; metadata: WorkflowStateMetadata; metadataBytes: Uint8Array }> = [];
     const keys: string[] = [];
     for (const [i, id] of instanceIds.entries()) {
       const bytes = metaValues.get(metaKeys[i]!);
+      const bad = badMeta.get(metaKeys[i]!);
+      if (bad !== undefined) {
+        out.set(id, new UnreadableInstanceError(metaKeys[i]!, bad));
+        continue;
+      }
       if (!bytes) {
         out.set(id, undefined);
         continue;
@@ -302,14 +320,23 @@ export class WorkflowStateStore {
           ...eventKeys(prefix, "history", metadata.historyLength),
           ...eventKeys(prefix, "inbox", metadata.inboxLength),
           prefix + CUSTOM_STATUS_KEY,
+          keyPastHistory(prefix, metadata.historyLength),
         );
         found.push({ id, metadata, metadataBytes: bytes });
       } catch (error) {
         out.set(id, new UnreadableInstanceError(metaKeys[i]!, errorMessage(error)));
       }
     }
-    const values = keys.length > 0 ? await this.backend.getMany(keys) : new Map<string, Uint8Array>();
+    const { values, unreadable: badValues } =
+      keys.length > 0
+        ? await readReporting(this.backend, keys)
+        : { values: new Map<string, Uint8Array>(), unreadable: new Map<string, string>() };
     for (const { id, metadata, metadataBytes } of found) {
+      const problem = storedCountsProblem(instanceKeyPrefix(this.app, id), metadata, values, badValues);
+      if (problem) {
+        out.set(id, new UnreadableInstanceError(problem.key, problem.reason));
+        continue;
+      }
       try {
         out.set(id, this.buildRecord(id, metadata, metadataBytes, values, "whole"));
       } catch (error) {
@@ -360,19 +387,28 @@ export class WorkflowStateStore {
     const unreadable: UnreadableInstance[] = [];
     if (ids.length === 0) return { instances, unreadable };
     const metaKeys = ids.map((id) => instanceKeyPrefix(this.app, id) + METADATA_KEY);
-    const metaValues = await this.backend.getMany(metaKeys);
+    const { values: metaValues, unreadable: badMeta } = await readReporting(this.backend, metaKeys);
 
     const decoded: Array<{ id: string; metadata: WorkflowStateMetadata; metadataBytes: Uint8Array }> = [];
     const valueKeys: string[] = [];
     for (const [i, id] of ids.entries()) {
       const key = metaKeys[i]!;
       const bytes = metaValues.get(key);
+      const bad = badMeta.get(key);
+      if (bad !== undefined) {
+        unreadable.push({ instanceId: id, key, reason: bad });
+        continue;
+      }
       if (!bytes) continue; // purged between the scan and the read: it no longer exists
       try {
         const metadata = decodeBoundedMetadata(bytes);
         decoded.push({ id, metadata, metadataBytes: bytes });
         const prefix = instanceKeyPrefix(this.app, id);
-        valueKeys.push(...eventKeys(prefix, "history", metadata.historyLength), prefix + CUSTOM_STATUS_KEY);
+        valueKeys.push(
+          ...eventKeys(prefix, "history", metadata.historyLength),
+          prefix + CUSTOM_STATUS_KEY,
+          keyPastHistory(prefix, metadata.historyLength),
+        );
         // A PENDING instance keeps its ExecutionStarted in the inbox: read it for the workflow name.
         if (metadata.historyLength === 0 && metadata.inboxLength > 0)
           valueKeys.push(multiEntryKeyOf(prefix, "inbox", 0));
@@ -380,8 +416,13 @@ export class WorkflowStateStore {
         unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
       }
     }
-    const values = await this.backend.getMany(valueKeys);
+    const { values, unreadable: badValues } = await readReporting(this.backend, valueKeys);
     for (const { id, metadata, metadataBytes } of decoded) {
+      const problem = storedCountsProblem(instanceKeyPrefix(this.app, id), metadata, values, badValues);
+      if (problem) {
+        unreadable.push({ instanceId: id, ...problem });
+        continue;
+      }
       try {
         instances.push(this.buildRecord(id, metadata, metadataBytes, values, "summary"));
       } catch (error) {

@@ -4,9 +4,12 @@
  *   - a metadata row that claims an absurd number of entries (2,147,483,647 history events once ran listing out of
  *     memory; 1,000,000 overflowed the stack);
  *   - a history that finished without having started (was listed as PENDING);
- *   - an instance ID containing `||` (was neither listed nor reported).
+ *   - an instance ID containing `||` (was neither listed nor reported);
+ *   - metadata counting fewer history events than are stored (a FAILED instance was listed as RUNNING);
+ *   - a Redis metadata key that is not a hash (it vanished from listings and purges).
  */
 import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -15,9 +18,11 @@ import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
 import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
+import { openRedisBackend } from "../../shared/state-store/redis.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
+import { runHousekeeper } from "../support/cli.ts";
 import { createMysqlDatabase, uniqueDatabaseName } from "../support/servers.ts";
 import { createPostgresStateDatabase, storeFactories } from "../support/stores.ts";
 
@@ -159,3 +164,88 @@ describe("MariaDB rows that are not Dapr's encoding", () => {
     }
   });
 });
+
+for (const factory of storeFactories(1)) {
+  describe(`metadata counting fewer history events than are stored, on ${factory.name}`, () => {
+    it("is reported unreadable by key with the reason, never listed with the status its first events give", async () => {
+      const backend = await factory.open();
+      try {
+        const app = { appId: `short-${randomUUID().slice(0, 6)}`, namespace: "default" };
+        const old = new Date(Date.now() - 60 * DAY);
+        await writeInstances(backend, app, [
+          { instanceId: "ok-1", scenario: "completed", createdAt: old },
+          { instanceId: "short-1", scenario: "failed", createdAt: old },
+        ]);
+        // The count loses its last two events (the failure among them): read by it, short-1 would be RUNNING.
+        const prefix = instanceKeyPrefix(app, "short-1");
+        const meta = decodeMetadata((await backend.getMany([`${prefix}metadata`])).get(`${prefix}metadata`)!);
+        const shortened = meta.historyLength - 2;
+        await backend.setMany([[`${prefix}metadata`, encodeMetadata({ ...meta, historyLength: shortened })]]);
+        const pastKey = `${prefix}history-${String(shortened).padStart(6, "0")}`;
+        const reason = `metadata counts ${shortened} history events but more are stored: the count is wrong, so its status cannot be told`;
+
+        const store = new WorkflowStateStore(backend, app);
+        const listed: string[] = [];
+        const unreadable: string[] = [];
+        for await (const page of store.listInstances()) {
+          listed.push(...page.instances.map((i) => `${i.instanceId} ${i.runtimeStatus}`));
+          unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}: ${u.reason}`));
+        }
+        expect(listed).toEqual(["ok-1 COMPLETED"]);
+        expect(unreadable).toEqual([`short-1 ${pastKey}: ${reason}`]);
+        await expect(store.readInstance("short-1")).rejects.toThrow(reason);
+        const result = await runRetentionPurge({ store }, { retention: { FAILED: 30 * DAY }, mode: "direct" });
+        expect(result.purged).toBe(0);
+        expect(result.unreadable.map((u) => u.instanceID)).toEqual(["short-1"]);
+        expect((await backend.getMany([`${prefix}metadata`, pastKey])).size).toBe(2);
+      } finally {
+        await backend.close();
+      }
+    });
+  });
+}
+
+describe("a Redis metadata key of the wrong type", () => {
+  it("is reported unreadable by key (WRONGTYPE), never dropped from the listing, the purge or the CLI", async () => {
+    // Shared with other files, never flushed: this app's keys are its own.
+    const url = `${inject("redisUrl")}/5`;
+    const admin = new Redis(url);
+    const backend = await openRedisBackend({ url });
+    try {
+      const app = { appId: `wrongtype-${randomUUID().slice(0, 6)}`, namespace: "default" };
+      const old = new Date(Date.now() - 60 * DAY);
+      await writeInstances(backend, app, [
+        { instanceId: "ok-1", scenario: "completed", createdAt: old },
+        { instanceId: "list-1", scenario: "completed", createdAt: old },
+      ]);
+      const metaKey = `${instanceKeyPrefix(app, "list-1")}metadata`;
+      await admin.del(metaKey);
+      await admin.rpush(metaKey, "not", "a", "hash");
+
+      const store = new WorkflowStateStore(backend, app);
+      const listed: string[] = [];
+      const unreadable: string[] = [];
+      for await (const page of store.listInstances()) {
+        listed.push(...page.instances.map((i) => i.instanceId));
+        unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}: ${u.reason}`));
+      }
+      expect(listed).toEqual(["ok-1"]);
+      expect(unreadable).toEqual([`list-1 ${metaKey}: not a Dapr state hash: ${wrongType}`]);
+      await expect(store.readInstance("list-1")).rejects.toThrow(/not a Dapr state hash: WRONGTYPE/);
+      const result = await runRetentionPurge({ store }, { retention: { COMPLETED: 30 * DAY }, mode: "direct" });
+      expect(result.purged).toBe(1);
+      expect(result.unreadable.map((u) => `${u.instanceID} ${u.key}`)).toEqual([`list-1 ${metaKey}`]);
+      expect(await admin.type(metaKey)).toBe("list");
+
+      const run = await runHousekeeper(["workflow", "list", "-a", app.appId, "-c", url, "-o", "json"]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`list-1`);
+      expect(run.stderr).toContain(metaKey);
+    } finally {
+      admin.disconnect();
+      await backend.close();
+    }
+  });
+});
+
+const wrongType = "WRONGTYPE Operation against a key holding the wrong kind of value";

@@ -26,7 +26,8 @@ export function runHousekeeper(args: readonly string[], env: Record<string, stri
     execFile(
       process.execPath,
       ["bin/housekeeper.mjs", ...args],
-      { cwd: ROOT, env: childEnv, timeout: 60_000 },
+      // Output of large listings runs to megabytes (execFile stops at 1 MB by default).
+      { cwd: ROOT, env: childEnv, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 },
       (error, stdout, stderr) => {
         done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
       },

@@ -36,7 +36,22 @@ export interface StartedServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The one server process a helper started, for fault tests (kill -9 mid-run, then start it again on the same port
+ * and data). Signals go to that PID only, never to a process found by name.
+ */
+export interface ProcessControl {
+  /** The PID of the server process running now (undefined before it was spawned). */
+  pid(): number | undefined;
+  /** Sends `signal` to that PID and, for a fatal one, waits until the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Starts the server again on the same port, arguments and data dir (after kill), and waits until it answers. */
+  restart(): Promise<void>;
+}
+
 export interface PostgresServer extends StartedServer {
+  /** Kill -9 and restart, for fault tests. */
+  control: ProcessControl;
   /** e.g. postgres://postgres@127.0.0.1:PORT/postgres (trust auth, no password). */
   url: string;
   host: string;
@@ -59,10 +74,14 @@ export interface MysqlConnectionInfo {
 }
 
 export interface MysqlServer extends MysqlConnectionInfo, StartedServer {
+  /** Kill -9 and restart, for fault tests. */
+  control: ProcessControl;
   version: string;
 }
 
 export interface RedisServer extends StartedServer {
+  /** Kill -9 and restart, for fault tests. */
+  control: ProcessControl;
   /** redis://127.0.0.1:PORT */
   url: string;
   host: string;
@@ -70,6 +89,8 @@ export interface RedisServer extends StartedServer {
 }
 
 export interface EtcdServer extends StartedServer {
+  /** Kill -9 and restart, for fault tests. */
+  control: ProcessControl;
   /** 127.0.0.1:PORT (the form Dapr's etcd component takes in `endpoints`). */
   endpoint: string;
   /** http://127.0.0.1:PORT */
@@ -271,6 +292,51 @@ function makeStopper(dir: string, shutdownSignal: NodeJS.Signals): Stopper {
 }
 
 /**
+ * Spawns the server with `spawnServer`, hands it to the stopper and waits until `probe` answers; returns the control
+ * that can kill it and start it again the same way. A restart right after a kill -9 may find the old process's
+ * leftovers still in use (PostgreSQL's backends outlive their postmaster for a moment and keep its shared memory):
+ * a start that exits early is tried again until START_DEADLINE_MS.
+ */
+async function launchControlled(
+  name: string,
+  stopper: Stopper,
+  logFile: string,
+  spawnServer: () => ManagedProcess,
+  probe: () => Promise<void>,
+): Promise<ProcessControl> {
+  let proc: ManagedProcess | undefined;
+  const start = async () => {
+    proc = spawnServer();
+    stopper.attach(proc);
+    await waitUntilReady(name, proc, logFile, probe);
+  };
+  await start();
+  const kill = async (signal: NodeJS.Signals) => {
+    const current = proc;
+    if (!current || current.hasExited()) return;
+    current.child.kill(signal);
+    if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGQUIT") await current.exited;
+  };
+  return {
+    pid: () => proc?.child.pid,
+    kill,
+    async restart() {
+      await kill("SIGKILL");
+      const deadline = Date.now() + START_DEADLINE_MS;
+      for (;;) {
+        try {
+          await start();
+          return;
+        } catch (error) {
+          if (Date.now() > deadline || !proc?.hasExited()) throw error;
+          await sleep(500);
+        }
+      }
+    },
+  };
+}
+
+/**
  * Polls `probe` until it succeeds, the process dies, or the deadline passes. On failure throws an error carrying the
  * last lines of the server log.
  */
@@ -380,8 +446,11 @@ function traversableByOthers(dir: string): boolean {
   }
 }
 
-/** Starts a PostgreSQL server (highest installed version) as the `postgres` OS user when running as root. */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Starts a PostgreSQL server (highest installed version) as the `postgres` OS user when running as root. Commits are
+ * acknowledged before their WAL is written (fast; a kill -9 may lose the last of them) unless `durable`.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PostgresServer> {
   const { binDir, version } = findPostgresBinDir();
   let owner: { uid: number; gid: number } | undefined;
   if (isRoot()) {
@@ -422,36 +491,37 @@ export async function startPostgres(): Promise<PostgresServer> {
         { uid: owner?.uid, gid: owner?.gid, cwd: dir },
       );
       const port = await freePort();
-      const proc = launch(
-        join(binDir, "postgres"),
-        [
-          "-D",
-          dataDir,
-          "-p",
-          String(port),
-          "-c",
-          `listen_addresses=${HOST}`,
-          "-c",
-          `unix_socket_directories=${dir}`,
-          "-c",
-          "fsync=off",
-          "-c",
-          "synchronous_commit=off",
-          "-c",
-          "full_page_writes=off",
-          "-c",
-          "max_connections=200",
-          "-c",
-          "shared_buffers=64MB",
-          "-c",
-          "logging_collector=off",
-        ],
-        logFile,
-        { uid: owner?.uid, gid: owner?.gid, cwd: dir },
-      );
-      stopper.attach(proc);
+      const spawnServer = () =>
+        launch(
+          join(binDir, "postgres"),
+          [
+            "-D",
+            dataDir,
+            "-p",
+            String(port),
+            "-c",
+            `listen_addresses=${HOST}`,
+            "-c",
+            `unix_socket_directories=${dir}`,
+            "-c",
+            "fsync=off",
+            "-c",
+            // Durable: a commit's WAL is written before it is acknowledged, so it survives a kill -9 (fault tests).
+            `synchronous_commit=${options.durable ? "on" : "off"}`,
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=64MB",
+            "-c",
+            "logging_collector=off",
+          ],
+          logFile,
+          { uid: owner?.uid, gid: owner?.gid, cwd: dir },
+        );
       const url = `postgres://postgres@${HOST}:${port}/postgres`;
-      await waitUntilReady(`PostgreSQL ${version}`, proc, logFile, async () => {
+      const control = await launchControlled(`PostgreSQL ${version}`, stopper, logFile, spawnServer, async () => {
         const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
         try {
           await client.connect();
@@ -460,7 +530,7 @@ export async function startPostgres(): Promise<PostgresServer> {
           await client.end().catch(() => {});
         }
       });
-      return { url, host: HOST, port, version, stop: () => stopper.stop() };
+      return { url, host: HOST, port, version, control, stop: () => stopper.stop() };
     },
     () => stopper.stop(),
   );
@@ -541,9 +611,10 @@ export function parseMysqlUrl(url: string): MysqlConnectionInfo {
 }
 
 /**
- * Starts MariaDB (mariadbd) with user `dapr` (ALL PRIVILEGES, password auth) reachable over TCP on 127.0.0.1.
+ * Starts MariaDB (mariadbd) with user `dapr` (ALL PRIVILEGES, password auth) reachable over TCP on 127.0.0.1. Fast and
+ * not crash-safe (a kill -9 loses the last second of commits) unless `durable`.
  */
-export async function startMariadb(): Promise<MysqlServer> {
+export async function startMariadb(options: { durable?: boolean } = {}): Promise<MysqlServer> {
   const server = findExecutable(["mariadbd", "mysqld"]);
   const installDb = findExecutable(["mariadb-install-db", "mysql_install_db"]);
   if (!server || !installDb) throw new MissingBinaryError("MariaDB (mariadbd / mariadb-install-db)", "mariadb-server");
@@ -586,37 +657,38 @@ export async function startMariadb(): Promise<MysqlServer> {
       );
       const port = await freePort();
       const socket = join(dir, "mysqld.sock");
-      const proc = launch(
-        server,
-        [
-          "--no-defaults",
-          `--datadir=${dataDir}`,
-          `--tmpdir=${tmp}`,
-          `--socket=${socket}`,
-          `--pid-file=${join(dir, "mysqld.pid")}`,
-          `--log-error=${logFile}`,
-          `--bind-address=${HOST}`,
-          `--port=${port}`,
-          ...userArgs,
-          `--init-file=${initFile}`,
-          "--skip-name-resolve",
-          "--skip-log-bin",
-          "--innodb-buffer-pool-size=64M",
-          "--innodb-log-file-size=32M",
-          "--innodb-flush-log-at-trx-commit=0",
-          "--innodb-doublewrite=0",
-          "--innodb-use-native-aio=0",
-          "--max-connections=200",
-          "--character-set-server=utf8mb4",
-          "--collation-server=utf8mb4_unicode_ci",
-        ],
-        logFile,
-        { cwd: dir },
-      );
-      stopper.attach(proc);
+      const spawnServer = () =>
+        launch(
+          server,
+          [
+            "--no-defaults",
+            `--datadir=${dataDir}`,
+            `--tmpdir=${tmp}`,
+            `--socket=${socket}`,
+            `--pid-file=${join(dir, "mysqld.pid")}`,
+            `--log-error=${logFile}`,
+            `--bind-address=${HOST}`,
+            `--port=${port}`,
+            ...userArgs,
+            `--init-file=${initFile}`,
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=32M",
+            // Durable: a commit is on disk before it is acknowledged, so it survives a kill -9 (fault tests).
+            `--innodb-flush-log-at-trx-commit=${options.durable ? 1 : 0}`,
+            "--innodb-doublewrite=0",
+            "--innodb-use-native-aio=0",
+            "--max-connections=200",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+          ],
+          logFile,
+          { cwd: dir },
+        );
       const info = mysqlConnectionInfo({ host: HOST, port, user: MYSQL_USER, password: MYSQL_PASSWORD });
       let version = "";
-      await waitUntilReady("MariaDB", proc, logFile, async () => {
+      const control = await launchControlled("MariaDB", stopper, logFile, spawnServer, async () => {
         const conn = await mysql.createConnection({
           host: HOST,
           port,
@@ -631,7 +703,7 @@ export async function startMariadb(): Promise<MysqlServer> {
           await conn.end().catch(() => {});
         }
       });
-      return { ...info, version, stop: () => stopper.stop() };
+      return { ...info, version, control, stop: () => stopper.stop() };
     },
     () => stopper.stop(),
   );
@@ -661,8 +733,12 @@ export async function createMysqlDatabase(info: MysqlConnectionInfo, name: strin
 // ---------------------------------------------------------------------------------------------------------------
 // Redis
 
-/** Starts redis-server with no persistence. */
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * Starts redis-server, with no persistence unless `durable` (an append-only file synced on every write, so that the
+ * data outlives a kill -9 and a restart).
+ */
+export async function startRedis(options: { durable?: boolean } = {}): Promise<RedisServer> {
+  const persistence = options.durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   const binary = findExecutable(["redis-server"]);
   if (!binary) throw new MissingBinaryError("redis-server", "redis-server");
   const dir = await mkdtemp(join(tmpdir(), "housekeeper-redis-"));
@@ -671,15 +747,15 @@ export async function startRedis(): Promise<RedisServer> {
     async () => {
       const logFile = join(dir, "redis.log");
       const port = await freePort();
-      const proc = launch(
-        binary,
-        ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"],
-        logFile,
-        { cwd: dir },
-      );
-      stopper.attach(proc);
+      const spawnServer = () =>
+        launch(
+          binary,
+          ["--port", String(port), "--bind", HOST, "--save", "", ...persistence, "--dir", dir, "--daemonize", "no"],
+          logFile,
+          { cwd: dir },
+        );
       const url = `redis://${HOST}:${port}`;
-      await waitUntilReady("redis-server", proc, logFile, async () => {
+      const control = await launchControlled("redis-server", stopper, logFile, spawnServer, async () => {
         const client = new Redis(url, {
           lazyConnect: true,
           maxRetriesPerRequest: 0,
@@ -695,7 +771,7 @@ export async function startRedis(): Promise<RedisServer> {
           client.disconnect();
         }
       });
-      return { url, host: HOST, port, stop: () => stopper.stop() };
+      return { url, host: HOST, port, control, stop: () => stopper.stop() };
     },
     () => stopper.stop(),
   );
@@ -717,39 +793,39 @@ export async function startEtcd(): Promise<EtcdServer> {
       const peerPort = await freePort();
       const clientUrl = `http://${HOST}:${port}`;
       const peerUrl = `http://${HOST}:${peerPort}`;
-      const proc = launch(
-        binary,
-        [
-          "--name",
-          "default",
-          "--data-dir",
-          join(dir, "data"),
-          "--listen-client-urls",
-          clientUrl,
-          "--advertise-client-urls",
-          clientUrl,
-          "--listen-peer-urls",
-          peerUrl,
-          "--initial-advertise-peer-urls",
-          peerUrl,
-          "--initial-cluster",
-          `default=${peerUrl}`,
-          "--initial-cluster-state",
-          "new",
-          "--initial-cluster-token",
-          `housekeeper-test-${port}`,
-        ],
-        logFile,
-        // etcd reads ETCD_* env vars as flags; don't let the caller's environment leak in.
-        { cwd: dir, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ETCD_"))) },
-      );
-      stopper.attach(proc);
-      await waitUntilReady("etcd", proc, logFile, async () => {
+      const spawnServer = () =>
+        launch(
+          binary,
+          [
+            "--name",
+            "default",
+            "--data-dir",
+            join(dir, "data"),
+            "--listen-client-urls",
+            clientUrl,
+            "--advertise-client-urls",
+            clientUrl,
+            "--listen-peer-urls",
+            peerUrl,
+            "--initial-advertise-peer-urls",
+            peerUrl,
+            "--initial-cluster",
+            `default=${peerUrl}`,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            `housekeeper-test-${port}`,
+          ],
+          logFile,
+          // etcd reads ETCD_* env vars as flags; don't let the caller's environment leak in.
+          { cwd: dir, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ETCD_"))) },
+        );
+      const control = await launchControlled("etcd", stopper, logFile, spawnServer, async () => {
         const response = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(2_000) });
         const body = (await response.json()) as { health?: unknown };
         if (body.health !== "true" && body.health !== true) throw new Error(`etcd /health: ${JSON.stringify(body)}`);
       });
-      return { endpoint: `${HOST}:${port}`, url: clientUrl, host: HOST, port, stop: () => stopper.stop() };
+      return { endpoint: `${HOST}:${port}`, url: clientUrl, host: HOST, port, control, stop: () => stopper.stop() };
     },
     () => stopper.stop(),
   );

@@ -26,8 +26,8 @@
  *    pkg/api/http/middlewares.go) — not JSON. gRPC: UNAUTHENTICATED "Unauthorized" (pkg/api/grpc/auth.go).
  *
  * Fault injection: failNext() (HTTP) and failNextGrpc() queue faults for the next requests (a status with optional
- * Retry-After, answered before or after the request was processed; a connection reset; a hang; a delay), and
- * `latencyMs` delays every request.
+ * Retry-After, answered before or after the request was processed; a connection reset; a hang; a delay),
+ * `latencyMs` delays every request, and an HTTP request naming an instance in `hangInstances` is never answered.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -117,6 +117,8 @@ export interface SidecarStandin {
   requests: RecordedRequest[];
   /** Added to every request. */
   latencyMs: number;
+  /** HTTP requests about these instance IDs are never answered (until the client gives up or the stand-in closes). */
+  hangInstances: Set<string>;
   failNext(fault: HttpFault, count?: number): void;
   failNextGrpc(fault: GrpcFault, count?: number): void;
   /** Drops the faults still queued (HTTP and gRPC). */
@@ -159,6 +161,7 @@ export async function startSidecarStandin(options: SidecarStandinOptions): Promi
   const grpcFaults: GrpcFault[] = [];
   const sockets = new Set<Socket>();
   const state = { latencyMs: 0 };
+  const hangInstances = new Set<string>();
 
   const now = (): Timestamp => dateToTimestamp(clock());
 
@@ -191,6 +194,7 @@ export async function startSidecarStandin(options: SidecarStandinOptions): Promi
       record.status = res.statusCode;
     });
     if (state.latencyMs > 0) await delay(state.latencyMs);
+    if (hangInstances.size > 0 && hangInstances.has(instanceIdOf(req.url))) return;
 
     const fault = httpFaults.shift();
     if (fault?.kind === "reset") {
@@ -656,6 +660,7 @@ export async function startSidecarStandin(options: SidecarStandinOptions): Promi
     set latencyMs(ms: number) {
       state.latencyMs = ms;
     },
+    hangInstances,
     failNext(fault, count = 1) {
       for (let i = 0; i < count; i++) httpFaults.push(fault);
     },
@@ -734,6 +739,16 @@ function notFound(res: ServerResponse | ServerResponseSink): void {
 function methodNotAllowed(res: ServerResponse | ServerResponseSink): void {
   res.writeHead(405);
   res.end();
+}
+
+/** The instance ID an HTTP workflow path names (`/v1.0/workflows/<component>/<id>[/…]`), or "". */
+function instanceIdOf(url: string | undefined): string {
+  const segment = new URL(url ?? "/", "http://standin").pathname.split("/")[4] ?? "";
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return "";
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
