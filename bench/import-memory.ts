@@ -26,6 +26,7 @@ import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import { decodeExportFile } from "../shared/scheduler/gob.ts";
 import type { StoredEntry } from "../shared/scheduler/store.ts";
 import { writeBatches } from "../shared/scheduler/store.ts";
+import { offlineGoEnv } from "../test/support/go.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -97,16 +98,7 @@ const { startEtcd } = await import("../test/support/servers.ts");
 const server = args["etcd-endpoint"] ? undefined : await startEtcd();
 const endpoint = args["etcd-endpoint"] ?? server!.endpoint;
 try {
-  const goEnv = {
-    ...process.env,
-    GO111MODULE: "off",
-    GOCACHE: join(dir, "gocache"),
-    GOPATH: join(dir, "gopath"),
-    GOFLAGS: "",
-    GOTOOLCHAIN: "local",
-    GOPROXY: "off",
-    CGO_ENABLED: "0",
-  };
+  const goEnv = offlineGoEnv(dir);
   const binary = join(dir, "unordered-export");
   await run("go", ["build", "-o", binary, join(ROOT, "scripts/unordered-export/main.go")], { env: goEnv });
   const backups = join(dir, "backups");

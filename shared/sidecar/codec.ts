@@ -1,4 +1,6 @@
 /** Small conversions both transports share: payload text, Dapr's zero time, the HTTP GET body. */
+
+import { RUNTIME_STATUSES } from "../workflow/status-names.ts";
 import { SidecarError, type SidecarOperation } from "./errors.ts";
 import type { PayloadOptions, SidecarRuntimeStatus, WorkflowInstanceMetadata } from "./types.ts";
 
@@ -39,17 +41,7 @@ export function dateFromSeconds(seconds: number | undefined, nanos = 0): Date | 
   return new Date(seconds * 1000 + Math.floor(nanos / 1e6));
 }
 
-const KNOWN_STATUSES = new Set<string>([
-  "RUNNING",
-  "COMPLETED",
-  "CONTINUED_AS_NEW",
-  "FAILED",
-  "CANCELED",
-  "TERMINATED",
-  "PENDING",
-  "SUSPENDED",
-  "STALLED",
-]);
+const KNOWN_STATUSES = new Set<string>(RUNTIME_STATUSES);
 
 function runtimeStatusOf(value: unknown): SidecarRuntimeStatus {
   return typeof value === "string" && KNOWN_STATUSES.has(value) ? (value as SidecarRuntimeStatus) : "UNKNOWN";

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { humanizeDuration } from "../../cli/output/go-format.ts";
+import { offlineGoEnv } from "../support/go.ts";
 
 const SKIP = process.env.HOUSEKEEPER_SKIP_GO === "1";
 const SOURCE = new URL("../../scripts/go-format-reference/main.go", import.meta.url).pathname;
@@ -33,16 +34,7 @@ function run(file: string, args: string[], input?: string): Promise<string> {
 beforeAll(async () => {
   if (SKIP) return;
   dir = await mkdtemp(join(tmpdir(), "housekeeper-gofmt-"));
-  env = {
-    ...process.env,
-    GO111MODULE: "off",
-    GOCACHE: join(dir, "gocache"),
-    GOPATH: join(dir, "gopath"),
-    GOFLAGS: "",
-    GOTOOLCHAIN: "local",
-    GOPROXY: "off",
-    CGO_ENABLED: "0",
-  };
+  env = offlineGoEnv(dir);
   try {
     await run("go", ["version"]);
   } catch {

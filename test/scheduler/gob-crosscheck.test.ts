@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeExportFile, encodeExportFile } from "../../shared/scheduler/gob.ts";
 import { buildSeeds } from "../../shared/scheduler/testdata.ts";
+import { offlineGoEnv } from "../support/go.ts";
 
 const run = promisify(execFile);
 const SKIP = process.env.HOUSEKEEPER_SKIP_GO === "1";
@@ -49,16 +50,7 @@ beforeAll(async () => {
   if (SKIP) return;
   await findGo();
   dir = await mkdtemp(join(tmpdir(), "housekeeper-gob-"));
-  env = {
-    ...process.env,
-    GO111MODULE: "off",
-    GOCACHE: join(dir, "gocache"),
-    GOPATH: join(dir, "gopath"),
-    GOFLAGS: "",
-    GOTOOLCHAIN: "local",
-    GOPROXY: "off",
-    CGO_ENABLED: "0",
-  };
+  env = offlineGoEnv(dir);
   binary = join(dir, "gob-reference");
   await run("go", ["build", "-o", binary, SOURCE], { env, cwd: dir, timeout: 180_000 });
 }, 200_000);

@@ -19,6 +19,7 @@ import { sortedEntryRefs } from "../../shared/scheduler/export-sort.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob.ts";
 import { COUNTERS_PREFIX, JOBS_PREFIX } from "../../shared/scheduler/keys.ts";
 import { runHousekeeper } from "../support/cli.ts";
+import { offlineGoEnv } from "../support/go.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
 
 const run = promisify(execFile);
@@ -38,16 +39,7 @@ beforeAll(async () => {
   stores = new TestStores(inject("etcdEndpoint"));
   if (SKIP) return;
   dir = await mkdtemp(join(tmpdir(), "housekeeper-unordered-"));
-  const env = {
-    ...process.env,
-    GO111MODULE: "off",
-    GOCACHE: join(dir, "gocache"),
-    GOPATH: join(dir, "gopath"),
-    GOFLAGS: "",
-    GOTOOLCHAIN: "local",
-    GOPROXY: "off",
-    CGO_ENABLED: "0",
-  };
+  const env = offlineGoEnv(dir);
   const binary = join(dir, "unordered-export");
   await run("go", ["build", "-o", binary, SOURCE], { env, cwd: dir, timeout: 180_000 });
   file = join(dir, "export.bin");
