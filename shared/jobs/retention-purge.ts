@@ -291,7 +291,8 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
           try {
             for (const outcome of await purgeBatch(chunk)) account(outcome);
           } catch (error) {
-            // The batch's delete transaction failed (rolled back): none of its state was deleted.
+            // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
+            // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
             for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
         }),

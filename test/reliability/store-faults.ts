@@ -160,8 +160,22 @@ export function defineStoreFaults(open: () => Promise<StoreUnderFault>): void {
         const again = await runHousekeeper(purgeArgs(seeded.app, store.connectionString(store.server)));
         expectSuccess(again);
         expect(again.stdout).toMatch(new RegExp(`Purged ${left} workflow instance\\(s\\)`));
-        // A batch whose state went but whose reminders could not be deleted (none here: etcd stayed up) would leave
-        // them to `scheduler orphans --delete`; with etcd up, every due instance's reminders went with it.
+        // A batch whose delete committed but whose acknowledgement the fault swallowed was reported failed and its
+        // reminders kept (the purge cannot tell it from a rolled-back one); the re-run no longer sees those
+        // instances, so their reminders are orphans, and `scheduler orphans --delete` is what removes them.
+        const orphans = await runHousekeeper([
+          "scheduler",
+          "orphans",
+          "-a",
+          seeded.app.appId,
+          "-c",
+          store.connectionString(store.server),
+          "--delete",
+          "--force",
+          "--etcd-endpoints",
+          etcd,
+        ]);
+        expectSuccess(orphans);
         await checkConverged(backend, seeded, scheduler);
       }, 180_000);
     }
