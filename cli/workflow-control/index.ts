@@ -23,7 +23,7 @@ import { DEFAULT_SIDECAR_GRPC_ADDRESS, DEFAULT_SIDECAR_URL } from "../../shared/
 import type { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import {
   DURATION_EXAMPLES,
-  parseGoDuration,
+  parseDuration,
   parseRfc3339,
   TIMESTAMP_EXAMPLE,
 } from "../../shared/workflow/instance-filter.ts";
@@ -275,18 +275,19 @@ export function jsonFlag(flag: string, text: string | undefined): string | undef
   return text;
 }
 
-/** `--start-time`: a Go duration from now (dapr/cli parseWorkflowDurationTimestamp, future) or RFC 3339. */
+/** `--start-time`: a duration from now (dapr/cli parseWorkflowDurationTimestamp, future; whole days too) or RFC 3339. */
 export function parseStartTime(text: string, now: Date): Date {
   const value = text.trim();
   try {
-    return new Date(now.getTime() + parseGoDuration(value));
+    return new Date(now.getTime() + parseDuration(value));
   } catch {
     const timestamp = parseRfc3339(value);
     if (timestamp) return timestamp;
   }
   throw new HousekeeperError(
     "bad-input",
-    `invalid value "${text}" for --start-time: expected a Go duration (e.g. ${DURATION_EXAMPLES}) or an RFC 3339 ` +
+    `invalid value "${text}" for --start-time: expected a Go duration (e.g. ${DURATION_EXAMPLES}), whole days (30d) ` +
+      `or an RFC 3339 ` +
       `timestamp (e.g. ${TIMESTAMP_EXAMPLE})`,
   );
 }

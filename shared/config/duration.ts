@@ -1,15 +1,11 @@
 /** Durations in policy files: Go durations (`720h`, `90m`) as the Dapr CLI takes them, plus whole days (`30d`). */
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
-import { parseGoDuration } from "../workflow/instance-filter.ts";
-
-const DAYS = /^(\d+)d$/;
+import { parseDuration } from "../workflow/instance-filter.ts";
 
 export function parsePolicyDuration(text: string): number {
-  const days = DAYS.exec(text.trim());
-  if (days) return Number(days[1]) * 86_400_000;
   try {
-    return parseGoDuration(text.trim());
+    return parseDuration(text.trim());
   } catch {
     throw new HousekeeperError("bad-input", `invalid duration "${text}": use days like 30d or a Go duration like 720h`);
   }

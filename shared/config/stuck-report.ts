@@ -40,7 +40,7 @@ import type { ObjectStoreConfig } from "../object-store/open.ts";
 import type { ReportFormat } from "../report/writer.ts";
 import { REPORT_FORMATS } from "../report/writer.ts";
 import type { AppRef } from "../state-store/keys.ts";
-import { parseGoDuration } from "../workflow/instance-filter.ts";
+import { parseDuration } from "../workflow/instance-filter.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../workflow/runtime-status.ts";
 import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
@@ -50,12 +50,9 @@ export const DEFAULT_REPORT_DIR = "./.housekeeper/reports/";
 
 /** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`); never negative. */
 export function parseThreshold(text: string, what = "duration"): number {
-  const trimmed = text.trim();
-  const days = /^(\d+)d$/.exec(trimmed);
-  if (days) return Number(days[1]) * 86_400_000;
   let ms: number;
   try {
-    ms = parseGoDuration(trimmed);
+    ms = parseDuration(text.trim());
   } catch (error) {
     throw new HousekeeperError("bad-input", `invalid ${what} "${text}": use a Go duration (24h, 90m) or days (7d)`, {
       cause: error,

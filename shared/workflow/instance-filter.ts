@@ -68,6 +68,17 @@ export function parseGoDuration(text: string): number {
   return negative ? -ms : ms;
 }
 
+const WHOLE_DAYS = /^(\d+)d$/;
+
+/**
+ * A duration as this tool's flags and policies take it: a Go duration, or a whole number of days (`30d` = 720h), which
+ * Go's syntax lacks and operators reach for first. The one duration parser of the CLI and the policy files.
+ */
+export function parseDuration(text: string): number {
+  const days = WHOLE_DAYS.exec(text);
+  return days ? Number(days[1]) * 86_400_000 : parseGoDuration(text);
+}
+
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** Parses an RFC 3339 timestamp with a zone (Go's time.RFC3339 layout, fractional seconds allowed); else undefined. */
@@ -111,7 +122,8 @@ export interface ParseAgeOptions {
 
 /**
  * Reads a max-age / older-than value as Dapr's parseWorkflowDurationTimestamp does: a Go duration `d` means the time
- * `now - d`; otherwise an RFC 3339 timestamp is taken as is. Anything else is a clear bad-input error.
+ * `now - d`; otherwise an RFC 3339 timestamp is taken as is. Whole days (`30d`) are accepted too (parseDuration), a
+ * superset of the Dapr CLI's syntax. Anything else is a clear bad-input error.
  */
 export function parseAgeThreshold(text: string, options: ParseAgeOptions = {}): Date {
   const now = options.now ?? new Date();
@@ -119,7 +131,7 @@ export function parseAgeThreshold(text: string, options: ParseAgeOptions = {}): 
   let durationError: unknown;
   let ms: number | undefined;
   try {
-    ms = parseGoDuration(value);
+    ms = parseDuration(value);
   } catch (error) {
     durationError = error;
   }
@@ -139,10 +151,10 @@ export function parseAgeThreshold(text: string, options: ParseAgeOptions = {}): 
   let hint = "";
   if (/^[+-]?P/i.test(value)) hint = "; ISO-8601 durations are not accepted: write P30D as 720h";
   else if (/^\d{4}-\d{2}-\d{2}$/.test(value)) hint = `; add a time and zone: ${value}T00:00:00Z`;
-  else if (/^\d+(\.\d+)?d$/i.test(value)) hint = `; Go durations have no day unit: write days as hours (7d = 168h)`;
+  else if (/^\d+(\.\d+)?d$/i.test(value)) hint = `; days must be whole (7d), or write hours (36h)`;
   throw new HousekeeperError(
     "bad-input",
-    `${where}: expected a Go duration (e.g. ${DURATION_EXAMPLES}) or an RFC 3339 timestamp (e.g. ${TIMESTAMP_EXAMPLE})${hint}`,
+    `${where}: expected a Go duration (e.g. ${DURATION_EXAMPLES}), whole days (30d) or an RFC 3339 timestamp (e.g. ${TIMESTAMP_EXAMPLE})${hint}`,
     { cause: durationError },
   );
 }

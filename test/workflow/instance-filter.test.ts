@@ -4,6 +4,7 @@ import {
   buildInstanceFilter,
   instanceFilter,
   parseAgeThreshold,
+  parseDuration,
   parseGoDuration,
   parseRfc3339,
   parseRuntimeStatus,
@@ -78,6 +79,12 @@ describe("parseAgeThreshold", () => {
     expect(parseAgeThreshold("1h30m", { now }).toISOString()).toBe("2024-06-01T10:30:00.000Z");
   });
 
+  it("takes whole days too (30d = 720h), as every duration flag and policy does", () => {
+    expect(parseAgeThreshold("30d", { now }).getTime()).toBe(parseAgeThreshold("720h", { now }).getTime());
+    expect(parseDuration("7d")).toBe(parseGoDuration("168h"));
+    expect(() => parseDuration("7 d")).toThrow(HousekeeperError);
+  });
+
   it("a timestamp is taken as is", () => {
     expect(parseAgeThreshold("2024-05-01T00:00:00Z", { now }).toISOString()).toBe("2024-05-01T00:00:00.000Z");
   });
@@ -95,7 +102,7 @@ describe("parseAgeThreshold", () => {
     };
     expect(message("3x")).toMatch(/^invalid value "3x" for --filter-max-age: expected a Go duration .* RFC 3339/);
     expect(message("P30D")).toMatch(/ISO-8601 .* 720h/);
-    expect(message("7d")).toMatch(/168h/);
+    expect(message("1.5d")).toMatch(/days must be whole/);
     expect(message("2024-01-02")).toMatch(/2024-01-02T00:00:00Z/);
   });
 });
