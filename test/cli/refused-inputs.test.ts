@@ -172,11 +172,11 @@ describe("webhook serve", () => {
 });
 
 describe("workflow purge --mode direct by ID", () => {
-  it("exits non-zero when the instance asked for is running, and leaves it", async () => {
-    const run = await housekeeper([
+  const purgeById = (id: string) =>
+    housekeeper([
       "workflow",
       "purge",
-      "running-1",
+      id,
       "-a",
       app.appId,
       "-c",
@@ -186,6 +186,9 @@ describe("workflow purge --mode direct by ID", () => {
       "--etcd-endpoints",
       inject("etcdEndpoint"),
     ]);
+
+  it("exits non-zero when the instance asked for is running, and leaves it", async () => {
+    const run = await purgeById("running-1");
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('skipped "running-1"');
     expect(run.stderr).toMatch(/^Error: 1 of the 1 instance\(s\) asked for were not purged \(listed above\)$/m);
@@ -193,19 +196,7 @@ describe("workflow purge --mode direct by ID", () => {
   });
 
   it("exits non-zero when no instance asked for exists", async () => {
-    const run = await housekeeper([
-      "workflow",
-      "purge",
-      "no-such-id",
-      "-a",
-      app.appId,
-      "-c",
-      url,
-      "--mode",
-      "direct",
-      "--etcd-endpoints",
-      inject("etcdEndpoint"),
-    ]);
+    const run = await purgeById("no-such-id");
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('failed to purge "no-such-id": no such instance exists');
     expect(run.stderr).toMatch(/^Error: 1 instance\(s\) could not be purged/m);
