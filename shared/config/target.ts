@@ -3,6 +3,7 @@
  * Secrets (connection strings, API tokens) may be given as references resolved by shared/config/secrets.ts.
  */
 import { z } from "zod";
+import { shardSchema } from "../workflow/shard.ts";
 import { isSecretReference } from "./secrets.ts";
 
 export const targetSchema = z
@@ -35,6 +36,8 @@ export const targetSchema = z
       })
       .strict()
       .optional(),
+    /** Only this shard of the app's instances (1-based `{index, count}`); the N shards together are the whole app. */
+    shard: shardSchema.optional(),
   })
   .strict();
 
