@@ -148,13 +148,22 @@ export class WorkflowStateStore {
         cursor,
       });
       const ids: string[] = [];
+      const oddIds: UnreadableInstance[] = [];
       for (const key of page.keys) {
         const parsed = parseWorkflowKey(this.app, key);
-        if (!parsed || parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
+        if (!parsed) {
+          const odd = oddInstanceId(this.app, key);
+          if (odd && !seen.has(key)) oddIds.push(odd);
+          if (odd && this.backend.kind === "redis") seen.add(key);
+          continue;
+        }
+        if (parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
         ids.push(parsed.instanceId);
         if (this.backend.kind === "redis") seen.add(parsed.instanceId);
       }
-      return { ...(await this.readSummaries(ids)), cursor: page.cursor };
+      const summaries = await this.readSummaries(ids);
+      summaries.unreadable.push(...oddIds);
+      return { ...summaries, cursor: page.cursor };
     };
     let next: Promise<InstancePage> | undefined = readPage(options.cursor);
     while (next) {
@@ -224,10 +233,9 @@ export class WorkflowStateStore {
     const oddIds: Array<UnreadableInstance & { at: number }> = [];
     rows.forEach((row, at) => {
       const parsed = splitInstanceKey(row.key, prefixLength);
-      if (!parsed && row.key.endsWith(`${KEY_SEPARATOR}${METADATA_KEY}`)) {
-        // An ID with `||` in it: Dapr's layout cannot tell its keys from another instance's. Named, never guessed at.
-        const instanceId = row.key.slice(prefixLength, row.key.length - KEY_SEPARATOR.length - METADATA_KEY.length);
-        oddIds.push({ instanceId, key: row.key, reason: `the instance ID contains "${KEY_SEPARATOR}"`, at });
+      const odd = parsed ? undefined : oddInstanceId(this.app, row.key);
+      if (odd) {
+        oddIds.push({ ...odd, at });
         return;
       }
       if (!parsed || !LISTED_STATE_KEY.test(parsed.stateKey)) return;
@@ -638,4 +646,17 @@ function decodeEvents(
     }
   }
   return events;
+}
+
+/**
+ * The metadata key of an instance whose ID contains `||`: Dapr's layout cannot tell its keys from another instance's,
+ * so it is named as unreadable (by its metadata key), never guessed at or purged.
+ */
+function oddInstanceId(app: AppRef, key: string): UnreadableInstance | undefined {
+  const prefix = workflowKeyPrefix(app);
+  const suffix = `${KEY_SEPARATOR}${METADATA_KEY}`;
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return undefined;
+  const instanceId = key.slice(prefix.length, key.length - suffix.length);
+  if (!instanceId.includes(KEY_SEPARATOR)) return undefined;
+  return { instanceId, key, reason: `the instance ID contains "${KEY_SEPARATOR}"` };
 }
