@@ -7,17 +7,14 @@ import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner, sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
-import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
+import { FINISHED_STATUSES } from "../../shared/workflow/status-names.ts";
 import { connectionFlags, requireNamedStore, withWorkflowStore } from "../connection.ts";
 import { ProgressLine } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags } from "../workflow-control/index.ts";
-
-/** The Dapr CLI's "terminal" for `--all` (durabletask WorkflowMetadataIsComplete). */
-const DAPR_TERMINAL: RuntimeStatus[] = ["COMPLETED", "FAILED", "TERMINATED", "CANCELED"];
 
 export interface PurgeFlags {
   all?: boolean;
@@ -76,7 +73,7 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
   const statuses =
     flags.allFilterStatus !== undefined
       ? [parseRuntimeStatus(flags.allFilterStatus, "--all-filter-status")]
-      : DAPR_TERMINAL;
+      : [...FINISHED_STATUSES];
   for (const status of statuses) {
     if (!TERMINAL_STATUSES.has(status)) {
       throw new HousekeeperError(

@@ -44,6 +44,7 @@ import { COUNTERS_PREFIX, JOBS_PREFIX, type KeySelection } from "../scheduler/ke
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { DEFAULT_MAX_TXN_BYTES, MAX_TXN_OPS } from "../scheduler/store.ts";
 import { removeOnExit } from "../util/remove-on-exit.ts";
+import { formatIssues } from "../util/zod-issues.ts";
 import {
   DEFAULT_DAPR_NAMESPACE,
   DEFAULT_KEY_PREFIX,
@@ -207,10 +208,9 @@ async function readManifest(
   }
   const parsed = reminderBackupManifestSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new HousekeeperError(
       "corrupt-data",
-      `manifest ${manifestKey} is not a reminder backup manifest: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+      `manifest ${manifestKey} is not a reminder backup manifest: ${formatIssues(parsed.error, { root: "(root)", firstOnly: true })}`,
     );
   }
   return parsed.data;
