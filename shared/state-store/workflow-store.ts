@@ -431,18 +431,25 @@ export class WorkflowStateStore {
       }
     }
     const { values, unreadable: badValues } = await readReporting(this.backend, valueKeys);
+    const suspects: UnreadableInstance[] = [];
     for (const { id, metadata, metadataBytes } of decoded) {
       const problem = storedCountsProblem(instanceKeyPrefix(this.app, id), metadata, values, badValues);
       if (problem) {
-        unreadable.push({ instanceId: id, ...problem });
+        suspects.push({ instanceId: id, ...problem });
         continue;
       }
       try {
         instances.push(this.buildRecord(id, metadata, metadataBytes, values, "summary"));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
-        unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
+        suspects.push({ instanceId: id, key, reason: errorMessage(error) });
       }
+    }
+    if (suspects.length > 0) {
+      // Metadata and values are two reads: an instance purged in between (by another shard, another batch or Dapr
+      // itself) lost its values after its metadata was read. Gone now means purged, not corrupt.
+      const still = await this.existingInstanceIds(suspects.map((s) => s.instanceId));
+      unreadable.push(...suspects.filter((s) => still.has(s.instanceId)));
     }
     return { instances, unreadable };
   }

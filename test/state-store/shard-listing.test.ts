@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openRedisBackend } from "../../shared/state-store/redis.ts";
-import { type InstanceSummary, WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import {
+  type InstancePage,
+  type InstanceSummary,
+  WorkflowStateStore,
+} from "../../shared/state-store/workflow-store.ts";
 import { SCENARIOS } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import type { Shard } from "../../shared/workflow/shard.ts";
@@ -99,7 +103,7 @@ describe.each(factories)("sharded listing on $name", (factory) => {
     const shard = { index: 2, count: 4 };
     const all = (await listAll(store, shard)).map((i) => i.instanceId);
     const first = await store.listInstances({ shard, pageSize: 5 }).next();
-    const page = first.value!;
+    const page: InstancePage = first.value!;
     expect(page.cursor).toBeDefined();
     const rest: string[] = [];
     for await (const next of store.listInstances({ shard, pageSize: 5, cursor: page.cursor })) {
