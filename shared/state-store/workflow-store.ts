@@ -161,14 +161,27 @@ export class WorkflowStateStore {
         cursor,
       });
       const ids: string[] = [];
+      const odd: UnreadableInstance[] = [];
+      const prefix = workflowKeyPrefix(this.app);
+      const metaSuffix = `${KEY_SEPARATOR}${METADATA_KEY}`;
       for (const key of page.keys) {
         const parsed = parseWorkflowKey(this.app, key);
+        if (!parsed && key.startsWith(prefix) && key.endsWith(metaSuffix)) {
+          // An ID with `||` in it: named, never guessed at (as the range scan does), in the shard of the whole ID.
+          const instanceId = key.slice(prefix.length, key.length - metaSuffix.length);
+          if (instanceId !== "" && inShard(instanceId, shard) && !seen.has(instanceId)) {
+            odd.push({ instanceId, key, reason: `the instance ID contains "${KEY_SEPARATOR}"` });
+            if (this.backend.kind === "redis") seen.add(instanceId);
+          }
+          continue;
+        }
         if (!parsed || parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
         if (!inShard(parsed.instanceId, shard)) continue;
         ids.push(parsed.instanceId);
         if (this.backend.kind === "redis") seen.add(parsed.instanceId);
       }
-      return { ...(await this.readSummaries(ids)), cursor: page.cursor };
+      const read = await this.readSummaries(ids);
+      return { instances: read.instances, unreadable: [...odd, ...read.unreadable], cursor: page.cursor };
     };
     let next: Promise<InstancePage> | undefined = readPage(options.cursor);
     while (next) {
