@@ -35,6 +35,8 @@ export interface RetentionRunOptions {
 export interface TargetOutcome {
   appId: string;
   namespace: string;
+  /** `K/N` when the target is one shard of its app (so the shards' reports can be told apart and merged). */
+  shard?: string;
   /** Set when the target could not be opened or the run failed as a whole (one instance failing does not). */
   error?: string;
   result?: Omit<RetentionResult, "app">;
@@ -107,6 +109,8 @@ export async function runRetentionPolicy(
   for (let index = resume.target; index < policy.targets.length; index++) {
     const target = policy.targets[index]!;
     const outcome: TargetOutcome = { appId: target.appId, namespace: target.namespace };
+    const shard = effectiveShard(target.shard);
+    if (shard) outcome.shard = formatShard(shard);
     report.targets.push(outcome);
     let ports: TargetPorts | undefined;
     try {
