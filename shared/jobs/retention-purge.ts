@@ -127,7 +127,8 @@ export interface RetentionResult {
   childrenPurged: number;
   isComplete: boolean;
   continuationToken: string | undefined;
-  stoppedBecause?: "time-budget" | "max-instances";
+  /** store-error: a direct-mode delete failed as a whole; the rest was left for the next run, not tried batch by batch. */
+  stoppedBecause?: "time-budget" | "max-instances" | "store-error";
 }
 
 const DEFAULT_CONCURRENCY = 20;
@@ -228,6 +229,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
+  let storeFailed = false;
   for await (const page of pages) {
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
     // Never before the first page, so every invocation moves forward.
@@ -298,11 +300,17 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
       tasks.push(
         runBatch(async () => {
+          // After a store-level failure the next batches would each wait out the same timeout: leave them.
+          if (storeFailed) {
+            result.deferred += chunk.length;
+            return;
+          }
           try {
             for (const outcome of await purgeBatch(chunk)) account(outcome);
           } catch (error) {
             // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
             // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
+            storeFailed = true;
             for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
         }),
@@ -310,6 +318,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     }
     if (mode === "direct" || stopped) {
       await Promise.all(tasks);
+      if (storeFailed) stopped = "store-error";
     } else {
       for (const task of tasks) {
         inFlight.add(task);
