@@ -20,6 +20,7 @@ import { externalSort } from "../../shared/util/external-sort.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { stuckFound } from "../exit-codes.ts";
+import { Progress } from "../output/progress-line.ts";
 import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
@@ -113,9 +114,14 @@ async function writeReport(
   reminders: ReminderIndex | undefined,
 ): Promise<StuckRunResult> {
   const ports = reminders ? { store, reminders } : { store };
+  let progress: Progress | undefined;
   const scan: StuckReportOptions = {
     ...run.scan,
-    onUnreadable: (u) => io.stderr.write(`warning: skipped instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`),
+    onUnreadable: (u) => {
+      const line = `warning: skipped instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`;
+      if (progress) progress.print(io.stderr, line);
+      else io.stderr.write(line);
+    },
   };
   const tally = newTally(ports, scan);
   const layout = run.format === "table" ? new TableLayout(TABLE_HEADERS) : undefined;
@@ -131,10 +137,16 @@ async function writeReport(
   const target = run.out === undefined ? undefined : await openOutFile(run.out);
   const sink = new OutputSink(target?.stream ?? io.stdout);
   try {
+    // While the store is read (the sort holds every record before the first is written): the line is gone before any
+    // output, and the report itself is never touched.
+    progress = Progress.start("report stuck", () => ({ scanned: tally.scanned, selected: tally.stuck }), {
+      noun: "instances",
+      selectedWord: "stuck",
+    });
     const runSize = Number(process.env[RUN_SIZE_ENV]) || STUCK_SORT_RUN_SIZE;
     const sorted = externalSort(observed(), { compare: compareByAge, runSize });
     // The sort has read the whole scan before its first record: the tally is final from here on.
-    let next = await sorted.next();
+    let next = await sorted.next().finally(() => progress?.stop());
     const summary = tally.summary();
     if (writer) await sink.write(writer.begin(summary));
     else if (layout && summary.stuck > 0) await sink.write(`${layout.header()}\n`);
@@ -160,6 +172,7 @@ async function writeReport(
     }
     return { stuck: summary.stuck, scanned: summary.scanned, unreadable: summary.unreadable };
   } catch (error) {
+    progress?.stop();
     await target?.discard();
     throw error;
   }

@@ -7,7 +7,7 @@ import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { goJsonIndent } from "../output/go-format.ts";
-import { ProgressLine } from "../output/progress-line.ts";
+import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
 import type { RetentionRunFlags } from "./index.ts";
 
@@ -28,24 +28,30 @@ export async function retentionRunAction(opts: RetentionRunFlags): Promise<void>
   if (opts.dryRun) policy.dryRun = true;
   const text = opts.output === "text";
   // On a terminal (stderr a TTY) a long run shows how far it got, in JSON output too; elsewhere nothing is added.
-  const progress = new ProgressLine();
-  let decided = 0;
+  const counts = { scanned: 0, selected: 0, done: 0 };
+  const progress = Progress.start("retention run", () => (policy.dryRun ? { ...counts, done: undefined } : counts), {
+    noun: "instances",
+    selectedWord: policy.dryRun ? "would be purged" : "selected",
+    ...(policy.dryRun ? {} : { doneWord: "purged" }),
+  });
   const report = await runRetentionPolicy(policy, {
     openTarget: targetPortsOpener(createSecretResolver()),
     continuationToken: opts.continuationToken,
-    onDecision: (d) => {
-      decided++;
-      if (text) {
-        progress.clear();
-        const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
-        if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})${withChildren(d)}\n`);
-        else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
-        else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
-        else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
-      }
-      progress.show(`${d.namespace}/${d.appId}: ${decided} instance(s) handled…`);
+    onScanned: (scanned) => {
+      counts.scanned = scanned;
     },
-  }).finally(() => progress.clear());
+    onDecision: (d) => {
+      if (d.action === "purge" || d.action === "would-purge" || d.action === "fail") counts.selected++;
+      if (d.action === "purge") counts.done++;
+      if (text) {
+        const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
+        if (d.action === "purge") progress.print(process.stdout, `purged ${who} (${d.reason})${withChildren(d)}\n`);
+        else if (d.action === "would-purge") progress.print(process.stdout, `would purge ${who} (${d.reason})\n`);
+        else if (d.action === "skip") progress.print(process.stderr, `skipped ${who}: ${d.reason}\n`);
+        else if (d.action === "fail") progress.print(process.stderr, `failed ${who}: ${d.reason}\n`);
+      }
+    },
+  }).finally(() => progress.stop());
   if (text) {
     for (const t of report.targets) {
       if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);

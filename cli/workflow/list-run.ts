@@ -11,6 +11,7 @@ import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
+import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
@@ -130,18 +131,28 @@ export async function runList(run: ListRun): Promise<ListResult> {
 
   return withWorkflowStore(run.flags, async (store) => {
     let skipped = 0;
+    const counts = { scanned: 0, selected: 0 };
+    // Shown while the store is read; the sort has every record before the first row is printed, so the line is
+    // gone before any output.
+    const progress = Progress.start("workflow list", () => counts, { noun: "instances", selectedWord: "listed" });
     async function* matching(): AsyncGenerator<ListedInstance> {
-      for await (const page of store.listInstances()) {
-        for (const bad of page.unreadable) {
-          skipped++;
-          stderr.write(`warning: skipped instance ${bad.instanceId}: ${bad.reason} (key ${bad.key})\n`);
+      try {
+        for await (const page of store.listInstances()) {
+          counts.scanned += page.instances.length + page.unreadable.length;
+          for (const bad of page.unreadable) {
+            skipped++;
+            progress.print(stderr, `warning: skipped instance ${bad.instanceId}: ${bad.reason} (key ${bad.key})\n`);
+          }
+          for (const summary of page.instances) {
+            if (!run.filter.matches(summary)) continue;
+            counts.selected++;
+            const record = toListedInstance(summary);
+            table?.layout.observe(table.cells(record));
+            yield record;
+          }
         }
-        for (const summary of page.instances) {
-          if (!run.filter.matches(summary)) continue;
-          const record = toListedInstance(summary);
-          table?.layout.observe(table.cells(record));
-          yield record;
-        }
+      } finally {
+        progress.stop();
       }
     }
 
