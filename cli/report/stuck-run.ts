@@ -17,6 +17,7 @@ import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
+import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { stuckFound } from "../exit-codes.ts";
@@ -170,6 +171,8 @@ async function writeReport(
     } else {
       io.stderr.write(text);
     }
+    // Nothing of the app at all: perhaps a mistyped -a or -n.
+    if (summary.scanned === 0 && summary.unreadable === 0) await writeAppHint(store.backend, store.app, io.stderr);
     return { stuck: summary.stuck, scanned: summary.scanned, unreadable: summary.unreadable };
   } catch (error) {
     progress?.stop();

@@ -9,6 +9,7 @@ import { KEY_SEPARATOR, METADATA_KEY, parseWorkflowKey, workflowKeyPrefix } from
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
+import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { Progress } from "../output/progress-line.ts";
@@ -94,6 +95,7 @@ export async function runListIds(run: {
       stderr.write(
         statusLine("failure", `No workflow found in namespace "${app.namespace}" for app ID "${app.appId}"`),
       );
+      await writeAppHint(store.backend, app, stderr);
     }
     return listed;
   });
@@ -177,6 +179,8 @@ export async function runList(run: ListRun): Promise<ListResult> {
       stderr.write(
         statusLine("failure", `No workflow found in namespace "${context.namespace}" for app ID "${context.appId}"`),
       );
+      // Nothing of the app at all (not merely filtered out): perhaps a mistyped -a or -n.
+      if (counts.scanned === 0) await writeAppHint(store.backend, store.app, stderr);
     }
     if (skipped > 0) {
       stderr.write(

@@ -9,6 +9,7 @@ import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
+import { writeAppHint } from "../app-hint.ts";
 import { connectionFlags, requireNamedStore, withWorkflowStore } from "../connection.ts";
 import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
@@ -182,6 +183,9 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
           `${result.skippedCount ? `, ${result.skippedCount} skipped` : ""}` +
           `${result.failedCount ? `, ${result.failedCount} failed` : ""} (scanned ${result.scanned})`;
       print.info(summary);
+      if (bulk && result.scanned === 0 && result.unreadable.length === 0) {
+        await writeAppHint(store.backend, store.app, process.stderr);
+      }
       if (result.failedCount > 0) {
         throw new HousekeeperError(
           "store-error",
