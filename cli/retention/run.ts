@@ -6,6 +6,7 @@ import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { openBackend } from "../connection.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
@@ -35,7 +36,10 @@ export async function retentionRunAction(opts: RetentionRunFlags): Promise<void>
     ...(policy.dryRun ? {} : { doneWord: "purged" }),
   });
   const report = await runRetentionPolicy(policy, {
-    openTarget: targetPortsOpener(createSecretResolver()),
+    // A target's connection string "embedded" (e.g. `env:NAME` set to it) is the CLI's sample store, as `-c embedded`.
+    openTarget: targetPortsOpener(createSecretResolver(), (connectionString, options) =>
+      openBackend({ appId: "-", namespace: "-", connectionString, tableName: options.tableName }),
+    ),
     continuationToken: opts.continuationToken,
     onScanned: (scanned) => {
       counts.scanned = scanned;
