@@ -5,9 +5,11 @@
  * Key layout: `<appID>||dapr.internal.<namespace>.<appID>.workflow||<instanceID>||metadata`
  * (dapr/dapr pkg/actors/state/state.go, pkg/runtime/wfengine/state/state.go; see shared/state-store/keys.ts).
  */
+
 import type { StateBackend } from "../shared/state-store/backend.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { KEY_SEPARATOR, METADATA_KEY } from "../shared/state-store/keys.ts";
+import { count } from "../shared/util/count.ts";
 
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 5;
@@ -85,7 +87,6 @@ export function appHintLine(asked: AppRef, known: KnownApps): string {
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const count = (n: number) => n.toLocaleString("en-US");
 
 /** Writes the hint for an app that matched nothing; a failure to list is no reason to fail the command. */
 export async function writeAppHint(

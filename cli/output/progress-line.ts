@@ -9,6 +9,8 @@
  * `--progress` asks for it: then a plain line every few seconds (for CI logs). `--quiet` turns it off.
  */
 
+import { count } from "../../shared/util/count.ts";
+
 export type ProgressMode = "auto" | "off" | "on";
 
 let mode: ProgressMode = "auto";
@@ -112,22 +114,19 @@ export class Progress {
   }
 }
 
-const count = new Intl.NumberFormat("en-US");
-
 /** `12,345 instances scanned, 1,234 selected, 1,000/1,234 purged · 2,345/s · 12s · ETA 3s`. */
 export function renderCounts(counts: ProgressCounts, options: ProgressOptions, elapsedMs: number): string {
-  const parts = [`${count.format(counts.scanned)} ${options.noun} scanned`];
-  if (counts.selected !== undefined)
-    parts.push(`${count.format(counts.selected)} ${options.selectedWord ?? "selected"}`);
+  const parts = [`${count(counts.scanned)} ${options.noun} scanned`];
+  if (counts.selected !== undefined) parts.push(`${count(counts.selected)} ${options.selectedWord ?? "selected"}`);
   if (counts.done !== undefined) {
-    const of = counts.total === undefined ? "" : `/${count.format(counts.total)}`;
-    parts.push(`${count.format(counts.done)}${of} ${options.doneWord ?? "done"}`);
+    const of = counts.total === undefined ? "" : `/${count(counts.total)}`;
+    parts.push(`${count(counts.done)}${of} ${options.doneWord ?? "done"}`);
   }
   const seconds = elapsedMs / 1000;
   // The rate of what is being waited for: the work done when there is a total to reach, else what was read.
   const rated = counts.total !== undefined && counts.done !== undefined ? counts.done : counts.scanned;
   const rate = seconds >= 0.5 ? rated / seconds : 0;
-  let line = `${parts.join(", ")} · ${count.format(Math.round(rate))}/s · ${clock(elapsedMs)}`;
+  let line = `${parts.join(", ")} · ${count(Math.round(rate))}/s · ${clock(elapsedMs)}`;
   if (counts.total !== undefined && counts.done !== undefined && rate > 0 && counts.done < counts.total) {
     line += ` · ETA ${clock(((counts.total - counts.done) / rate) * 1000)}`;
   }

@@ -16,6 +16,7 @@ import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "..
 import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { count } from "../../shared/util/count.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
 import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
@@ -163,7 +164,7 @@ async function writeReport(
     const text = summaryText(summary, target ? { [run.format]: run.out! } : {});
     if (summary.stuck === 0 && run.format === "table" && !target) {
       io.stderr.write(
-        `No stuck workflow found in namespace "${summary.app.namespace}" for app ID "${summary.app.appId}" (${summary.scanned} scanned)\n`,
+        `No stuck workflow found in namespace "${summary.app.namespace}" for app ID "${summary.app.appId}" (${count(summary.scanned)} scanned)\n`,
       );
       if (!summary.reminderChecks) io.stderr.write("Scheduler reminders were not checked (no --etcd-endpoints).\n");
       const orphans = orphanRemindersLine(summary);

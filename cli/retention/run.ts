@@ -6,6 +6,7 @@ import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { count } from "../../shared/util/count.ts";
 import { openBackend } from "../connection.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { Progress } from "../output/progress-line.ts";
@@ -64,9 +65,9 @@ export async function retentionRunAction(opts: RetentionRunFlags): Promise<void>
       }
     }
     process.stdout.write(
-      `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}` +
-        `${report.childrenPurged ? ` (and ${report.childrenPurged} child workflows with them)` : ""}, skipped ${report.skipped}, ` +
-        `failed ${report.failedCount} in ${(report.durationMs / 1000).toFixed(1)} s` +
+      `${policy.dryRun ? `${count(report.wouldPurge)} would be purged` : `purged ${count(report.purged)}`}` +
+        `${report.childrenPurged ? ` (and ${count(report.childrenPurged)} child workflows with them)` : ""}, skipped ${count(report.skipped)}, ` +
+        `failed ${count(report.failedCount)} in ${(report.durationMs / 1000).toFixed(1)} s` +
         `${report.isComplete ? "" : `; not complete, continue with --continuation-token ${report.continuationToken}`}\n`,
     );
   } else {
@@ -83,7 +84,7 @@ function orphanLine(cleanup: OrphanCleanup, dryRun: boolean): string {
   if (cleanup.error) return `orphan reminders not cleaned: ${cleanup.error}`;
   if (cleanup.skipped) return `orphan reminders left alone: ${cleanup.skipped}`;
   const done = dryRun
-    ? `${cleanup.found} orphan reminder(s) would be deleted`
-    : `deleted ${cleanup.deleted} orphan reminder(s)${cleanup.kept > 0 ? ` (${cleanup.kept} kept: changed since the scan)` : ""}`;
+    ? `${count(cleanup.found)} orphan reminder(s) would be deleted`
+    : `deleted ${count(cleanup.deleted)} orphan reminder(s)${cleanup.kept > 0 ? ` (${count(cleanup.kept)} kept: changed since the scan)` : ""}`;
   return cleanup.isComplete ? done : `${done} (stopped at the time budget; the next run goes on)`;
 }

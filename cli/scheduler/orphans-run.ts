@@ -9,6 +9,7 @@ import {
   scanOrphanReminders,
 } from "../../shared/jobs/orphan-reminders.ts";
 import { compareUtf8 } from "../../shared/scheduler/keys.ts";
+import { count } from "../../shared/util/count.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { Progress } from "../output/progress-line.ts";
@@ -29,7 +30,7 @@ function record(orphan: OrphanReminder) {
   };
 }
 
-const cells = (o: OrphanReminder) => [o.name, o.reason, o.runtimeStatus ?? "", String(o.count)];
+const cells = (o: OrphanReminder) => [o.name, o.reason, o.runtimeStatus ?? "", count(o.count)];
 
 export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> {
   const opts = cmd.opts<{ output: (typeof FORMATS)[number]; delete?: boolean; force?: boolean }>();
@@ -74,7 +75,7 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
             yield page.orphans;
           }
         }
-        const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${n}`).join(", ");
+        const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${count(n)}`).join(", ");
 
         if (opts.delete) {
           const refusal = opts.force ? undefined : await orphanDeleteRefusal(store, await countOrphanReminders(ports));
@@ -98,8 +99,8 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
           } finally {
             progress?.stop();
             io.stderr.write(
-              `Deleted ${deleted} orphan reminder(s) of ${where}${found > 0 ? ` (found: ${reasons()})` : ""}; ` +
-                `scanned ${scanned}.${kept > 0 ? ` ${kept} kept: changed since the scan, or already gone.` : ""}\n`,
+              `Deleted ${count(deleted)} orphan reminder(s) of ${where}${found > 0 ? ` (found: ${reasons()})` : ""}; ` +
+                `scanned ${count(scanned)}.${kept > 0 ? ` ${count(kept)} kept: changed since the scan, or already gone.` : ""}\n`,
             );
           }
           return;
@@ -138,8 +139,8 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
         await sink.flush();
         io.stderr.write(
           found === 0
-            ? `No orphan reminders in ${where}; scanned ${scanned}.\n`
-            : `${found} orphan reminder(s) in ${where} (${reasons()}); scanned ${scanned}. --delete deletes them.\n`,
+            ? `No orphan reminders in ${where}; scanned ${count(scanned)}.\n`
+            : `${count(found)} orphan reminder(s) in ${where} (${reasons()}); scanned ${count(scanned)}. --delete deletes them.\n`,
         );
       },
       io.open,

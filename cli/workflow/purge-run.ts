@@ -6,6 +6,7 @@ import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retentio
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner, sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
+import { count } from "../../shared/util/count.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
@@ -176,12 +177,12 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
       for (const u of result.unreadable)
         process.stderr.write(`warning: skipped unreadable instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`);
       const summary = flags.dryRun
-        ? `${result.matched} workflow instance(s) would be purged (scanned ${result.scanned})`
-        : `Purged ${result.purged} workflow instance(s)` +
-          `${result.childrenPurged ? ` and ${result.childrenPurged} child workflow(s) with them` : ""}` +
-          `${result.alreadyGone ? `, ${result.alreadyGone} already gone` : ""}` +
-          `${result.skippedCount ? `, ${result.skippedCount} skipped` : ""}` +
-          `${result.failedCount ? `, ${result.failedCount} failed` : ""} (scanned ${result.scanned})`;
+        ? `${count(result.matched)} workflow instance(s) would be purged (scanned ${count(result.scanned)})`
+        : `Purged ${count(result.purged)} workflow instance(s)` +
+          `${result.childrenPurged ? ` and ${count(result.childrenPurged)} child workflow(s) with them` : ""}` +
+          `${result.alreadyGone ? `, ${count(result.alreadyGone)} already gone` : ""}` +
+          `${result.skippedCount ? `, ${count(result.skippedCount)} skipped` : ""}` +
+          `${result.failedCount ? `, ${count(result.failedCount)} failed` : ""} (scanned ${count(result.scanned)})`;
       print.info(summary);
       if (bulk && result.scanned === 0 && result.unreadable.length === 0) {
         await writeAppHint(store.backend, store.app, process.stderr);
