@@ -82,6 +82,8 @@ export interface RetentionOptions {
   instanceIds?: readonly string[];
   /** Called for every decision as it is made (a CLI prints them; a Lambda counts them). */
   onDecision?: (decision: PurgeDecision) => void;
+  /** Called after each page is read, with the instances scanned so far (a CLI's progress line). */
+  onScanned?: (scanned: number) => void;
   /** How many decisions of each kind the result lists keep (default 1000); the counts are always exact. */
   reportLimit?: number;
   now?: Date;
@@ -242,6 +244,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     firstPage = false;
     for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
     result.scanned += page.instances.length;
+    options.onScanned?.(result.scanned);
     const tasks: Array<Promise<void>> = [];
     const batch: Chosen[] = [];
     let stopped: RetentionResult["stoppedBecause"];

@@ -29,6 +29,8 @@ export interface RetentionRunOptions {
   timeLeftMs?: () => number;
   safetyMarginMs?: number;
   onDecision?: (decision: PurgeDecision & { appId: string; namespace: string }) => void;
+  /** Instances scanned so far, over all targets (a CLI's progress line). */
+  onScanned?: (scanned: number) => void;
   now?: Date;
 }
 
@@ -106,6 +108,7 @@ export async function runRetentionPolicy(
   };
 
   let budgetLeftOver = policy.maxInstancesPerRun;
+  let scannedBefore = 0;
   for (let index = resume.target; index < policy.targets.length; index++) {
     const target = policy.targets[index]!;
     const outcome: TargetOutcome = { appId: target.appId, namespace: target.namespace };
@@ -131,7 +134,9 @@ export async function runRetentionPolicy(
         onDecision: options.onDecision
           ? (d) => options.onDecision!({ ...d, appId: target.appId, namespace: target.namespace })
           : undefined,
+        onScanned: options.onScanned ? (n) => options.onScanned!(scannedBefore + n) : undefined,
       });
+      scannedBefore += result.scanned;
       const { app: _app, ...rest } = result;
       outcome.result = rest;
       report.purged += result.purged;
