@@ -86,7 +86,8 @@ export function appHintLine(asked: AppRef, known: KnownApps): string {
   return `hint: app ID "${asked.appId}" in namespace "${asked.namespace}" has no workflow instances here; this store holds ${named}${more}${partial}; pass one with -a (and -n)\n`;
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Names as people sort them: app-2 before app-10. */
+const cmp = new Intl.Collator("en", { numeric: true }).compare;
 
 /** Writes the hint for an app that matched nothing; a failure to list is no reason to fail the command. */
 export async function writeAppHint(

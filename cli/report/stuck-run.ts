@@ -27,7 +27,7 @@ import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { etcdStoreOptions, optionalEtcdFlags } from "../scheduler/connection.ts";
-import { shardFlag } from "../shard-option.ts";
+import { shardFlag } from "../shard-flag.ts";
 import type { StuckFlags, StuckFormat, StuckIo } from "./stuck.ts";
 import { TABLE_HEADERS, tableCells } from "./stuck.ts";
 

@@ -15,7 +15,7 @@ import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
-import { shardFlag } from "../shard-option.ts";
+import { shardFlag } from "../shard-flag.ts";
 import { etcdFlags, withSchedulerStore } from "./connection.ts";
 import type { FORMATS, OrphansIo } from "./orphans.ts";
 

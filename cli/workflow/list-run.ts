@@ -17,7 +17,7 @@ import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
-import { shardFlag } from "../shard-option.ts";
+import { shardFlag } from "../shard-flag.ts";
 import type { ListOutputFormat, OutputFormat } from "./list.ts";
 import type { ListContext, ListedInstance } from "./list-rows.ts";
 import {

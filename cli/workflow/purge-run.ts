@@ -17,7 +17,7 @@ import { withChildren } from "../output/purge-decision.ts";
 import { statusLine } from "../output/status.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
-import { shardFlag } from "../shard-option.ts";
+import { shardFlag } from "../shard-flag.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags } from "../workflow-control/index.ts";
 
 export interface PurgeFlags {
