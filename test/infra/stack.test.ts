@@ -283,33 +283,75 @@ describe("schedules", () => {
 });
 
 describe("purge state machine", () => {
-  const definition = () => {
-    const sm = Object.values(s.template.findResources("AWS::StepFunctions::StateMachine"))[0]!;
+  const definitionOf = (syn: Synthesized) => {
+    const sm = Object.values(syn.template.findResources("AWS::StepFunctions::StateMachine"))[0]!;
     const parts = sm.Properties.DefinitionString["Fn::Join"][1] as unknown[];
     return JSON.parse(parts.map((p) => (typeof p === "string" ? p : "0")).join("")) as JsonObject;
   };
+  const definition = () => definitionOf(s);
 
-  it("maps over the targets and loops on continuationToken until isComplete", () => {
+  it("a Distributed Map over (target, shard) items; each child loops on continuationToken until isComplete", () => {
     const d = definition();
     expect(d.QueryLanguage).toBe("JSONata");
-    const map = d.States[d.StartAt];
+    expect(d.States[d.StartAt].Next).toBe("Shards");
+    const map = d.States.Shards;
     expect(map.Type).toBe("Map");
-    expect(map.Items).toBe("{% $states.input.policy.targets %}");
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: "DISTRIBUTED", ExecutionType: "STANDARD" });
+    // Unsharded (the example's shards: 1): one item per target, without a shard: whole targets, as before.
+    expect(map.Items).toBe('{% [{"target":0},{"target":1}] %}');
     expect(map.MaxConcurrency).toBe(4);
-    expect(map.ItemSelector).toContain('{"targets": [$states.context.Map.Item.Value]}');
+    expect(map.ToleratedFailurePercentage).toBe(100);
+    expect(map.ItemSelector).toContain("$states.context.Map.Item.Value");
     const inner = map.ItemProcessor.States;
     const task = inner.PurgeBatch;
     expect(task.Resource).toContain(":states:::lambda:invoke");
     expect(task.Arguments.Payload).toContain('"continuationToken": $token');
+    expect(task.Arguments.Payload).toContain('"shard": $shard');
     expect(task.Assign.token).toContain("$states.result.Payload.continuationToken");
     expect(task.Next).toBe("Complete?");
     const choice = inner["Complete?"];
-    expect(choice.Choices[0]).toEqual({ Condition: "{% $states.input.isComplete = true %}", Next: "TargetDone" });
+    expect(choice.Choices[0]).toEqual({ Condition: "{% $states.input.isComplete = true %}", Next: "ShardDone" });
     expect(choice.Choices[1].Condition).toBe("{% $invocations >= 200 %}");
     expect(choice.Default).toBe("PurgeBatch");
-    expect(task.Catch[0].Next).toBe("TargetFailed");
-    expect(d.States["AnyTargetFailed?"].Choices[0].Next).toBe("Failed");
+    expect(task.Catch[0].Next).toBe("ShardFailed");
+    expect(map.Next).toBe("MergeReports");
+    expect(d.States.MergeReports.Arguments.Payload).toContain('"merge": {"items": [{"target":0},{"target":1}]');
+    expect(d.States.MergeReports.Next).toBe("AnyShardFailed?");
+    expect(d.States["AnyShardFailed?"].Choices[0].Next).toBe("Failed");
   });
+
+  it(
+    "shards, concurrency and failure tolerance as configured; may start and stop its own child executions",
+    () => {
+      const sharded = synth(
+        exampleConfig((c) => {
+          c.purge.stateMachine = {
+            ...c.purge.stateMachine,
+            shards: { orderprocessing: 3 },
+            maxConcurrency: 6,
+            toleratedFailurePercentage: 25,
+          };
+        }),
+        { bundle: false },
+      );
+      const map = definitionOf(sharded).States.Shards;
+      const items = [
+        { target: 0, shard: { index: 1, count: 3 } },
+        { target: 0, shard: { index: 2, count: 3 } },
+        { target: 0, shard: { index: 3, count: 3 } },
+        { target: 1 },
+      ];
+      expect(map.Items).toBe(`{% ${JSON.stringify(items)} %}`);
+      expect(map.MaxConcurrency).toBe(6);
+      expect(map.ToleratedFailurePercentage).toBe(25);
+      const sm = Object.values(sharded.template.findResources("AWS::StepFunctions::StateMachine"))[0]!;
+      const actions = statementsOfRole(sharded.template, sm.Properties.RoleArn["Fn::GetAtt"][0]).flatMap((st) =>
+        asArray(st.Action),
+      );
+      expect(actions).toEqual(expect.arrayContaining(["states:StartExecution"]));
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
   it("invokes the purge function, logs everything, traces, and may only invoke that function", () => {
     const smId = logicalIdOf(s.stack, s.stack.purgeStateMachine!.stateMachine);
