@@ -22,6 +22,7 @@ import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
+import { traced, traceHandler } from "../../shared/tracing.ts";
 
 export const logger = new Logger({ serviceName: "purge" });
 export const metrics = new Metrics({
@@ -65,7 +66,7 @@ async function storeReport(
   write: (store: ObjectStore, prefix: string) => Promise<string>,
 ): Promise<string | undefined> {
   if (!settings.reports) return undefined;
-  const store = openObjectStore(settings.reports.store);
+  const store = traced("s3", openObjectStore(settings.reports.store));
   try {
     return await write(store, settings.reports.prefix);
   } finally {
@@ -158,4 +159,5 @@ export async function purge(
 
 export const handler = middy(purge)
   .use(injectLambdaContext(logger))
+  .use(traceHandler("purge"))
   .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
