@@ -22,6 +22,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "housekeeper workflow list -a orderprocessing -o wide --filter-status FAILED",
     "housekeeper workflow list -a orderprocessing -m 24h -o json",
     "housekeeper workflow list -a orderprocessing -o ids",
+    "housekeeper workflow list -a orderprocessing --shard 2/4   # one quarter of the instances",
     `housekeeper workflow list -a orders -n prod -c ${PG} -t state`,
   ],
   "workflow history": [
@@ -51,6 +52,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "housekeeper workflow purge -a orderprocessing -c embedded --all-older-than 720h --all-filter-status COMPLETED",
     `housekeeper workflow purge -a orders -c ${PG} order-17 order-18   # needs the app's sidecar`,
     `housekeeper workflow purge -a orders -c ${PG} --all-older-than 2160h --mode direct --etcd-endpoints 10.0.0.5:2379`,
+    "housekeeper workflow purge -a orderprocessing --all-older-than 720h --shard 1/4 --dry-run   # 1/4 … 4/4 may run at once",
   ],
   retention: ["housekeeper retention run --policy examples/retention-policy.json --dry-run"],
   "retention run": [
@@ -62,6 +64,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "housekeeper report stuck -a orderprocessing",
     "housekeeper report stuck -a orderprocessing --older-than 7d -o html --output-file stuck.html",
     "housekeeper report stuck -a orderprocessing --retention COMPLETED=30d -o json",
+    "housekeeper report stuck -a orderprocessing --shard 3/8 -o json   # shard 3 of 8; merge the 8 reports",
     `housekeeper report stuck -a orders -c ${PG} --etcd-endpoints 10.0.0.5:2379 --fail-on-stuck   # exit 3 if any`,
   ],
   webhook: ["housekeeper webhook serve --config examples/webhook-routes.json --port 8080"],
@@ -88,6 +91,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   "scheduler orphans": [
     `housekeeper scheduler orphans -a orders -c ${PG} --etcd-endpoints 10.0.0.5:2379`,
     `housekeeper scheduler orphans -a orders -c ${PG} --etcd-endpoints 10.0.0.5:2379 --delete`,
+    `housekeeper scheduler orphans -a orders -c ${PG} --etcd-endpoints 10.0.0.5:2379 --shard 2/4`,
   ],
   version: ["housekeeper version", "housekeeper version -o json"],
   completion: [

@@ -24,6 +24,7 @@ import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { etcdStoreOptions, optionalEtcdFlags } from "../scheduler/connection.ts";
+import { shardFlag } from "../shard-option.ts";
 import type { StuckFlags, StuckFormat, StuckIo } from "./stuck.ts";
 import { TABLE_HEADERS, tableCells } from "./stuck.ts";
 
@@ -37,7 +38,7 @@ export async function openEtcdReminders(flags: EtcdFlags): Promise<ReminderSourc
 export async function stuckAction(io: StuckIo, cmd: Command): Promise<void> {
   const opts = cmd.opts<StuckFlags>();
   // Validate every flag before touching a store.
-  const scan = scanOptions(opts, io.now());
+  const scan = { ...scanOptions(opts, io.now()), shard: shardFlag(cmd) };
   const etcd = optionalEtcdFlags(cmd);
   const htmlRowLimit = opts.htmlRows === undefined ? undefined : positiveInt(opts.htmlRows, "--html-rows");
   const flags = connectionFlags(cmd);

@@ -18,6 +18,7 @@ import type { ReminderSource } from "../../shared/jobs/stuck-report/reminders.ts
 import { addConnectionOptions } from "../connection.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { addEtcdOptions } from "../scheduler/connection.ts";
+import { shardOption } from "../shard-option.ts";
 
 export const STUCK_FORMATS = ["table", "json", "csv", "html"] as const;
 export type StuckFormat = (typeof STUCK_FORMATS)[number];
@@ -119,7 +120,8 @@ export function stuckCommand(io: StuckIo): Command {
     )
     .addOption(new Option("--out <file>").conflicts("outputFile").hideHelp())
     .addOption(new Option("--html-rows <n>", "rows shown in the HTML table (the oldest; default 5000)"))
-    .addOption(new Option("--fail-on-stuck", "exit with status 3 when any instance looks stuck (for CI and cron)"));
+    .addOption(new Option("--fail-on-stuck", "exit with status 3 when any instance looks stuck (for CI and cron)"))
+    .addOption(shardOption());
   addEtcdOptions(command, {
     defaultEndpoint: false,
     endpointsHelp: "the Scheduler's etcd (comma-separated host:port); turns on the missing-reminder check",

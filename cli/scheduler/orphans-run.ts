@@ -13,6 +13,7 @@ import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
+import { shardFlag } from "../shard-option.ts";
 import { etcdFlags, withSchedulerStore } from "./connection.ts";
 import type { FORMATS, OrphansIo } from "./orphans.ts";
 
@@ -39,6 +40,7 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
       "scheduler orphans needs the app's state store: give --connection-string (or HOUSEKEEPER_CONNECTION_STRING)",
     );
   }
+  const shard = shardFlag(cmd);
   if (opts.force && !opts.delete) throw new HousekeeperError("bad-input", "--force only goes with --delete");
   if (opts.delete && cmd.getOptionValueSource("output") === "cli") {
     throw new HousekeeperError("bad-input", "--output is for the listing; --delete prints a line per deleted reminder");
@@ -55,7 +57,7 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
         let found = 0;
         const byReason = new Map<string, number>();
         async function* orphans(): AsyncGenerator<OrphanReminder[]> {
-          for await (const page of scanOrphanReminders(ports)) {
+          for await (const page of scanOrphanReminders(ports, { shard })) {
             scanned += page.scanned;
             for (const bad of page.unreadable) io.stderr.write(`warning: skipped ${bad.key}: ${bad.reason}\n`);
             for (const o of page.orphans) byReason.set(o.reason, (byReason.get(o.reason) ?? 0) + 1);
@@ -66,7 +68,9 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
         const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${n}`).join(", ");
 
         if (opts.delete) {
-          const refusal = opts.force ? undefined : await orphanDeleteRefusal(store, await countOrphanReminders(ports));
+          const refusal = opts.force
+            ? undefined
+            : await orphanDeleteRefusal(store, await countOrphanReminders(ports, { shard }));
           if (refusal) {
             throw new HousekeeperError(
               "bad-input",

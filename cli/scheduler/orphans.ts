@@ -13,6 +13,7 @@
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { addConnectionOptions } from "../connection.ts";
+import { shardOption } from "../shard-option.ts";
 import type { StoreOpener } from "./connection.ts";
 import { addEtcdOptions } from "./connection.ts";
 
@@ -37,7 +38,8 @@ export function orphansCommand(io: OrphansIo): Command {
         "--force",
         "with --delete: go on even if the store holds no instance of the app, or most reminders have none (state lost)",
       ),
-    );
+    )
+    .addOption(shardOption());
   addConnectionOptions(command, { requireConnectionString: true });
   addEtcdOptions(command);
   // Imported when the command runs: `--help` loads the command tree only.

@@ -9,11 +9,13 @@ import { KEY_SEPARATOR, METADATA_KEY, parseWorkflowKey, workflowKeyPrefix } from
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
+import { inShard, type Shard } from "../../shared/workflow/shard.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
+import { shardFlag } from "../shard-option.ts";
 import type { ListOutputFormat, OutputFormat } from "./list.ts";
 import type { ListContext, ListedInstance } from "./list-rows.ts";
 import {
@@ -38,6 +40,7 @@ export async function listAction(cmd: Command): Promise<void> {
     filterMaxAge?: string;
   }>();
   const now = new Date();
+  const shard = shardFlag(cmd);
   if (opts.output === "ids") {
     // As the Dapr CLI: IDs come straight from the metadata keys, so no filter applies.
     if (opts.filterName !== undefined || opts.filterStatus !== undefined || opts.filterMaxAge !== undefined) {
@@ -46,7 +49,7 @@ export async function listAction(cmd: Command): Promise<void> {
         "filters cannot be combined with --output=ids; rerun without filters or use a different output format",
       );
     }
-    await runListIds({ flags: connectionFlags(cmd) });
+    await runListIds({ flags: connectionFlags(cmd), shard });
     return;
   }
   // Validate every flag before touching the store.
@@ -55,7 +58,7 @@ export async function listAction(cmd: Command): Promise<void> {
     now,
   );
   const flags = connectionFlags(cmd);
-  await runList({ flags, filter, output: opts.output, now });
+  await runList({ flags, filter, output: opts.output, now, shard });
 }
 
 /**
@@ -64,6 +67,7 @@ export async function listAction(cmd: Command): Promise<void> {
  */
 export async function runListIds(run: {
   flags: ConnectionFlags;
+  shard?: Shard | undefined;
   stdout?: Writable;
   stderr?: Writable;
 }): Promise<number> {
@@ -82,7 +86,7 @@ export async function runListIds(run: {
       });
       for (const key of page.keys) {
         const parsed = parseWorkflowKey(app, key);
-        if (parsed?.stateKey !== METADATA_KEY) continue;
+        if (parsed?.stateKey !== METADATA_KEY || !inShard(parsed.instanceId, run.shard)) continue;
         listed++;
         await sink.write(`${parsed.instanceId}\n`);
       }
@@ -103,6 +107,8 @@ export interface ListRun {
   filter: InstanceFilter;
   output: OutputFormat;
   now: Date;
+  /** Only this shard of the app's instances. */
+  shard?: Shard | undefined;
   stdout?: Writable;
   stderr?: Writable;
   /** Records per in-memory sort run (default 20,000, or HOUSEKEEPER_LIST_SORT_RUN_SIZE). */
@@ -131,7 +137,7 @@ export async function runList(run: ListRun): Promise<ListResult> {
   return withWorkflowStore(run.flags, async (store) => {
     let skipped = 0;
     async function* matching(): AsyncGenerator<ListedInstance> {
-      for await (const page of store.listInstances()) {
+      for await (const page of store.listInstances({ shard: run.shard })) {
         for (const bad of page.unreadable) {
           skipped++;
           stderr.write(`warning: skipped instance ${bad.instanceId}: ${bad.reason} (key ${bad.key})\n`);

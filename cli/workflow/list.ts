@@ -10,6 +10,7 @@
 import { Command, Option } from "commander";
 import { RUNTIME_STATUSES } from "../../shared/workflow/status-names.ts";
 import { addConnectionOptions } from "../connection.ts";
+import { shardOption } from "../shard-option.ts";
 
 export const OUTPUT_FORMATS = ["short", "wide", "json", "yaml"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -39,6 +40,7 @@ export function listCommand(): Command {
       "-m, --filter-max-age <age>",
       "only workflows created within this Go duration (e.g. 30m, 24h, 720h) or since this RFC 3339 timestamp",
     )
+    .addOption(shardOption())
     // The action and everything it loads are imported when the command runs: `--help` loads the command tree only.
     .action(async (_options: unknown, cmd: Command) => (await import("./list-run.ts")).listAction(cmd));
   return command;

@@ -14,6 +14,7 @@ import { ProgressLine } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
+import { shardFlag } from "../shard-option.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags } from "../workflow-control/index.ts";
 
 /** The Dapr CLI's "terminal" for `--all` (durabletask WorkflowMetadataIsComplete). */
@@ -40,6 +41,10 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
   }
   if (flags.allFilterStatus !== undefined && flags.allOlderThan === undefined) {
     throw new HousekeeperError("bad-input", "--all-filter-status can only be used with --all-older-than");
+  }
+  const shard = shardFlag(cmd);
+  if (shard && !bulk) {
+    throw new HousekeeperError("bad-input", "--shard goes with --all or --all-older-than, not with instance IDs");
   }
   if (!bulk && instanceIds.length === 0) {
     throw new HousekeeperError(
@@ -144,6 +149,7 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
         concurrency,
         now,
         instanceIds: bulk ? undefined : instanceIds,
+        shard,
         onDecision: (d) => {
           decided++;
           onDecision(d);

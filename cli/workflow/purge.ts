@@ -10,6 +10,7 @@
 import { Command, Option } from "commander";
 import { addConnectionOptions } from "../connection.ts";
 import { addEtcdOptions } from "../scheduler/connection.ts";
+import { shardOption } from "../shard-option.ts";
 import { sidecarOptions } from "../workflow-control/index.ts";
 import type { PurgeFlags } from "./purge-run.ts";
 
@@ -57,7 +58,8 @@ export function purgeCommand(): Command {
         .default("completed"),
     )
     .addOption(new Option("--dry-run", "list what would be purged, and why, without purging"))
-    .addOption(new Option("--concurrency <n>", "instances purged side by side").default("20"));
+    .addOption(new Option("--concurrency <n>", "instances purged side by side").default("20"))
+    .addOption(shardOption());
   // The same etcd flags (and HOUSEKEEPER_ETCD_ENDPOINTS) as `scheduler`, but no default endpoint: direct mode must be
   // told where the Scheduler is rather than silently miss the reminders.
   addEtcdOptions(command, { defaultEndpoint: false });

@@ -27,6 +27,7 @@ import { retentionerActorType, workflowActorType } from "../state-store/keys.ts"
 import type { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { timestampToDate } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import { inShard, type Shard } from "../workflow/shard.ts";
 
 /** Reminders due less than this long ago are never orphans. */
 export const DEFAULT_ORPHAN_GRACE_MS = 5 * 60_000;
@@ -70,6 +71,8 @@ export interface OrphanPorts {
 
 export interface OrphanScanOptions {
   pageSize?: number;
+  /** Only reminders whose instance is in this shard: a reminder belongs to the shard of its instance ID. */
+  shard?: Shard | undefined;
   /** Default DEFAULT_ORPHAN_GRACE_MS. */
   graceMs?: number;
   now?: Date;
@@ -139,7 +142,7 @@ export async function* scanOrphanReminders(
   })) {
     const reminders = page.jobs.flatMap((job) => {
       const owner = reminderInstanceId(store, job.key);
-      if (!owner) return [];
+      if (!owner || !inShard(owner.instanceId, options.shard)) return [];
       const due = timestampToDate(job.job.begin?.time)?.getTime(); // when it was due; none: never an orphan
       if (!owner.retention && (due === undefined || due > dueBefore)) return [];
       return [{ job, instanceId: owner.instanceId, retention: owner.retention }];
@@ -148,7 +151,14 @@ export async function* scanOrphanReminders(
       store,
       reminders.map((r) => r.instanceId),
     );
-    const out: OrphanScanPage = { orphans: [], scanned: page.jobs.length, unreadable: [...page.unreadable] };
+    // A shard counts only its own instances' reminders, so the refusal's ratio (orphanDeleteRefusal) is the shard's.
+    const scanned = options.shard
+      ? page.jobs.filter((job) => {
+          const owner = reminderInstanceId(store, job.key);
+          return owner !== undefined && inShard(owner.instanceId, options.shard);
+        }).length
+      : page.jobs.length;
+    const out: OrphanScanPage = { orphans: [], scanned, unreadable: [...page.unreadable] };
     const reportedUnreadable = new Set<string>();
     for (const { job, instanceId, retention } of reminders) {
       const state = states.get(instanceId)!;

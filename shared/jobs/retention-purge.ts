@@ -16,6 +16,7 @@ import type { AppRef } from "../state-store/keys.ts";
 import type { InstancePage, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { formatAge } from "../util/format-age.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import { effectiveShard, formatShard, type Shard } from "../workflow/shard.ts";
 
 /** Purges one instance through the Dapr sidecar; "not found" and "not terminal" are outcomes, not errors. */
 export interface InstancePurger {
@@ -64,6 +65,11 @@ export interface RetentionOptions {
   concurrency?: number;
   pageSize?: number;
   continuationToken?: string;
+  /**
+   * Only this shard of the app's instances (docs/scale.md): N runs with shards 1/N…N/N purge, together, what one
+   * unsharded run purges, and may run at the same time. The continuation token is bound to the shard.
+   */
+  shard?: Shard | undefined;
   /** Milliseconds left for this run (e.g. Lambda's getRemainingTimeInMillis); new work stops below the margin. */
   timeLeftMs?: () => number;
   safetyMarginMs?: number;
@@ -137,6 +143,10 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   const dryRun = options.dryRun ?? false;
   if (mode === "sidecar" && !dryRun && !ports.purger) {
     throw new HousekeeperError("bad-input", "sidecar mode needs a sidecar to purge through (--sidecar-url)");
+  }
+  const shard = effectiveShard(options.shard);
+  if (shard && options.instanceIds) {
+    throw new HousekeeperError("bad-input", "a shard splits a scan of the app; it cannot go with instance IDs");
   }
   const now = options.now ?? new Date();
   const limit = options.reportLimit ?? 1000;
@@ -213,10 +223,10 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   let slotFreed: (() => void) | undefined;
   const settleAll = () => Promise.all(inFlight);
   const windowSize = Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
-  let pageStart = decodeToken(options.continuationToken, app);
+  let pageStart = decodeToken(options.continuationToken, app, shard);
   const pages = options.instanceIds
     ? pagesOf(ports.store, options.instanceIds, record)
-    : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize });
+    : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
   for await (const page of pages) {
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
@@ -224,7 +234,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     if (!firstPage && outOfTime()) {
       await settleAll();
       result.stoppedBecause = "time-budget";
-      result.continuationToken = encodeToken(pageStart, app);
+      result.continuationToken = encodeToken(pageStart, app, shard);
       return result;
     }
     firstPage = false;
@@ -315,7 +325,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       await settleAll();
       // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.
       result.stoppedBecause = stopped;
-      result.continuationToken = encodeToken(pageStart, app);
+      result.continuationToken = encodeToken(pageStart, app, shard);
       return result;
     }
     pageStart = page.cursor;
@@ -534,14 +544,17 @@ function parentKey(instance: InstanceSummary): string {
   return `${instance.parentAppId ?? instance.appId}||${instance.parentInstanceId}`;
 }
 
-/** Continuation tokens are opaque to callers: the store cursor, bound to the app it belongs to. */
-function encodeToken(cursor: string | undefined, app: AppRef): string {
-  return Buffer.from(JSON.stringify({ v: 1, app: app.appId, ns: app.namespace, cursor: cursor ?? null })).toString(
-    "base64url",
-  );
+/**
+ * Continuation tokens are opaque to callers: the store cursor, bound to the app and the shard it belongs to (a
+ * sharded listing's cursor means nothing to another shard or shard count). Unsharded tokens carry no shard.
+ */
+function encodeToken(cursor: string | undefined, app: AppRef, shard: Shard | undefined): string {
+  const token: Record<string, unknown> = { v: 1, app: app.appId, ns: app.namespace, cursor: cursor ?? null };
+  if (shard) token.shard = formatShard(shard);
+  return Buffer.from(JSON.stringify(token)).toString("base64url");
 }
 
-function decodeToken(token: string | undefined, app: AppRef): string | undefined {
+function decodeToken(token: string | undefined, app: AppRef, shard: Shard | undefined): string | undefined {
   if (token === undefined || token === "") return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
@@ -549,12 +562,21 @@ function decodeToken(token: string | undefined, app: AppRef): string | undefined
       app?: string;
       ns?: string;
       cursor?: string | null;
+      shard?: unknown;
     };
     if (parsed.v !== 1 || typeof parsed.app !== "string") throw new Error("unknown token version");
     if (parsed.app !== app.appId || parsed.ns !== app.namespace) {
       throw new HousekeeperError(
         "bad-input",
         `continuation token belongs to app "${parsed.app}" in namespace "${parsed.ns}", not "${app.appId}" in "${app.namespace}"`,
+      );
+    }
+    const expected = shard ? formatShard(shard) : undefined;
+    if ((parsed.shard ?? undefined) !== expected) {
+      const was = typeof parsed.shard === "string" ? `shard ${parsed.shard}` : "an unsharded run";
+      throw new HousekeeperError(
+        "bad-input",
+        `continuation token belongs to ${was}, not ${expected ? `shard ${expected}` : "an unsharded run"}`,
       );
     }
     return parsed.cursor ?? undefined;

@@ -9,6 +9,7 @@ import type { Target } from "../config/target.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import { effectiveShard, formatShard } from "../workflow/shard.ts";
 import { cleanOrphanReminders, type OrphanCleanup } from "./orphan-reminders.ts";
 import type { PurgeDecision, RetentionPorts, RetentionResult } from "./retention-purge.ts";
 import { DEFAULT_SAFETY_MARGIN_MS, runRetentionPurge } from "./retention-purge.ts";
@@ -119,6 +120,7 @@ export async function runRetentionPolicy(
         concurrency: policy.concurrency,
         recursive: policy.recursive,
         continuationToken: index === resume.target ? resume.inner : undefined,
+        shard: target.shard,
         timeLeftMs: options.timeLeftMs,
         safetyMarginMs: options.safetyMarginMs,
         now: options.now,
@@ -155,6 +157,7 @@ export async function runRetentionPolicy(
             { scheduler: ports.scheduler, store: ports.store },
             {
               dryRun: policy.dryRun,
+              shard: target.shard,
               shouldStop: () => (options.timeLeftMs?.() ?? Number.POSITIVE_INFINITY) < margin,
               ...(options.now ? { now: options.now } : {}),
             },
@@ -184,9 +187,17 @@ function finish(report: RetentionRunReport, started: number): RetentionRunReport
   return report;
 }
 
-/** Binds a token to the policy's targets, so a token from another policy is refused rather than misapplied. */
+/**
+ * Binds a token to the policy's targets (and their shards), so a token from another policy, shard or shard count is
+ * refused rather than misapplied. An unsharded target (or 1/1) adds nothing, so tokens issued before shards still fit.
+ */
 function policyFingerprint(policy: RetentionPolicy): string {
-  const shape = policy.targets.map((t) => `${t.namespace}/${t.appId}`).join(",");
+  const shape = policy.targets
+    .map((t) => {
+      const shard = effectiveShard(t.shard);
+      return `${t.namespace}/${t.appId}${shard ? `#${formatShard(shard)}` : ""}`;
+    })
+    .join(",");
   return createHash("sha256").update(shape).digest("base64url").slice(0, 16);
 }
 
@@ -208,7 +219,10 @@ function decodeRunToken(token: string | undefined, fingerprint: string): { targe
     throw new HousekeeperError("bad-input", "continuation token is not one this tool issued");
   }
   if (parsed.p !== fingerprint) {
-    throw new HousekeeperError("bad-input", "continuation token was issued for a policy with other targets");
+    throw new HousekeeperError(
+      "bad-input",
+      "continuation token was issued for a policy with other targets (or other shards of them)",
+    );
   }
   return { target: parsed.t, inner: typeof parsed.i === "string" ? parsed.i : undefined };
 }

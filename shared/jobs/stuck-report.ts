@@ -37,6 +37,7 @@ import type { InstanceRecord, InstanceSummary, WorkflowStateStore } from "../sta
 import { externalSort } from "../util/external-sort.ts";
 import { decodeMetadata } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
+import type { Shard } from "../workflow/shard.ts";
 import type { AgeFrom } from "./retention-purge.ts";
 import type { ClassifySettings, InstanceAnalysis } from "./stuck-report/analyze.ts";
 import {
@@ -86,6 +87,8 @@ export interface StuckReportOptions {
   retentionAgeFrom?: AgeFrom;
   /** Instance summaries per page (default 200). */
   pageSize?: number;
+  /** Only this shard of the app's instances (ListOptions.shard). */
+  shard?: Shard | undefined;
   /** Candidates read whole per batch (default 100): two round trips per batch. */
   readBatchSize?: number;
   /** Batches read side by side (default 4, the PostgreSQL adapter's pool size). */
@@ -176,7 +179,7 @@ export async function* scanStuckInstances(
     reminders ? settings.reminderGraceMs : Number.POSITIVE_INFINITY,
   );
 
-  for await (const page of store.listInstances(options.pageSize ? { pageSize: options.pageSize } : {})) {
+  for await (const page of store.listInstances({ pageSize: options.pageSize, shard: options.shard })) {
     for (const u of page.unreadable) {
       tally.unreadable++;
       options.onUnreadable?.({ instanceID: u.instanceId, key: u.key, reason: u.reason });

@@ -8,6 +8,7 @@ import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workf
 import { decodeLeanHistoryEvent } from "../workflow/lean-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { deriveState } from "../workflow/runtime-status.ts";
+import { effectiveShard, inShard, type Shard } from "../workflow/shard.ts";
 import type { EntryPage, GuardedGroup, GuardedMember, GuardedOutcome, StateBackend } from "./backend.ts";
 import type { AppRef } from "./keys.ts";
 import {
@@ -79,9 +80,17 @@ export interface InstancePage {
 export interface ListOptions {
   pageSize?: number;
   cursor?: string | undefined;
+  /**
+   * Only this shard of the app's instances (shared/workflow/shard.ts). The instance IDs come from a keys-only scan
+   * and only the shard's instances are read, so a shard reads about 1/N of the values on every store. A cursor
+   * belongs to the shard it was returned for.
+   */
+  shard?: Shard | undefined;
 }
 
 const DEFAULT_PAGE_SIZE = 200;
+/** Keys a sharded listing scans per page at most: N times the page size, so a page still holds about pageSize. */
+const MAX_SHARD_SCAN_PAGE = 10_000;
 /** Rows a range-scan page asks for per instance of the page size (an instance has a few to a few dozen rows). */
 const ROWS_PER_INSTANCE = 10;
 /** A page never grows past this many rows: an instance with more is reported as unreadable, not held in memory. */
@@ -134,11 +143,15 @@ export class WorkflowStateStore {
    * on one page, the next one is already being read (one page of read-ahead hides the store's round trips).
    */
   async *listInstances(options: ListOptions = {}): AsyncGenerator<InstancePage> {
-    if (this.backend.scanEntries) {
+    const shard = effectiveShard(options.shard);
+    // A range scan reads every row's value; a shard reads the keys and then only its own instances' values.
+    if (this.backend.scanEntries && !shard) {
       yield* this.listByRangeScan(options);
       return;
     }
-    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const pageSize = shard
+      ? Math.min(MAX_SHARD_SCAN_PAGE, (options.pageSize ?? DEFAULT_PAGE_SIZE) * shard.count)
+      : (options.pageSize ?? DEFAULT_PAGE_SIZE);
     const seen = new Set<string>(); // Redis SCAN may return a key twice; other stores never do
     const readPage = async (cursor: string | undefined): Promise<InstancePage> => {
       const page = await this.backend.scanKeys({
@@ -151,6 +164,7 @@ export class WorkflowStateStore {
       for (const key of page.keys) {
         const parsed = parseWorkflowKey(this.app, key);
         if (!parsed || parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
+        if (!inShard(parsed.instanceId, shard)) continue;
         ids.push(parsed.instanceId);
         if (this.backend.kind === "redis") seen.add(parsed.instanceId);
       }
@@ -417,18 +431,25 @@ export class WorkflowStateStore {
       }
     }
     const { values, unreadable: badValues } = await readReporting(this.backend, valueKeys);
+    const suspects: UnreadableInstance[] = [];
     for (const { id, metadata, metadataBytes } of decoded) {
       const problem = storedCountsProblem(instanceKeyPrefix(this.app, id), metadata, values, badValues);
       if (problem) {
-        unreadable.push({ instanceId: id, ...problem });
+        suspects.push({ instanceId: id, ...problem });
         continue;
       }
       try {
         instances.push(this.buildRecord(id, metadata, metadataBytes, values, "summary"));
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : instanceKeyPrefix(this.app, id) + METADATA_KEY;
-        unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
+        suspects.push({ instanceId: id, key, reason: errorMessage(error) });
       }
+    }
+    if (suspects.length > 0) {
+      // Metadata and values are two reads: an instance purged in between (by another shard, another batch or Dapr
+      // itself) lost its values after its metadata was read. Gone now means purged, not corrupt.
+      const still = await this.existingInstanceIds(suspects.map((s) => s.instanceId));
+      unreadable.push(...suspects.filter((s) => still.has(s.instanceId)));
     }
     return { instances, unreadable };
   }

@@ -37,3 +37,27 @@ export function parseShardFlag(text: string): Shard {
 export function formatShard(shard: Shard): string {
   return `${shard.index}/${shard.count}`;
 }
+
+/**
+ * Which shard (1-based) of `count` an instance belongs to: FNV-1a (32-bit) of its ID's UTF-8 bytes, mod `count`.
+ * Computed by us, not by any store, so every store (and the Scheduler's reminders) splits an app the same way, and it
+ * never changes between runs: an instance stays in its shard for as long as it lives.
+ */
+export function shardOf(instanceId: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(instanceId, "utf8")) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return (hash % count) + 1;
+}
+
+/** Whether an instance is in this shard; every instance is in "no shard" (undefined). */
+export function inShard(instanceId: string, shard: Shard | undefined): boolean {
+  return shard === undefined || shard.count === 1 || shardOf(instanceId, shard.count) === shard.index;
+}
+
+/** `1/1` is the whole app: the same as no shard, so its tokens and listings are the unsharded ones. */
+export function effectiveShard(shard: Shard | undefined): Shard | undefined {
+  return shard && shard.count > 1 ? shard : undefined;
+}
