@@ -256,8 +256,9 @@ export const housekeeperConfigSchema = z
         policy: z.record(z.string(), z.unknown()),
         schedule: scheduleSchema,
         /**
-         * `state-machine`: the schedule starts a Step Functions execution that runs every target in parallel (a Map
-         * state) and invokes the function again with the continuation token until each target is complete.
+         * `state-machine`: the schedule starts a Step Functions execution whose Distributed Map runs every (target,
+         * shard) in parallel, each invoking the function again with its continuation token until complete, then
+         * merges the shards' reports (infra/constructs/purge-state-machine.ts).
          * `function`: the schedule invokes the function once per run; a run cut short continues at the next one.
          */
         invoke: z.enum(["state-machine", "function"]).default("state-machine"),
