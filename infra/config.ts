@@ -433,6 +433,14 @@ export const housekeeperConfigSchema = z
         });
       }
     }
+    if (config.purge?.invoke === "function" && config.purge.stateMachine.shards !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["purge", "stateMachine", "shards"],
+        message:
+          'shards are run by the state machine: set purge.invoke to "state-machine" (or give a target its own shard)',
+      });
+    }
     if (config.purge?.invoke === "state-machine" && Array.isArray(policy?.targets)) {
       // Each invocation adds about 7 events to its child execution's history, which Step Functions caps at 25,000.
       const events = 7 * config.purge.stateMachine.maxInvocationsPerTarget;

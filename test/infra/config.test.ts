@@ -143,6 +143,11 @@ describe("configuration schema", () => {
     expect(problems(c)).toContain("purge.stateMachine.shards.billing: names no target of purge.policy");
     c.purge.stateMachine.shards = 400;
     expect(problems(c)).toContain("purge.stateMachine.shards: 800 shards in all: at most 500");
+    c.purge.invoke = "function";
+    expect(problems(c)).toContain(
+      'purge.stateMachine.shards: shards are run by the state machine: set purge.invoke to "state-machine"',
+    );
+    c.purge.invoke = "state-machine";
     c.purge.stateMachine.shards = 1;
     c.purge.policy.targets[0].shard = { index: 1, count: 2 };
     c.purge.stateMachine.shards = { orderprocessing: 2 };
