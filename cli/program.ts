@@ -17,6 +17,7 @@ import { HousekeeperError } from "../shared/errors.ts";
 import { completionCommand } from "./completion.ts";
 import { errorLine } from "./errors.ts";
 import { addExamples } from "./examples.ts";
+import { setProgressMode } from "./output/progress-line.ts";
 
 interface CommandGroup {
   /** The group's name and aliases, as typed first on the command line. */
@@ -99,9 +100,18 @@ export async function createProgram(output: ProgramOutput = {}, args: readonly s
       "--request-timeout <duration>",
       `how long one statement, command or call may take (default 60s; env ${REQUEST_TIMEOUT_ENV})`,
     )
+    .option("-q, --quiet", "no progress line on stderr")
+    .option("--progress", "a progress line on stderr even when it is not a terminal (a plain line every 5 s)")
     .hook("preAction", (root) => {
       // The flags set the variables every client reads its timeouts from (shared/config/timeouts.ts).
-      const opts = root.opts<{ connectTimeout?: string; requestTimeout?: string }>();
+      const opts = root.opts<{
+        connectTimeout?: string;
+        requestTimeout?: string;
+        quiet?: boolean;
+        progress?: boolean;
+      }>();
+      if (opts.quiet && opts.progress) throw new HousekeeperError("bad-input", "--quiet and --progress contradict");
+      setProgressMode(opts.quiet ? "off" : opts.progress ? "on" : "auto");
       if (opts.connectTimeout !== undefined) {
         process.env[CONNECT_TIMEOUT_ENV] = `${parseTimeout(opts.connectTimeout, "--connect-timeout")}ms`;
       }

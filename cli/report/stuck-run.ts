@@ -16,10 +16,13 @@ import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "..
 import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { count } from "../../shared/util/count.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
+import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { stuckFound } from "../exit-codes.ts";
+import { Progress } from "../output/progress-line.ts";
 import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
@@ -114,9 +117,14 @@ async function writeReport(
   reminders: ReminderIndex | undefined,
 ): Promise<StuckRunResult> {
   const ports = reminders ? { store, reminders } : { store };
+  let progress: Progress | undefined;
   const scan: StuckReportOptions = {
     ...run.scan,
-    onUnreadable: (u) => io.stderr.write(`warning: skipped instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`),
+    onUnreadable: (u) => {
+      const line = `warning: skipped instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`;
+      if (progress) progress.print(io.stderr, line);
+      else io.stderr.write(line);
+    },
   };
   const tally = newTally(ports, scan);
   const layout = run.format === "table" ? new TableLayout(TABLE_HEADERS) : undefined;
@@ -132,10 +140,16 @@ async function writeReport(
   const target = run.out === undefined ? undefined : await openOutFile(run.out);
   const sink = new OutputSink(target?.stream ?? io.stdout);
   try {
+    // While the store is read (the sort holds every record before the first is written): the line is gone before any
+    // output, and the report itself is never touched.
+    progress = Progress.start("report stuck", () => ({ scanned: tally.scanned, selected: tally.stuck }), {
+      noun: "instances",
+      selectedWord: "stuck",
+    });
     const runSize = Number(process.env[RUN_SIZE_ENV]) || STUCK_SORT_RUN_SIZE;
     const sorted = externalSort(observed(), { compare: compareByAge, runSize });
     // The sort has read the whole scan before its first record: the tally is final from here on.
-    let next = await sorted.next();
+    let next = await sorted.next().finally(() => progress?.stop());
     const summary = tally.summary();
     if (writer) await sink.write(writer.begin(summary));
     else if (layout && summary.stuck > 0) await sink.write(`${layout.header()}\n`);
@@ -151,7 +165,7 @@ async function writeReport(
     const text = summaryText(summary, target ? { [run.format]: run.out! } : {});
     if (summary.stuck === 0 && run.format === "table" && !target) {
       io.stderr.write(
-        `No stuck workflow found in namespace "${summary.app.namespace}" for app ID "${summary.app.appId}" (${summary.scanned} scanned)\n`,
+        `No stuck workflow found in namespace "${summary.app.namespace}" for app ID "${summary.app.appId}" (${count(summary.scanned)} scanned)\n`,
       );
       if (!summary.reminderChecks) io.stderr.write("Scheduler reminders were not checked (no --etcd-endpoints).\n");
       const orphans = orphanRemindersLine(summary);
@@ -159,8 +173,13 @@ async function writeReport(
     } else {
       io.stderr.write(text);
     }
+    // Nothing of the app at all: perhaps a mistyped -a or -n.
+    if (summary.scanned === 0 && summary.unreadable === 0 && !scan.shard) {
+      await writeAppHint(store.backend, store.app, io.stderr);
+    }
     return { stuck: summary.stuck, scanned: summary.scanned, unreadable: summary.unreadable };
   } catch (error) {
+    progress?.stop();
     await target?.discard();
     throw error;
   }

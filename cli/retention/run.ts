@@ -6,8 +6,10 @@ import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { count } from "../../shared/util/count.ts";
+import { openBackend } from "../connection.ts";
 import { goJsonIndent } from "../output/go-format.ts";
-import { ProgressLine } from "../output/progress-line.ts";
+import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
 import type { RetentionRunFlags } from "./index.ts";
 
@@ -28,24 +30,33 @@ export async function retentionRunAction(opts: RetentionRunFlags): Promise<void>
   if (opts.dryRun) policy.dryRun = true;
   const text = opts.output === "text";
   // On a terminal (stderr a TTY) a long run shows how far it got, in JSON output too; elsewhere nothing is added.
-  const progress = new ProgressLine();
-  let decided = 0;
+  const counts = { scanned: 0, selected: 0, done: 0 };
+  const progress = Progress.start("retention run", () => (policy.dryRun ? { ...counts, done: undefined } : counts), {
+    noun: "instances",
+    selectedWord: policy.dryRun ? "would be purged" : "selected",
+    ...(policy.dryRun ? {} : { doneWord: "purged" }),
+  });
   const report = await runRetentionPolicy(policy, {
-    openTarget: targetPortsOpener(createSecretResolver()),
+    // A target's connection string "embedded" (e.g. `env:NAME` set to it) is the CLI's sample store, as `-c embedded`.
+    openTarget: targetPortsOpener(createSecretResolver(), (connectionString, options) =>
+      openBackend({ appId: "-", namespace: "-", connectionString, tableName: options.tableName }),
+    ),
     continuationToken: opts.continuationToken,
-    onDecision: (d) => {
-      decided++;
-      if (text) {
-        progress.clear();
-        const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
-        if (d.action === "purge") process.stdout.write(`purged ${who} (${d.reason})${withChildren(d)}\n`);
-        else if (d.action === "would-purge") process.stdout.write(`would purge ${who} (${d.reason})\n`);
-        else if (d.action === "skip") process.stderr.write(`skipped ${who}: ${d.reason}\n`);
-        else if (d.action === "fail") process.stderr.write(`failed ${who}: ${d.reason}\n`);
-      }
-      progress.show(`${d.namespace}/${d.appId}: ${decided} instance(s) handled…`);
+    onScanned: (scanned) => {
+      counts.scanned = scanned;
     },
-  }).finally(() => progress.clear());
+    onDecision: (d) => {
+      if (d.action === "purge" || d.action === "would-purge" || d.action === "fail") counts.selected++;
+      if (d.action === "purge") counts.done++;
+      if (text) {
+        const who = `${d.namespace}/${d.appId} ${JSON.stringify(d.instanceID)}`;
+        if (d.action === "purge") progress.print(process.stdout, `purged ${who} (${d.reason})${withChildren(d)}\n`);
+        else if (d.action === "would-purge") progress.print(process.stdout, `would purge ${who} (${d.reason})\n`);
+        else if (d.action === "skip") progress.print(process.stderr, `skipped ${who}: ${d.reason}\n`);
+        else if (d.action === "fail") progress.print(process.stderr, `failed ${who}: ${d.reason}\n`);
+      }
+    },
+  }).finally(() => progress.stop());
   if (text) {
     for (const t of report.targets) {
       if (t.error) process.stderr.write(`target ${t.namespace}/${t.appId} failed: ${t.error}\n`);
@@ -54,9 +65,9 @@ export async function retentionRunAction(opts: RetentionRunFlags): Promise<void>
       }
     }
     process.stdout.write(
-      `${policy.dryRun ? `${report.wouldPurge} would be purged` : `purged ${report.purged}`}` +
-        `${report.childrenPurged ? ` (and ${report.childrenPurged} child workflows with them)` : ""}, skipped ${report.skipped}, ` +
-        `failed ${report.failedCount} in ${(report.durationMs / 1000).toFixed(1)} s` +
+      `${policy.dryRun ? `${count(report.wouldPurge)} would be purged` : `purged ${count(report.purged)}`}` +
+        `${report.childrenPurged ? ` (and ${count(report.childrenPurged)} child workflows with them)` : ""}, skipped ${count(report.skipped)}, ` +
+        `failed ${count(report.failedCount)} in ${(report.durationMs / 1000).toFixed(1)} s` +
         `${report.isComplete ? "" : `; not complete, continue with --continuation-token ${report.continuationToken}`}\n`,
     );
   } else {
@@ -73,7 +84,7 @@ function orphanLine(cleanup: OrphanCleanup, dryRun: boolean): string {
   if (cleanup.error) return `orphan reminders not cleaned: ${cleanup.error}`;
   if (cleanup.skipped) return `orphan reminders left alone: ${cleanup.skipped}`;
   const done = dryRun
-    ? `${cleanup.found} orphan reminder(s) would be deleted`
-    : `deleted ${cleanup.deleted} orphan reminder(s)${cleanup.kept > 0 ? ` (${cleanup.kept} kept: changed since the scan)` : ""}`;
+    ? `${count(cleanup.found)} orphan reminder(s) would be deleted`
+    : `deleted ${count(cleanup.deleted)} orphan reminder(s)${cleanup.kept > 0 ? ` (${count(cleanup.kept)} kept: changed since the scan)` : ""}`;
   return cleanup.isComplete ? done : `${done} (stopped at the time budget; the next run goes on)`;
 }

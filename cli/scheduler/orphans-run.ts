@@ -9,8 +9,10 @@ import {
   scanOrphanReminders,
 } from "../../shared/jobs/orphan-reminders.ts";
 import { compareUtf8 } from "../../shared/scheduler/keys.ts";
+import { count } from "../../shared/util/count.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
+import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
 import { shardFlag } from "../shard-option.ts";
@@ -29,7 +31,7 @@ function record(orphan: OrphanReminder) {
   };
 }
 
-const cells = (o: OrphanReminder) => [o.name, o.reason, o.runtimeStatus ?? "", String(o.count)];
+const cells = (o: OrphanReminder) => [o.name, o.reason, o.runtimeStatus ?? "", count(o.count)];
 
 export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> {
   const opts = cmd.opts<{ output: (typeof FORMATS)[number]; delete?: boolean; force?: boolean }>();
@@ -55,17 +57,27 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
         const sink = new OutputSink(io.stdout);
         let scanned = 0;
         let found = 0;
+        let deleted = 0;
         const byReason = new Map<string, number>();
+        let progress: Progress | undefined;
+        const startProgress = () => {
+          progress = Progress.start(
+            "scheduler orphans",
+            () => ({ scanned, selected: found, ...(opts.delete ? { done: deleted } : {}) }),
+            { noun: "jobs", selectedWord: "orphaned", doneWord: "deleted" },
+          );
+        };
+        const warn = (line: string) => (progress ? progress.print(io.stderr, line) : io.stderr.write(line));
         async function* orphans(): AsyncGenerator<OrphanReminder[]> {
           for await (const page of scanOrphanReminders(ports, { shard })) {
             scanned += page.scanned;
-            for (const bad of page.unreadable) io.stderr.write(`warning: skipped ${bad.key}: ${bad.reason}\n`);
+            for (const bad of page.unreadable) warn(`warning: skipped ${bad.key}: ${bad.reason}\n`);
             for (const o of page.orphans) byReason.set(o.reason, (byReason.get(o.reason) ?? 0) + 1);
             found += page.orphans.length;
             yield page.orphans;
           }
         }
-        const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${n}`).join(", ");
+        const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${count(n)}`).join(", ");
 
         if (opts.delete) {
           const refusal = opts.force
@@ -78,20 +90,21 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
                 "and --namespace; if the app's state really is lost, add --force",
             );
           }
-          let deleted = 0;
           let kept = 0;
+          startProgress();
           try {
             for await (const page of orphans()) {
               const result = await deleteOrphanReminders(ports, page);
               // Printed at once: a deletion cannot be undone, so its record must not wait in a buffer.
-              for (const o of result.deleted) io.stdout.write(`Deleted ${o.name} (${o.reason}).\n`);
+              for (const o of result.deleted) progress?.print(io.stdout, `Deleted ${o.name} (${o.reason}).\n`);
               deleted += result.deleted.length;
               kept += result.kept.length;
             }
           } finally {
+            progress?.stop();
             io.stderr.write(
-              `Deleted ${deleted} orphan reminder(s) of ${where}${found > 0 ? ` (found: ${reasons()})` : ""}; ` +
-                `scanned ${scanned}.${kept > 0 ? ` ${kept} kept: changed since the scan, or already gone.` : ""}\n`,
+              `Deleted ${count(deleted)} orphan reminder(s) of ${where}${found > 0 ? ` (found: ${reasons()})` : ""}; ` +
+                `scanned ${count(scanned)}.${kept > 0 ? ` ${count(kept)} kept: changed since the scan, or already gone.` : ""}\n`,
             );
           }
           return;
@@ -100,11 +113,17 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
         // Listing: sorted by name (spilling to disk past a run), table widths measured on the way in.
         const layout = opts.output === "short" ? new TableLayout(HEADERS) : undefined;
         async function* flat(): AsyncGenerator<OrphanReminder> {
-          for await (const page of orphans()) {
-            for (const o of page) {
-              layout?.observe(cells(o));
-              yield { ...o, value: new Uint8Array() }; // the value is for deleting; the sort need not carry it
+          startProgress();
+          try {
+            for await (const page of orphans()) {
+              for (const o of page) {
+                layout?.observe(cells(o));
+                yield { ...o, value: new Uint8Array() }; // the value is for deleting; the sort need not carry it
+              }
             }
+          } finally {
+            // The sort has every record before it gives the first: the line is gone before any output.
+            progress?.stop();
           }
         }
         const json = opts.output === "json" ? new JsonArrayWriter(sink) : undefined;
@@ -124,8 +143,8 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
         await sink.flush();
         io.stderr.write(
           found === 0
-            ? `No orphan reminders in ${where}; scanned ${scanned}.\n`
-            : `${found} orphan reminder(s) in ${where} (${reasons()}); scanned ${scanned}. --delete deletes them.\n`,
+            ? `No orphan reminders in ${where}; scanned ${count(scanned)}.\n`
+            : `${count(found)} orphan reminder(s) in ${where} (${reasons()}); scanned ${count(scanned)}. --delete deletes them.\n`,
         );
       },
       io.open,

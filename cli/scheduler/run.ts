@@ -8,6 +8,7 @@ import { deleteAllJobs, deleteJobs, getJobs, listJobs } from "../../shared/sched
 import type { FilterKind } from "../../shared/scheduler/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { goJsonIndent } from "../output/go-format.ts";
+import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { renderTable, TableLayout } from "../output/table.ts";
@@ -103,7 +104,23 @@ export async function exportAction(io: Io, cmd: Command): Promise<void> {
   const { outputFile } = cmd.opts<{ outputFile: string }>();
   if (outputFile.trim() === "") throw new HousekeeperError("bad-input", "--output-file must not be empty");
   const flags = etcdFlags(cmd);
-  const summary = await withSchedulerStore(flags, (store) => exportToFile(store, outputFile), io.open);
+  let read = 0;
+  const summary = await withSchedulerStore(
+    flags,
+    async (store) => {
+      const progress = Progress.start("scheduler export", () => ({ scanned: read }), { noun: "keys" });
+      try {
+        return await exportToFile(store, outputFile, {
+          onEntry: () => {
+            read++;
+          },
+        });
+      } finally {
+        progress.stop();
+      }
+    },
+    io.open,
+  );
   io.stdout.write(`Exported ${summary.jobs} jobs and ${summary.counters} counters.\n`);
   io.stdout.write(`Export to '${outputFile}' complete.\n`);
 }
@@ -128,7 +145,25 @@ export async function importAction(io: Io, cmd: Command): Promise<void> {
   try {
     ({ written } = await withSchedulerStore(
       flags,
-      (store) => importEntries(store, exportFileEntries(spooled.path), { total: spooled.jobs + spooled.counters }),
+      async (store) => {
+        const total = spooled.jobs + spooled.counters;
+        let done = 0;
+        // The file is checked by now (spoolExportFile): what is left to wait for is the writes.
+        const progress = Progress.start("scheduler import", () => ({ scanned: total, done, total }), {
+          noun: "entries",
+          doneWord: "written",
+        });
+        try {
+          return await importEntries(store, exportFileEntries(spooled.path), {
+            total,
+            onProgress: (written) => {
+              done = written;
+            },
+          });
+        } finally {
+          progress.stop();
+        }
+      },
       io.open,
     ));
   } finally {

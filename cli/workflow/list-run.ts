@@ -10,8 +10,10 @@ import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.
 import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { inShard, type Shard } from "../../shared/workflow/shard.ts";
+import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
+import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
@@ -97,6 +99,7 @@ export async function runListIds(run: {
       stderr.write(
         statusLine("failure", `No workflow found in namespace "${app.namespace}" for app ID "${app.appId}"`),
       );
+      if (!run.shard) await writeAppHint(store.backend, app, stderr); // an empty shard says nothing about the app
     }
     return listed;
   });
@@ -136,18 +139,28 @@ export async function runList(run: ListRun): Promise<ListResult> {
 
   return withWorkflowStore(run.flags, async (store) => {
     let skipped = 0;
+    const counts = { scanned: 0, selected: 0 };
+    // Shown while the store is read; the sort has every record before the first row is printed, so the line is
+    // gone before any output.
+    const progress = Progress.start("workflow list", () => counts, { noun: "instances", selectedWord: "listed" });
     async function* matching(): AsyncGenerator<ListedInstance> {
-      for await (const page of store.listInstances({ shard: run.shard })) {
-        for (const bad of page.unreadable) {
-          skipped++;
-          stderr.write(`warning: skipped instance ${bad.instanceId}: ${bad.reason} (key ${bad.key})\n`);
+      try {
+        for await (const page of store.listInstances({ shard: run.shard })) {
+          counts.scanned += page.instances.length + page.unreadable.length;
+          for (const bad of page.unreadable) {
+            skipped++;
+            progress.print(stderr, `warning: skipped instance ${bad.instanceId}: ${bad.reason} (key ${bad.key})\n`);
+          }
+          for (const summary of page.instances) {
+            if (!run.filter.matches(summary)) continue;
+            counts.selected++;
+            const record = toListedInstance(summary);
+            table?.layout.observe(table.cells(record));
+            yield record;
+          }
         }
-        for (const summary of page.instances) {
-          if (!run.filter.matches(summary)) continue;
-          const record = toListedInstance(summary);
-          table?.layout.observe(table.cells(record));
-          yield record;
-        }
+      } finally {
+        progress.stop();
       }
     }
 
@@ -172,6 +185,8 @@ export async function runList(run: ListRun): Promise<ListResult> {
       stderr.write(
         statusLine("failure", `No workflow found in namespace "${context.namespace}" for app ID "${context.appId}"`),
       );
+      // Nothing of the app at all (not merely filtered out): perhaps a mistyped -a or -n.
+      if (counts.scanned === 0 && !run.shard) await writeAppHint(store.backend, store.app, stderr);
     }
     if (skipped > 0) {
       stderr.write(

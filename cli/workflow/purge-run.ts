@@ -6,19 +6,19 @@ import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retentio
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner, sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
+import { count } from "../../shared/util/count.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
-import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
+import { FINISHED_STATUSES } from "../../shared/workflow/status-names.ts";
+import { writeAppHint } from "../app-hint.ts";
 import { connectionFlags, requireNamedStore, withWorkflowStore } from "../connection.ts";
-import { ProgressLine } from "../output/progress-line.ts";
+import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
+import { statusLine } from "../output/status.ts";
 import type { EtcdFlags } from "../scheduler/connection.ts";
 import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
 import { shardFlag } from "../shard-option.ts";
 import { purgeInstances, StatusPrinter, sidecarFlags } from "../workflow-control/index.ts";
-
-/** The Dapr CLI's "terminal" for `--all` (durabletask WorkflowMetadataIsComplete). */
-const DAPR_TERMINAL: RuntimeStatus[] = ["COMPLETED", "FAILED", "TERMINATED", "CANCELED"];
 
 export interface PurgeFlags {
   all?: boolean;
@@ -81,7 +81,7 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
   const statuses =
     flags.allFilterStatus !== undefined
       ? [parseRuntimeStatus(flags.allFilterStatus, "--all-filter-status")]
-      : DAPR_TERMINAL;
+      : [...FINISHED_STATUSES];
   for (const status of statuses) {
     if (!TERMINAL_STATUSES.has(status)) {
       throw new HousekeeperError(
@@ -110,7 +110,6 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
   const etcd = flags.mode === "direct" ? directEtcdFlags(cmd) : undefined;
   const connection = connectionFlags(cmd);
   if (!flags.dryRun) requireNamedStore(connection, "workflow purge (without --dry-run)");
-  const progress = new ProgressLine();
   let sidecar: DualSidecarClient | undefined;
   let scheduler: { close(): Promise<void> } | undefined;
   try {
@@ -130,17 +129,36 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
         scheduler = opened;
         ports.reminders = schedulerReminderCleaner(opened);
       }
+      const counts = { scanned: 0, selected: 0, done: 0 };
+      const progress = Progress.start(
+        "workflow purge",
+        () => (flags.dryRun ? { ...counts, done: undefined } : counts),
+        {
+          noun: "instances",
+          selectedWord: flags.dryRun ? "would be purged" : "selected",
+          ...(flags.dryRun ? {} : { doneWord: "purged" }),
+        },
+      );
+      // Every line goes above the status line, which stays visible below them (cli/output/progress-line.ts).
+      const out = (stream: NodeJS.WriteStream, text: string) => progress.print(stream, text);
       const onDecision = (d: PurgeDecision) => {
-        progress.clear();
         if (d.action === "purge")
-          print.success(`Purged workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})${withChildren(d)}`);
+          out(
+            process.stdout,
+            statusLine(
+              "success",
+              `Purged workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})${withChildren(d)}`,
+            ),
+          );
         else if (d.action === "would-purge")
-          print.info(`Would purge workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})`);
-        else if (d.action === "skip") process.stderr.write(`skipped ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
+          out(
+            process.stdout,
+            statusLine("info", `Would purge workflow instance ${JSON.stringify(d.instanceID)} (${d.reason})`),
+          );
+        else if (d.action === "skip") out(process.stderr, `skipped ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
         else if (d.action === "fail")
-          process.stderr.write(`failed to purge ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
+          out(process.stderr, `failed to purge ${JSON.stringify(d.instanceID)}: ${d.reason}\n`);
       };
-      let decided = 0;
       const result = await runRetentionPurge(ports, {
         retention,
         ageFrom: flags.by,
@@ -150,23 +168,28 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
         now,
         instanceIds: bulk ? undefined : instanceIds,
         shard,
-        onDecision: (d) => {
-          decided++;
-          onDecision(d);
-          progress.show(`${decided} instance(s) handled…`);
+        onScanned: (scanned) => {
+          counts.scanned = scanned;
         },
-      });
-      progress.clear();
+        onDecision: (d) => {
+          if (d.action === "purge" || d.action === "would-purge" || d.action === "fail") counts.selected++;
+          if (d.action === "purge") counts.done++;
+          onDecision(d);
+        },
+      }).finally(() => progress.stop());
       for (const u of result.unreadable)
         process.stderr.write(`warning: skipped unreadable instance ${u.instanceID}: ${u.reason} (key ${u.key})\n`);
       const summary = flags.dryRun
-        ? `${result.matched} workflow instance(s) would be purged (scanned ${result.scanned})`
-        : `Purged ${result.purged} workflow instance(s)` +
-          `${result.childrenPurged ? ` and ${result.childrenPurged} child workflow(s) with them` : ""}` +
-          `${result.alreadyGone ? `, ${result.alreadyGone} already gone` : ""}` +
-          `${result.skippedCount ? `, ${result.skippedCount} skipped` : ""}` +
-          `${result.failedCount ? `, ${result.failedCount} failed` : ""} (scanned ${result.scanned})`;
+        ? `${count(result.matched)} workflow instance(s) would be purged (scanned ${count(result.scanned)})`
+        : `Purged ${count(result.purged)} workflow instance(s)` +
+          `${result.childrenPurged ? ` and ${count(result.childrenPurged)} child workflow(s) with them` : ""}` +
+          `${result.alreadyGone ? `, ${count(result.alreadyGone)} already gone` : ""}` +
+          `${result.skippedCount ? `, ${count(result.skippedCount)} skipped` : ""}` +
+          `${result.failedCount ? `, ${count(result.failedCount)} failed` : ""} (scanned ${count(result.scanned)})`;
       print.info(summary);
+      if (bulk && !shard && result.scanned === 0 && result.unreadable.length === 0) {
+        await writeAppHint(store.backend, store.app, process.stderr);
+      }
       if (result.failedCount > 0) {
         throw new HousekeeperError(
           "store-error",

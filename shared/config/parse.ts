@@ -1,12 +1,11 @@
 /** Shared pieces of turning a Lambda's environment and event into validated settings. */
 import type { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
+import { formatIssues } from "../util/zod-issues.ts";
 
 /** zod issues as one line an operator can act on: `<where> <path>: <message>; …`. */
 export function describeIssues(error: z.ZodError, where: string): string {
-  return error.issues
-    .map((issue) => `${where}${issue.path.length > 0 ? ` ${issue.path.join(".")}` : ""}: ${issue.message}`)
-    .join("; ");
+  return formatIssues(error, { root: where, pathPrefix: `${where} ` });
 }
 
 /** Parses with a schema, or throws HousekeeperError("bad-input") naming every problem. */

@@ -4,13 +4,13 @@
  */
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
+import { formatIssues } from "../util/zod-issues.ts";
+import { TERMINAL_STATUS_NAMES } from "../workflow/status-names.ts";
 import { policyDuration } from "./duration.ts";
 import { targetSchema } from "./target.ts";
 
-const TERMINAL = ["COMPLETED", "FAILED", "TERMINATED", "CANCELED", "CONTINUED_AS_NEW"] as const;
-
 export const retentionRulesSchema = z
-  .partialRecord(z.enum(TERMINAL), policyDuration)
+  .partialRecord(z.enum(TERMINAL_STATUS_NAMES), policyDuration)
   .refine((rules) => Object.keys(rules).length > 0, 'retention needs at least one status, e.g. {"COMPLETED": "30d"}');
 
 export const retentionPolicySchema = z
@@ -67,8 +67,10 @@ export type RetentionPolicy = z.infer<typeof retentionPolicySchema>;
 export function parseRetentionPolicy(input: unknown): RetentionPolicy {
   const parsed = retentionPolicySchema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(policy)"}: ${issue.message}`);
-    throw new HousekeeperError("bad-input", `invalid retention policy: ${problems.join("; ")}`);
+    throw new HousekeeperError(
+      "bad-input",
+      `invalid retention policy: ${formatIssues(parsed.error, { root: "(policy)" })}`,
+    );
   }
   return parsed.data;
 }

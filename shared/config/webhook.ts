@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { formatIssues } from "../util/zod-issues.ts";
 import { type IdempotencyBackend, idempotencyBackend } from "../webhook/open-idempotency.ts";
 import { parseWebhookConfig, type WebhookConfig } from "../webhook/routes.ts";
 
@@ -56,8 +57,8 @@ export interface WebhookFunctionSettings {
 export function webhookFunctionSettings(env: NodeJS.ProcessEnv): WebhookFunctionSettings {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "environment"}: ${i.message}`);
-    throw new HousekeeperError("bad-input", `webhook function settings are not valid: ${issues.join("; ")}`);
+    const issues = formatIssues(parsed.error, { root: "environment" });
+    throw new HousekeeperError("bad-input", `webhook function settings are not valid: ${issues}`);
   }
   const e = parsed.data;
   const config =

@@ -28,15 +28,10 @@ import type { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { timestampToDate } from "../workflow/history-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { inShard, type Shard } from "../workflow/shard.ts";
+import { FINISHED_STATUSES } from "../workflow/status-names.ts";
 
 /** Reminders due less than this long ago are never orphans. */
 export const DEFAULT_ORPHAN_GRACE_MS = 5 * 60_000;
-
-/**
- * Finished for good. CONTINUED_AS_NEW is left out: the instance goes on as a new generation that may already have
- * timers of its own.
- */
-const FINISHED: ReadonlySet<RuntimeStatus> = new Set(["COMPLETED", "FAILED", "TERMINATED", "CANCELED"]);
 
 export type OrphanReason = "no-instance" | "instance-finished";
 
@@ -124,7 +119,8 @@ function classify(
 ): Pick<OrphanReminder, "reason" | "runtimeStatus"> | undefined {
   if (state.status === "missing") return { reason: "no-instance" };
   if (state.status === "unreadable" || retention) return undefined;
-  if (FINISHED.has(state.status)) return { reason: "instance-finished", runtimeStatus: state.status };
+  // CONTINUED_AS_NEW is not finished: its next generation may already have timers of its own.
+  if (FINISHED_STATUSES.has(state.status)) return { reason: "instance-finished", runtimeStatus: state.status };
   return undefined;
 }
 

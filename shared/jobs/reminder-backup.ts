@@ -20,6 +20,7 @@ import { exportToSink } from "../scheduler/export.ts";
 import { decodeJobEntry } from "../scheduler/jobs.ts";
 import { ALL_KEYS, deleteAllSelection, jobKind, type KeySelection, parseJobKey } from "../scheduler/keys.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
+import { ByteChannel } from "../util/byte-channel.ts";
 import {
   BACKUP_CONTENT_TYPE,
   type BackupJobKind,
@@ -99,83 +100,6 @@ export const DEFAULT_DAPR_NAMESPACE = "default";
 /** Bytes the export may run ahead of the upload. */
 const HANDOVER_BYTES = 4 * 1024 * 1024;
 
-/**
- * A single-producer, single-consumer byte channel with back-pressure: `send` waits while `highWater` bytes are
- * queued; the consumer iterates. `abort` fails both sides (a failed upload stops the export, and vice versa).
- */
-class ByteChannel implements AsyncIterable<Uint8Array> {
-  private readonly queue: Uint8Array[] = [];
-  private queued = 0;
-  private ended = false;
-  private failure: { error: unknown } | undefined;
-  private wakeConsumer: (() => void) | undefined;
-  private wakeProducer: (() => void) | undefined;
-
-  constructor(private readonly highWater: number) {}
-
-  private wake(): void {
-    const consumer = this.wakeConsumer;
-    const producer = this.wakeProducer;
-    this.wakeConsumer = undefined;
-    this.wakeProducer = undefined;
-    consumer?.();
-    producer?.();
-  }
-
-  async send(chunk: Uint8Array): Promise<void> {
-    this.throwIfFailed();
-    if (this.ended) throw new Error("ByteChannel: send after end");
-    this.queue.push(chunk);
-    this.queued += chunk.length;
-    this.wake();
-    while (this.queued >= this.highWater && !this.failed()) {
-      await new Promise<void>((resolve) => {
-        this.wakeProducer = resolve;
-      });
-    }
-    this.throwIfFailed();
-  }
-
-  private failed(): boolean {
-    return this.failure !== undefined;
-  }
-
-  private throwIfFailed(): void {
-    if (this.failure) throw this.failure.error;
-  }
-
-  end(): void {
-    this.ended = true;
-    this.wake();
-  }
-
-  abort(error: unknown): void {
-    this.failure ??= { error };
-    this.wake();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    try {
-      for (;;) {
-        this.throwIfFailed();
-        const chunk = this.queue.shift();
-        if (chunk !== undefined) {
-          this.queued -= chunk.length;
-          this.wake();
-          yield chunk;
-          continue;
-        }
-        if (this.ended) return;
-        await new Promise<void>((resolve) => {
-          this.wakeConsumer = resolve;
-        });
-      }
-    } finally {
-      if (!this.ended) this.abort(new Error("the upload stopped reading the export"));
-    }
-  }
-}
-
 /** The job's kind and app ID, from its metadata (as `dapr scheduler list` sees it), else from its key. */
 function classify(key: string, value: Uint8Array): { kind: BackupJobKind; app: string } {
   try {
@@ -227,7 +151,7 @@ export async function runReminderBackup(
   const byApp: Record<string, number> = {};
   const snapshot = await scheduler.snapshot();
 
-  const channel = new ByteChannel(HANDOVER_BYTES);
+  const channel = new ByteChannel(HANDOVER_BYTES, "the export");
   const upload = objectStore.put(key, channel, {
     contentType: BACKUP_CONTENT_TYPE,
     metadata: { "etcd-revision": snapshot.revision },

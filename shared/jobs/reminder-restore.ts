@@ -43,6 +43,8 @@ import { type ExportEntry, ExportFileDecoder, type ExportFileSummary, readExport
 import { COUNTERS_PREFIX, JOBS_PREFIX, type KeySelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { DEFAULT_MAX_TXN_BYTES, MAX_TXN_OPS } from "../scheduler/store.ts";
+import { removeOnExit } from "../util/remove-on-exit.ts";
+import { formatIssues } from "../util/zod-issues.ts";
 import {
   DEFAULT_DAPR_NAMESPACE,
   DEFAULT_KEY_PREFIX,
@@ -206,10 +208,9 @@ async function readManifest(
   }
   const parsed = reminderBackupManifestSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new HousekeeperError(
       "corrupt-data",
-      `manifest ${manifestKey} is not a reminder backup manifest: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+      `manifest ${manifestKey} is not a reminder backup manifest: ${formatIssues(parsed.error, { root: "(root)", firstOnly: true })}`,
     );
   }
   return parsed.data;
@@ -510,6 +511,7 @@ export async function runReminderRestore(
   }
   const manifest = await readManifest(objectStore, manifestKey, key, request.allowMissingManifest ?? false);
   const spoolDir = await mkdtemp(join(ports.spoolDir ?? tmpdir(), "housekeeper-restore-"));
+  const forget = removeOnExit(spoolDir);
   try {
     return await restoreFromSpool(ports, request, {
       key,
@@ -521,6 +523,7 @@ export async function runReminderRestore(
     });
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
+    forget();
   }
 }
 

@@ -82,6 +82,8 @@ export interface RetentionOptions {
   instanceIds?: readonly string[];
   /** Called for every decision as it is made (a CLI prints them; a Lambda counts them). */
   onDecision?: (decision: PurgeDecision) => void;
+  /** Called after each page is read, with the instances scanned so far (a CLI's progress line). */
+  onScanned?: (scanned: number) => void;
   /** How many decisions of each kind the result lists keep (default 1000); the counts are always exact. */
   reportLimit?: number;
   now?: Date;
@@ -127,7 +129,8 @@ export interface RetentionResult {
   childrenPurged: number;
   isComplete: boolean;
   continuationToken: string | undefined;
-  stoppedBecause?: "time-budget" | "max-instances";
+  /** store-error: a direct-mode delete failed as a whole; the rest was left for the next run, not tried batch by batch. */
+  stoppedBecause?: "time-budget" | "max-instances" | "store-error";
 }
 
 const DEFAULT_CONCURRENCY = 20;
@@ -228,6 +231,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
+  let storeFailed = false;
   for await (const page of pages) {
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
     // Never before the first page, so every invocation moves forward.
@@ -240,6 +244,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     firstPage = false;
     for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
     result.scanned += page.instances.length;
+    options.onScanned?.(result.scanned);
     const tasks: Array<Promise<void>> = [];
     const batch: Chosen[] = [];
     let stopped: RetentionResult["stoppedBecause"];
@@ -298,11 +303,17 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
       tasks.push(
         runBatch(async () => {
+          // After a store-level failure the next batches would each wait out the same timeout: leave them.
+          if (storeFailed) {
+            result.deferred += chunk.length;
+            return;
+          }
           try {
             for (const outcome of await purgeBatch(chunk)) account(outcome);
           } catch (error) {
             // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
             // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
+            storeFailed = true;
             for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
         }),
@@ -310,6 +321,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     }
     if (mode === "direct" || stopped) {
       await Promise.all(tasks);
+      if (storeFailed) stopped = "store-error";
     } else {
       for (const task of tasks) {
         inFlight.add(task);

@@ -29,12 +29,16 @@ export interface RetentionRunOptions {
   timeLeftMs?: () => number;
   safetyMarginMs?: number;
   onDecision?: (decision: PurgeDecision & { appId: string; namespace: string }) => void;
+  /** Instances scanned so far, over all targets (a CLI's progress line). */
+  onScanned?: (scanned: number) => void;
   now?: Date;
 }
 
 export interface TargetOutcome {
   appId: string;
   namespace: string;
+  /** `K/N` when the target is one shard of its app (so the shards' reports can be told apart and merged). */
+  shard?: string;
   /** Set when the target could not be opened or the run failed as a whole (one instance failing does not). */
   error?: string;
   result?: Omit<RetentionResult, "app">;
@@ -104,9 +108,12 @@ export async function runRetentionPolicy(
   };
 
   let budgetLeftOver = policy.maxInstancesPerRun;
+  let scannedBefore = 0;
   for (let index = resume.target; index < policy.targets.length; index++) {
     const target = policy.targets[index]!;
     const outcome: TargetOutcome = { appId: target.appId, namespace: target.namespace };
+    const shard = effectiveShard(target.shard);
+    if (shard) outcome.shard = formatShard(shard);
     report.targets.push(outcome);
     let ports: TargetPorts | undefined;
     try {
@@ -127,7 +134,9 @@ export async function runRetentionPolicy(
         onDecision: options.onDecision
           ? (d) => options.onDecision!({ ...d, appId: target.appId, namespace: target.namespace })
           : undefined,
+        onScanned: options.onScanned ? (n) => options.onScanned!(scannedBefore + n) : undefined,
       });
+      scannedBefore += result.scanned;
       const { app: _app, ...rest } = result;
       outcome.result = rest;
       report.purged += result.purged;

@@ -13,6 +13,7 @@ import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
 import { isSidecarError } from "../sidecar/errors.ts";
 import type { WorkflowSidecar } from "../sidecar/types.ts";
+import type { StateBackend } from "../state-store/backend.ts";
 import { openStateBackend } from "../state-store/open.ts";
 import { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { traced } from "../tracing.ts";
@@ -187,7 +188,13 @@ function instanceKey(instance: InstanceRef): string {
   return `${instance.namespace}||${instance.appId}||${instance.instanceId}`;
 }
 
-export function targetPortsOpener(secrets: SecretResolver) {
+/** Opens a state store from its (resolved) connection string; the CLI adds its embedded sample store. */
+export type BackendOpener = (
+  connectionString: string,
+  options: { tableName?: string | undefined },
+) => Promise<StateBackend>;
+
+export function targetPortsOpener(secrets: SecretResolver, openBackend: BackendOpener = openStateBackend) {
   return async (target: Target, needs: { sidecar: boolean }): Promise<TargetPorts> => {
     const closers: Array<() => Promise<void>> = [];
     const close = async () => {
@@ -195,10 +202,7 @@ export function targetPortsOpener(secrets: SecretResolver) {
     };
     try {
       const connectionString = await secrets.resolve(target.stateStore.connectionString);
-      const backend = traced(
-        "store",
-        await openStateBackend(connectionString, { tableName: target.stateStore.tableName }),
-      );
+      const backend = traced("store", await openBackend(connectionString, { tableName: target.stateStore.tableName }));
       closers.push(() => backend.close());
       const store = new WorkflowStateStore(backend, { appId: target.appId, namespace: target.namespace });
       const ports: TargetPorts = { store, close };

@@ -9,11 +9,12 @@
  */
 import type { StuckSummary } from "../jobs/stuck-report/model.ts";
 import { STUCK_REASONS } from "../jobs/stuck-report/model.ts";
+import { count } from "../util/count.ts";
 import { RUNTIME_STATUSES } from "../workflow/runtime-status.ts";
 
 export function summaryHeadline(summary: StuckSummary): string {
   const n = summary.scanned;
-  return `${summary.stuck} of ${n} instance${n === 1 ? "" : "s"} look${summary.stuck === 1 ? "s" : ""} stuck in app ${summary.app.appId} (namespace ${summary.app.namespace})`;
+  return `${count(summary.stuck)} of ${count(n)} instance${n === 1 ? "" : "s"} look${summary.stuck === 1 ? "s" : ""} stuck in app ${summary.app.appId} (namespace ${summary.app.namespace})`;
 }
 
 /** The line about reminders no workflow will use, when the Scheduler was scanned and there are some. */
@@ -23,9 +24,9 @@ export function orphanRemindersLine(summary: StuckSummary): string | undefined {
   if (!orphans || orphans.total === 0) return undefined;
   const reasons = Object.entries(orphans.byReason)
     .filter(([, n]) => n > 0)
-    .map(([reason, n]) => `${reason} ${n}`);
+    .map(([reason, n]) => `${reason} ${count(n)}`);
   return (
-    `Orphan reminders: ${orphans.isComplete ? "" : "at least "}${orphans.total} (${reasons.join(", ")}); ` +
+    `Orphan reminders: ${orphans.isComplete ? "" : "at least "}${count(orphans.total)} (${reasons.join(", ")}); ` +
     "`housekeeper scheduler orphans` lists and deletes them."
   );
 }
@@ -33,9 +34,11 @@ export function orphanRemindersLine(summary: StuckSummary): string | undefined {
 export function summaryText(summary: StuckSummary, reports: Record<string, string> = {}): string {
   const lines = [`${summaryHeadline(summary)}, ${summary.generatedAt}.`];
   if (summary.stuck > 0) {
-    const reasons = STUCK_REASONS.filter((r) => summary.byReason[r] > 0).map((r) => `${r} ${summary.byReason[r]}`);
+    const reasons = STUCK_REASONS.filter((r) => summary.byReason[r] > 0).map(
+      (r) => `${r} ${count(summary.byReason[r])}`,
+    );
     const statuses = RUNTIME_STATUSES.filter((s) => (summary.byStatus[s] ?? 0) > 0).map(
-      (s) => `${s} ${summary.byStatus[s]}`,
+      (s) => `${s} ${count(summary.byStatus[s] ?? 0)}`,
     );
     lines.push(`By reason: ${reasons.join(", ")}.`, `By status: ${statuses.join(", ")}.`);
     if (summary.oldest) lines.push(`Oldest: ${summary.oldest.instanceID} (age ${summary.oldest.age}).`);
@@ -43,7 +46,7 @@ export function summaryText(summary: StuckSummary, reports: Record<string, strin
   if (!summary.reminderChecks) lines.push("Scheduler reminders were not checked.");
   const orphans = orphanRemindersLine(summary);
   if (orphans) lines.push(orphans);
-  if (summary.unreadable > 0) lines.push(`${summary.unreadable} instance(s) could not be read.`);
+  if (summary.unreadable > 0) lines.push(`${count(summary.unreadable)} instance(s) could not be read.`);
   if (!summary.isComplete) lines.push("The scan stopped early (time budget): the report is partial.");
   for (const [format, key] of Object.entries(reports)) lines.push(`${format.toUpperCase()} report: ${key}`);
   return `${lines.join("\n")}\n`;

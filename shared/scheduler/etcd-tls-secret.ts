@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { isSecretReference, type SecretResolver } from "../config/secrets.ts";
 import { HousekeeperError } from "../errors.ts";
+import { formatIssues } from "../util/zod-issues.ts";
 import type { EtcdTlsOptions } from "./etcd-store.ts";
 
 const pem = (what: string) =>
@@ -35,10 +36,7 @@ export function parseEtcdTlsSecret(text: string, secretName: string): EtcdTlsOpt
   }
   const parsed = etcdTlsSecretSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
-      .join("; ");
-    throw new HousekeeperError("bad-input", `etcd TLS secret ${secretName}: ${problems}`);
+    throw new HousekeeperError("bad-input", `etcd TLS secret ${secretName}: ${formatIssues(parsed.error)}`);
   }
   const { ca, cert, key } = parsed.data;
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };

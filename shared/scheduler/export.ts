@@ -28,6 +28,7 @@ import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HousekeeperError } from "../errors.ts";
+import { removeOnExit } from "../util/remove-on-exit.ts";
 import type { ExportSortOptions } from "./export-sort.ts";
 import { checkNoDuplicateKeys } from "./export-sort.ts";
 import type { ExportEntry, ExportFileSummary, Section, SectionSize } from "./gob.ts";
@@ -244,6 +245,7 @@ async function withSpool<T>(
   use: (spooled: Spooled) => Promise<T>,
 ): Promise<T> {
   const selection = options.selection ?? ALL_KEYS;
+  const forgetSpool = removeOnExit(spoolPath);
   let spool: FileHandle | undefined;
   try {
     spool = await open(spoolPath, EXCLUSIVE | fsConstants.O_RDWR, 0o600).catch((error: NodeJS.ErrnoException) => {
@@ -269,6 +271,7 @@ async function withSpool<T>(
   } finally {
     await spool?.close().catch(() => undefined);
     await removeQuietly(spoolPath);
+    forgetSpool();
   }
 }
 
@@ -310,6 +313,7 @@ export async function exportToFile(
   const tag = `${process.pid}-${randomBytes(6).toString("hex")}`;
   const spoolPath = join(dirname(path), `.${basename(path)}.${tag}.spool`);
   const tempPath = join(dirname(path), `.${basename(path)}.${tag}.tmp`);
+  const forgetTemp = removeOnExit(tempPath);
   let temp: FileHandle | undefined;
   try {
     return await withSpool(store, spoolPath, options, async (spooled) => {
@@ -326,6 +330,7 @@ export async function exportToFile(
   } finally {
     await temp?.close().catch(() => undefined);
     await removeQuietly(tempPath);
+    forgetTemp();
   }
 }
 
@@ -442,7 +447,11 @@ export async function spoolExportFile(
   options: Pick<ExportSortOptions, "runSize"> = {},
 ): Promise<SpooledExportFile> {
   const spoolDir = await mkdtemp(join(dir, "housekeeper-import-"));
-  const release = () => rm(spoolDir, { recursive: true, force: true });
+  const forget = removeOnExit(spoolDir);
+  const release = async () => {
+    await rm(spoolDir, { recursive: true, force: true });
+    forget();
+  };
   const spoolPath = join(spoolDir, "import.bin");
   try {
     try {

@@ -421,7 +421,12 @@ export async function openMongoBackend(options: MongoBackendOptions): Promise<Mo
   } catch (error) {
     await client.close().catch(() => {});
     if (error instanceof HousekeeperError) throw error;
-    throw new HousekeeperError("unavailable", `cannot connect to ${location}: ${errorMessage(error)}`, {
+    // Server selection is what fails for a wrong host, a closed port or a server that does not answer.
+    const check =
+      error instanceof Error && error.name === "MongoServerSelectionError"
+        ? "; check the host and port, and that MongoDB is running and reachable there"
+        : "";
+    throw new HousekeeperError("unavailable", `cannot connect to ${location}: ${errorMessage(error)}${check}`, {
       cause: error,
     });
   }

@@ -161,14 +161,25 @@ export class WorkflowStateStore {
         cursor,
       });
       const ids: string[] = [];
+      const odd: UnreadableInstance[] = [];
       for (const key of page.keys) {
         const parsed = parseWorkflowKey(this.app, key);
-        if (!parsed || parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
+        if (!parsed) {
+          // An ID with `||` in it: named, never guessed at (as the range scan does), in the shard of the whole ID.
+          const oddId = oddInstanceId(this.app, key);
+          if (oddId && inShard(oddId.instanceId, shard) && !seen.has(oddId.instanceId)) {
+            odd.push(oddId);
+            if (this.backend.kind === "redis") seen.add(oddId.instanceId);
+          }
+          continue;
+        }
+        if (parsed.stateKey !== METADATA_KEY || seen.has(parsed.instanceId)) continue;
         if (!inShard(parsed.instanceId, shard)) continue;
         ids.push(parsed.instanceId);
         if (this.backend.kind === "redis") seen.add(parsed.instanceId);
       }
-      return { ...(await this.readSummaries(ids)), cursor: page.cursor };
+      const read = await this.readSummaries(ids);
+      return { instances: read.instances, unreadable: [...odd, ...read.unreadable], cursor: page.cursor };
     };
     let next: Promise<InstancePage> | undefined = readPage(options.cursor);
     while (next) {
@@ -238,10 +249,9 @@ export class WorkflowStateStore {
     const oddIds: Array<UnreadableInstance & { at: number }> = [];
     rows.forEach((row, at) => {
       const parsed = splitInstanceKey(row.key, prefixLength);
-      if (!parsed && row.key.endsWith(`${KEY_SEPARATOR}${METADATA_KEY}`)) {
-        // An ID with `||` in it: Dapr's layout cannot tell its keys from another instance's. Named, never guessed at.
-        const instanceId = row.key.slice(prefixLength, row.key.length - KEY_SEPARATOR.length - METADATA_KEY.length);
-        oddIds.push({ instanceId, key: row.key, reason: `the instance ID contains "${KEY_SEPARATOR}"`, at });
+      const odd = parsed ? undefined : oddInstanceId(this.app, row.key);
+      if (odd) {
+        oddIds.push({ ...odd, at });
         return;
       }
       if (!parsed || !LISTED_STATE_KEY.test(parsed.stateKey)) return;
@@ -659,4 +669,17 @@ function decodeEvents(
     }
   }
   return events;
+}
+
+/**
+ * The metadata key of an instance whose ID contains `||`: Dapr's layout cannot tell its keys from another instance's,
+ * so it is named as unreadable (by its metadata key), never guessed at or purged.
+ */
+function oddInstanceId(app: AppRef, key: string): UnreadableInstance | undefined {
+  const prefix = workflowKeyPrefix(app);
+  const suffix = `${KEY_SEPARATOR}${METADATA_KEY}`;
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return undefined;
+  const instanceId = key.slice(prefix.length, key.length - suffix.length);
+  if (!instanceId.includes(KEY_SEPARATOR)) return undefined;
+  return { instanceId, key, reason: `the instance ID contains "${KEY_SEPARATOR}"` };
 }

@@ -9,11 +9,12 @@
  * directory that is removed when the output finishes, when the consumer stops early (break/return/throw), and, as a
  * last resort, on process exit.
  */
-import { createReadStream, rmSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { removeOnExit } from "./remove-on-exit.ts";
 
 export interface ExternalSortOptions<T> {
   compare: (a: T, b: T) => number;
@@ -48,15 +49,13 @@ export async function* externalSort<T>(
 
   let buffer: T[] = [];
   let directory: string | undefined;
+  let forget = () => {};
   const runs: string[] = [];
-  const removeOnExit = () => {
-    if (directory) rmSync(directory, { recursive: true, force: true });
-  };
 
   const spill = async (): Promise<void> => {
     if (!directory) {
       directory = await mkdtemp(join(options.tempDir ?? tmpdir(), "housekeeper-sort-"));
-      process.on("exit", removeOnExit);
+      forget = removeOnExit(directory);
     }
     buffer.sort(compare); // Array.prototype.sort is stable
     const path = join(directory, `run-${runs.length}.jsonl`);
@@ -94,7 +93,7 @@ export async function* externalSort<T>(
     buffer = [];
     if (directory) {
       await rm(directory, { recursive: true, force: true });
-      process.off("exit", removeOnExit);
+      forget();
     }
   }
 }

@@ -33,6 +33,7 @@
  */
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
+import { formatIssues } from "../util/zod-issues.ts";
 import { type PayloadSchema, payloadSchemaSchema, payloadValidator } from "./payload-schema.ts";
 import { type AuthScheme, DEFAULT_TOLERANCE_SECONDS } from "./signatures.ts";
 import { parseTemplate, type Template } from "./template.ts";
@@ -176,8 +177,10 @@ export interface WebhookConfig {
 export function compileWebhookConfig(raw: unknown, source = "webhook routes"): WebhookConfig {
   const parsed = webhookConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
-    throw new HousekeeperError("bad-input", `${source} are not valid: ${issues.join("; ")}`);
+    throw new HousekeeperError(
+      "bad-input",
+      `${source} are not valid: ${formatIssues(parsed.error, { root: "(root)" })}`,
+    );
   }
   const config = parsed.data;
   return {

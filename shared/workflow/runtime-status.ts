@@ -2,7 +2,7 @@
  * Runtime status and the derived instance fields, following durabletask-go backend/runtimestate/runtimestate.go
  * (docs/dapr-state-store.md §3.1): derived from the *history* only; the inbox does not count.
  */
-import type { FailureDetails, HistoryEvent } from "./history-event.ts";
+import type { FailureDetails, HistoryEvent, Timestamp } from "./history-event.ts";
 import { eventTypeOf, timestampToDate } from "./history-event.ts";
 import { type RuntimeStatus, statusFromNumber, TERMINAL_STATUSES } from "./status-names.ts";
 
@@ -76,9 +76,9 @@ export function deriveState(history: readonly HistoryEvent[], inbox: readonly Hi
   return {
     name: startForName?.executionStarted?.name ?? "",
     runtimeStatus,
-    createdAt: timestampToDate(start?.timestamp),
-    lastUpdatedAt: timestampToDate(last?.timestamp),
-    completedAt: timestampToDate(completed?.timestamp),
+    createdAt: validTimestamp(start?.timestamp, "ExecutionStarted"),
+    lastUpdatedAt: validTimestamp(last?.timestamp, "last history event"),
+    completedAt: validTimestamp(completed?.timestamp, "ExecutionCompleted"),
     input: (start ?? startForName)?.executionStarted?.input?.value,
     output: completed?.executionCompleted?.result?.value,
     failureDetails: completed?.executionCompleted?.failureDetails,
@@ -87,4 +87,22 @@ export function deriveState(history: readonly HistoryEvent[], inbox: readonly Hi
     // An unknown status number is not terminal for the Dapr CLI either: never purge it.
     isTerminal: completed !== undefined && TERMINAL_STATUSES.has(runtimeStatus),
   };
+}
+
+/** google.protobuf.Timestamp's documented range (timestamp.proto): 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
+
+/**
+ * The times a status is derived from, refused outside Timestamp's range: such an instance is unreadable (it once was
+ * listed with an invalid date and could be judged by it), never shown with a time it does not have.
+ */
+function validTimestamp(ts: Timestamp | undefined, what: string): Date | undefined {
+  if (!ts) return undefined;
+  const seconds = ts.seconds ?? 0;
+  const nanos = ts.nanos ?? 0;
+  if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS || nanos < 0 || nanos > 999_999_999) {
+    throw new RangeError(`the ${what} timestamp (${seconds} s, ${nanos} ns) is outside 0001-01-01..9999-12-31`);
+  }
+  return timestampToDate(ts);
 }

@@ -42,10 +42,11 @@ export function statusToNumber(status: (typeof RUNTIME_STATUSES)[number]): numbe
 }
 
 /** Terminal for purge: the runtime refuses to purge anything without an ExecutionCompleted. */
-export const TERMINAL_STATUSES: ReadonlySet<RuntimeStatus> = new Set([
-  "COMPLETED",
-  "CONTINUED_AS_NEW",
-  "FAILED",
-  "CANCELED",
-  "TERMINATED",
-]);
+export const TERMINAL_STATUS_NAMES = ["COMPLETED", "FAILED", "TERMINATED", "CANCELED", "CONTINUED_AS_NEW"] as const;
+export const TERMINAL_STATUSES: ReadonlySet<RuntimeStatus> = new Set(TERMINAL_STATUS_NAMES);
+
+/**
+ * Finished for good: the Dapr CLI's "terminal" (durabletask WorkflowMetadataIsComplete, used by
+ * `dapr workflow purge --all`). CONTINUED_AS_NEW is not: the instance goes on as a new generation.
+ */
+export const FINISHED_STATUSES: ReadonlySet<RuntimeStatus> = new Set(["COMPLETED", "FAILED", "TERMINATED", "CANCELED"]);

@@ -145,10 +145,13 @@ describe("output bytes as the Dapr CLI writes them", () => {
 
   it("prefixes 'No workflow found' with the failure emoji (pkg/print FailureStatusEvent)", async () => {
     const run = await cli(["workflow", "list", "-a", "nobody", "-c", url, "-o", "json"]);
-    expect(run).toEqual({
+    expect(run).toMatchObject({
       code: 0,
       stdout: "",
-      stderr: '\u274c  No workflow found in namespace "default" for app ID "nobody"\n',
+      // Dapr's line exactly, then our hint naming the apps the store holds (cli/app-hint.ts).
+      stderr: expect.stringMatching(
+        /^\u274c {2}No workflow found in namespace "default" for app ID "nobody"\nhint: [^\n]+\n$/,
+      ),
     });
   });
 });
@@ -183,7 +186,10 @@ describe("workflow list -o ids (dapr/cli cmd/workflow/list.go)", () => {
     expect(run).toMatchObject({
       code: 0,
       stdout: "",
-      stderr: '\u274c  No workflow found in namespace "default" for app ID "nobody"\n',
+      // Dapr's line exactly, then our hint naming the apps the store holds (cli/app-hint.ts).
+      stderr: expect.stringMatching(
+        /^\u274c {2}No workflow found in namespace "default" for app ID "nobody"\nhint: [^\n]+\n$/,
+      ),
     });
   });
 });

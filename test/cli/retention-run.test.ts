@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ProgressLine } from "../../cli/output/progress-line.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
@@ -152,42 +151,10 @@ describe("housekeeper retention run", () => {
     // `script` runs the command on a pty and copies what it writes there (here: stderr only) to its stdout.
     const result = await run("script", ["-q", "-e", "-c", command, "/dev/null"], env);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toContain(`\r\x1b[Kdefault/${appId}: 1 instance(s) handled…`);
+    expect(result.stdout.replaceAll("\x1b[K", "<EL>")).toMatch(
+      /\r<EL>retention run: \d+ instances scanned, [0-3] would be purged · /,
+    );
     expect(result.stdout.endsWith("\r\x1b[K")).toBe(true); // erased before the summary
     expect(readFileSync(out, "utf8")).toMatch(/^(would purge .*\n){3}3 would be purged, skipped 0, failed 0 in /);
-  });
-});
-
-describe("ProgressLine", () => {
-  const sink = (isTTY: boolean) => {
-    const writes: string[] = [];
-    return {
-      writes,
-      stream: {
-        isTTY,
-        write: (chunk: string) => {
-          writes.push(chunk);
-          return true;
-        },
-      } as unknown as NodeJS.WriteStream,
-    };
-  };
-
-  it("writes nothing when the stream is not a terminal", () => {
-    const { writes, stream } = sink(false);
-    const progress = new ProgressLine(stream);
-    progress.show("1 instance(s) handled…");
-    progress.clear();
-    expect(writes).toEqual([]);
-  });
-
-  it("on a terminal, draws at most five times a second and erases what it drew", () => {
-    const { writes, stream } = sink(true);
-    const progress = new ProgressLine(stream);
-    progress.show("1 instance(s) handled…");
-    progress.show("2 instance(s) handled…"); // within 200 ms: skipped
-    progress.clear();
-    progress.clear(); // nothing shown: nothing to erase
-    expect(writes).toEqual(["\r\x1b[K1 instance(s) handled…", "\r\x1b[K"]);
   });
 });

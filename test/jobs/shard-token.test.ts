@@ -123,6 +123,7 @@ describe("continuation tokens of sharded runs", () => {
       onDecision: (d) => decided.push(d.instanceID),
     });
     expect(report.isComplete).toBe(true);
+    expect(report.targets.map((t) => t.shard)).toEqual(["3/4"]);
     expect(decided.length).toBeGreaterThan(0);
     expect(decided.every((id) => shardOf(id, 4) === 3)).toBe(true);
     expect(decided.length).toBe(

@@ -6,7 +6,7 @@
  * jobs with counters runs with small runs here, so many runs are spilled and merged. etcd is read directly to compare.
  * Needs Go (Debian golang-go); without it the test fails, unless HOUSEKEEPER_SKIP_GO=1.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { sortedEntryRefs } from "../../shared/scheduler/export-sort.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob.ts";
 import { COUNTERS_PREFIX, JOBS_PREFIX } from "../../shared/scheduler/keys.ts";
 import { runHousekeeper } from "../support/cli.ts";
+import { startFreezingProxy } from "../support/faulty-peer.ts";
 import { offlineGoEnv } from "../support/go.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
 
@@ -197,4 +198,72 @@ describe.skipIf(SKIP)("a Go-written export in map order", () => {
     }
     await objectStore.close();
   });
+});
+
+describe.skipIf(SKIP)("`scheduler import` interrupted", () => {
+  /**
+   * Starts the real CLI importing the Go-written file through a slow link to etcd, with a temp dir of its own, and
+   * sends `signal` once some (not all) entries are in etcd.
+   */
+  async function interrupted(signal: "SIGINT" | "SIGKILL") {
+    const target = await stores.create();
+    const [host, port] = inject("etcdEndpoint").split(":");
+    const proxy = await startFreezingProxy({ host: host!, port: Number(port) });
+    proxy.setLatency(15);
+    const temp = await mkdtemp(join(dir, "tmp-"));
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/housekeeper.mjs",
+        "scheduler",
+        "import",
+        "-f",
+        file,
+        "--etcd-endpoints",
+        proxy.address,
+        "--etcd-root",
+        target.root,
+      ],
+      { cwd: new URL("../../", import.meta.url).pathname, env: { ...process.env, TMPDIR: temp }, stdio: "ignore" },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      let seen = 0;
+      for (let i = 0; i < 600 && seen === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        seen = (await dumpStore(target)).size;
+      }
+      expect(seen).toBeGreaterThan(0);
+      expect(seen).toBeLessThan(expected.size); // still importing
+      child.kill(signal);
+      const code = await exited;
+      return { target, temp, code, written: await dumpStore(target) };
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await proxy.stop();
+    }
+  }
+
+  /** What an interrupted import leaves is part of the file, byte for byte: whole transactions, nothing else. */
+  function expectPartOfFile(written: Map<string, string>) {
+    for (const [key, value] of written) expect(value, key).toBe(expected.get(key));
+  }
+
+  it("on Ctrl-C stops with 130, leaves only the file's entries and no temp file", async () => {
+    const { target, temp, code, written } = await interrupted("SIGINT");
+    expect(code).toBe(130);
+    expectPartOfFile(written);
+    expect(await readdir(temp)).toEqual([]);
+    const again = await importInto(target, file);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await dumpStore(target)).toEqual(expected);
+  }, 60_000);
+
+  it("killed with SIGKILL, leaves only whole transactions of the file's entries; the same import again converges", async () => {
+    const { target, written } = await interrupted("SIGKILL");
+    expectPartOfFile(written);
+    const again = await importInto(target, file);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await dumpStore(target)).toEqual(expected);
+  }, 60_000);
 });
