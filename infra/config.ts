@@ -14,11 +14,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import type { ShardItem } from "../shared/config/purge-function.ts";
 import { reminderBackupEventSchema } from "../shared/config/reminder-backup.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
 import { stuckReportEventSchema } from "../shared/config/stuck-report.ts";
+import type { Target } from "../shared/config/target.ts";
 import { parseTimeout } from "../shared/config/timeouts.ts";
 import { webhookConfigSchema } from "../shared/webhook/routes.ts";
+import { MAX_SHARDS } from "../shared/workflow/shard.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const CONFIG_ENV_VAR = "HOUSEKEEPER_CONFIG";
@@ -253,8 +256,9 @@ export const housekeeperConfigSchema = z
         policy: z.record(z.string(), z.unknown()),
         schedule: scheduleSchema,
         /**
-         * `state-machine`: the schedule starts a Step Functions execution that runs every target in parallel (a Map
-         * state) and invokes the function again with the continuation token until each target is complete.
+         * `state-machine`: the schedule starts a Step Functions execution whose Distributed Map runs every (target,
+         * shard) in parallel, each invoking the function again with its continuation token until complete, then
+         * merges the shards' reports (infra/constructs/purge-state-machine.ts).
          * `function`: the schedule invokes the function once per run; a run cut short continues at the next one.
          */
         invoke: z.enum(["state-machine", "function"]).default("state-machine"),
@@ -265,8 +269,27 @@ export const housekeeperConfigSchema = z
         safetyMarginSeconds: z.number().int().min(0).max(600).default(60),
         stateMachine: z
           .object({
-            /** Targets purged at the same time. */
-            maxConcurrency: z.number().int().min(1).max(40).default(4),
+            /**
+             * Child executions (target shards) running at the same time, over all targets: the Distributed Map's
+             * MaxConcurrency. Each runs one purge function at a time, so this also bounds the function's concurrency.
+             */
+            maxConcurrency: z.number().int().min(1).max(1000).default(4),
+            /**
+             * Shards per target: one number for every target, or per target keyed by `appId` or `namespace/appId`
+             * (others get 1). Each shard is one child execution of the Distributed Map; 1 = the whole target.
+             */
+            shards: z
+              .union([
+                z.number().int().min(1).max(MAX_SHARDS),
+                z.record(z.string().min(1), z.number().int().min(1).max(MAX_SHARDS)),
+              ])
+              .default(1),
+            /**
+             * Child executions that may fail outright (time out, abort, fail without a summary) before the map
+             * stops starting the rest: the Distributed Map's ToleratedFailurePercentage. A shard whose purge fails
+             * still returns its summary, is named at the end and fails the execution, without stopping the others.
+             */
+            toleratedFailurePercentage: z.number().min(0).max(100).default(100),
             /** Invocations per target before the execution fails (a runaway guard, not a budget). */
             maxInvocationsPerTarget: z.number().int().min(1).max(3000).default(200),
             timeoutHours: z
@@ -410,15 +433,56 @@ export const housekeeperConfigSchema = z
         });
       }
     }
+    if (config.purge?.invoke === "function" && config.purge.stateMachine.shards !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["purge", "stateMachine", "shards"],
+        message:
+          'shards are run by the state machine: set purge.invoke to "state-machine" (or give a target its own shard)',
+      });
+    }
     if (config.purge?.invoke === "state-machine" && Array.isArray(policy?.targets)) {
-      // Each invocation adds about 7 events to the execution's history, which Step Functions caps at 25,000.
-      const events = 7 * config.purge.stateMachine.maxInvocationsPerTarget * policy.targets.length;
+      // Each invocation adds about 7 events to its child execution's history, which Step Functions caps at 25,000.
+      const events = 7 * config.purge.stateMachine.maxInvocationsPerTarget;
       if (events > 24_000) {
         ctx.addIssue({
           code: "custom",
           path: ["purge", "stateMachine", "maxInvocationsPerTarget"],
-          message: `${config.purge.stateMachine.maxInvocationsPerTarget} invocations × ${policy.targets.length} targets could exceed an execution's 25,000 history events: lower it, raise maxInstancesPerRun, or split the policy`,
+          message: `${config.purge.stateMachine.maxInvocationsPerTarget} invocations could exceed a child execution's 25,000 history events: lower it or raise maxInstancesPerRun`,
         });
+      }
+      const parsed = retentionPolicySchema.safeParse(policy);
+      if (parsed.success) {
+        const shards = config.purge.stateMachine.shards;
+        if (typeof shards === "object") {
+          const names = new Set(parsed.data.targets.flatMap((t) => [t.appId, `${t.namespace}/${t.appId}`]));
+          for (const key of Object.keys(shards)) {
+            if (!names.has(key)) {
+              ctx.addIssue({
+                code: "custom",
+                path: ["purge", "stateMachine", "shards", key],
+                message: "names no target of purge.policy (use its appId or namespace/appId)",
+              });
+            }
+          }
+        }
+        const items = purgeShardItems(parsed.data.targets, shards);
+        parsed.data.targets.forEach((target, i) => {
+          if (target.shard && shardCountOf(target, shards) > 1) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["purge", "stateMachine", "shards"],
+              message: `target ${i} (${target.namespace}/${target.appId}) already has a shard in the policy: it cannot be split again`,
+            });
+          }
+        });
+        if (items.length > MAX_MAP_ITEMS) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["purge", "stateMachine", "shards"],
+            message: `${items.length} shards in all: at most ${MAX_MAP_ITEMS} (the map's collected summaries must stay under Step Functions' 256 KB state limit)`,
+          });
+        }
       }
     }
     const checkInput = (where: string, schema: z.ZodType, input: Record<string, unknown> | undefined) => {
@@ -518,6 +582,28 @@ export const housekeeperConfigSchema = z
   });
 
 export type HousekeeperConfig = z.output<typeof housekeeperConfigSchema>;
+
+/** A shard summary is at most about 350 bytes (its error cut to 200): 500 stay under the 256 KB a state may hold. */
+export const MAX_MAP_ITEMS = 500;
+
+type ShardCounts = number | Record<string, number>;
+
+function shardCountOf(target: Pick<Target, "appId" | "namespace">, shards: ShardCounts): number {
+  if (typeof shards === "number") return shards;
+  return shards[`${target.namespace}/${target.appId}`] ?? shards[target.appId] ?? 1;
+}
+
+/** The Distributed Map's items: one per (target, shard); a target of one shard is one item without `shard`. */
+export function purgeShardItems(
+  targets: ReadonlyArray<Pick<Target, "appId" | "namespace" | "shard">>,
+  shards: ShardCounts,
+): ShardItem[] {
+  return targets.flatMap((target, i) => {
+    const count = target.shard ? 1 : shardCountOf(target, shards);
+    if (count === 1) return [{ target: i }];
+    return Array.from({ length: count }, (_, k) => ({ target: i, shard: { index: k + 1, count } }));
+  });
+}
 export type HousekeeperConfigInput = z.input<typeof housekeeperConfigSchema>;
 
 /** Days in `30d` or a Go duration (`720h`, `1h30m`). */

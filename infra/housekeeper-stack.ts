@@ -26,8 +26,9 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { parseRetentionPolicy } from "../shared/config/retention-policy.ts";
 import { CONNECT_TIMEOUT_ENV, REQUEST_TIMEOUT_ENV } from "../shared/config/timeouts.ts";
-import type { HousekeeperConfig } from "./config.ts";
+import { type HousekeeperConfig, purgeShardItems } from "./config.ts";
 import { HousekeeperFunction, type HousekeeperFunctionProps, PROJECT_ROOT } from "./constructs/housekeeper-function.ts";
 import { Monitoring, Notifications } from "./constructs/monitoring.ts";
 import { acknowledge } from "./constructs/nag.ts";
@@ -189,7 +190,9 @@ export class HousekeeperStack extends Stack {
         this.purgeStateMachine = new PurgeStateMachine(this, "PurgeLoop", {
           purgeFunction: fn.fn,
           functionTimeoutSeconds: purge.timeoutSeconds,
+          items: purgeShardItems(parseRetentionPolicy(purge.policy).targets, purge.stateMachine.shards),
           maxConcurrency: purge.stateMachine.maxConcurrency,
+          toleratedFailurePercentage: purge.stateMachine.toleratedFailurePercentage,
           maxInvocationsPerTarget: purge.stateMachine.maxInvocationsPerTarget,
           timeoutHours: purge.stateMachine.timeoutHours,
           logRetention,

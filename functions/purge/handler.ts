@@ -9,13 +9,20 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { purgeFunctionSettings } from "../../shared/config/purge-function.ts";
+import {
+  type MergeRequest,
+  type PurgeFunctionSettings,
+  purgeFunctionSettings,
+} from "../../shared/config/purge-function.ts";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
-import { writePurgeReport } from "../../shared/jobs/purge-report.ts";
+import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
+import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
+import { traced, traceHandler } from "../../shared/tracing.ts";
 
 export const logger = new Logger({ serviceName: "purge" });
 export const metrics = new Metrics({
@@ -41,27 +48,67 @@ export interface PurgeResponse {
   reportKey: string | undefined;
 }
 
+/** The merge step's answer: the run's totals, and the shards that failed (the state machine fails if any did). */
+export interface MergeResponse {
+  ok: boolean;
+  shards: number;
+  purged: number;
+  wouldPurge: number;
+  skipped: number;
+  failedCount: number;
+  /** The first RESPONSE_FAILURE_LIMIT failed shards (all of them are in the stored report). */
+  failedShards: Array<{ name: string; error: string }>;
+  reportKey: string | undefined;
+}
+
+async function storeReport(
+  settings: PurgeFunctionSettings,
+  write: (store: ObjectStore, prefix: string) => Promise<string>,
+): Promise<string | undefined> {
+  if (!settings.reports) return undefined;
+  const store = traced("s3", openObjectStore(settings.reports.store));
+  try {
+    return await write(store, settings.reports.prefix);
+  } finally {
+    await store.close();
+  }
+}
+
+async function merge(settings: PurgeFunctionSettings, request: MergeRequest): Promise<MergeResponse> {
+  const report = mergeShardResults(settings.policy, request);
+  const reportKey = await storeReport(settings, async (store, prefix) => {
+    const key = purgeReportKey(`${prefix}/runs`, new Date(report.finishedAt));
+    await store.put(key, `${JSON.stringify(report, null, 2)}\n`, { contentType: "application/json" });
+    return key;
+  });
+  metrics.addMetric("PurgeShardsFailed", MetricUnit.Count, report.failedShards.length);
+  logger.info("sharded retention purge run", { ...report, failedShards: report.failedShards.length, reportKey });
+  return {
+    ok: report.failedShards.length === 0,
+    shards: report.shards,
+    purged: report.purged,
+    wouldPurge: report.wouldPurge,
+    skipped: report.skipped,
+    failedCount: report.failedCount,
+    failedShards: report.failedShards.slice(0, RESPONSE_FAILURE_LIMIT),
+    reportKey,
+  };
+}
+
 export async function purge(
   event: unknown,
   context?: Pick<Context, "getRemainingTimeInMillis">,
-): Promise<PurgeResponse> {
+): Promise<PurgeResponse | MergeResponse> {
   try {
     const settings = purgeFunctionSettings(process.env, event);
+    if (settings.merge) return await merge(settings, settings.merge);
     const report = await runRetentionPolicy(settings.policy, {
       openTarget: targetPortsOpener(secrets),
       continuationToken: settings.continuationToken,
       timeLeftMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       safetyMarginMs: settings.safetyMarginMs,
     });
-    let reportKey: string | undefined;
-    if (settings.reports) {
-      const store = openObjectStore(settings.reports.store);
-      try {
-        reportKey = await writePurgeReport(store, settings.reports.prefix, report);
-      } finally {
-        await store.close();
-      }
-    }
+    const reportKey = await storeReport(settings, (store, prefix) => writePurgeReport(store, prefix, report));
     metrics.addMetric("Purged", MetricUnit.Count, report.purged);
     metrics.addMetric("PurgeFailed", MetricUnit.Count, report.failedCount);
     metrics.addMetric("PurgeSkipped", MetricUnit.Count, report.skipped);
@@ -88,6 +135,7 @@ export async function purge(
       durationMs: report.durationMs,
       rate: report.rate,
       isComplete: report.isComplete,
+      ...(settings.item ? { target: settings.item.target, shard: settings.item.shard } : {}),
       reportKey,
     });
     return {
@@ -111,4 +159,5 @@ export async function purge(
 
 export const handler = middy(purge)
   .use(injectLambdaContext(logger))
+  .use(traceHandler("purge"))
   .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));

@@ -14,6 +14,7 @@ import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { type ReminderBackupResult, runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
 import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
+import { traceHandler } from "../../shared/tracing.ts";
 
 export const logger = new Logger({ serviceName: "reminder-backup" });
 export const metrics = new Metrics({
@@ -53,4 +54,5 @@ export async function backupReminders(event: unknown, _context?: Context): Promi
 
 export const handler = middy(backupReminders)
   .use(injectLambdaContext(logger))
+  .use(traceHandler("reminder-backup"))
   .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));

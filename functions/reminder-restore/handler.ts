@@ -15,6 +15,7 @@ import { reminderRestoreSettings } from "../../shared/config/reminder-restore.ts
 import { type ErrorCode, errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { type ReminderRestoreResult, runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
+import { traceHandler } from "../../shared/tracing.ts";
 
 export const logger = new Logger({ serviceName: "reminder-restore" });
 export const metrics = new Metrics({
@@ -69,4 +70,5 @@ export async function restoreReminders(event: unknown, _context?: Context): Prom
 
 export const handler = middy(restoreReminders)
   .use(injectLambdaContext(logger))
+  .use(traceHandler("reminder-restore"))
   .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));

@@ -16,6 +16,7 @@ import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { StuckReportPortsCache } from "../../shared/jobs/stuck-report/ports.ts";
 import { publishStuckReport, STUCK_REASONS } from "../../shared/jobs/stuck-report.ts";
+import { traceHandler } from "../../shared/tracing.ts";
 
 export const logger = new Logger({ serviceName: "stuck-report" });
 export const metrics = new Metrics({
@@ -96,4 +97,5 @@ export async function reportStuck(event: unknown, context?: Context): Promise<St
 
 export const handler = middy(reportStuck)
   .use(injectLambdaContext(logger))
+  .use(traceHandler("stuck-report"))
   .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));

@@ -13,6 +13,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
 import { errorMessage } from "../../shared/errors.ts";
+import { traced, traceHandler } from "../../shared/tracing.ts";
 import type { IdempotencyStore } from "../../shared/webhook/idempotency.ts";
 import { createWebhookJob } from "../../shared/webhook/job.ts";
 import { openIdempotencyStore } from "../../shared/webhook/open-idempotency.ts";
@@ -30,18 +31,25 @@ function idempotencyStore(): IdempotencyStore {
       "neither IDEMPOTENCY_TABLE nor IDEMPOTENCY_REDIS_URL is set: delivery IDs are kept in memory, per execution environment only",
     );
   }
-  return openIdempotencyStore(backend, {
-    secrets,
-    onConnectionError: (reason) => logger.warn("idempotency store connection", { reason }),
-  });
+  return traced(
+    "idempotency",
+    openIdempotencyStore(backend, {
+      secrets,
+      onConnectionError: (reason) => logger.warn("idempotency store connection", { reason }),
+    }),
+  );
 }
 
-const sidecar = webhookSidecarSource({
+const sidecarSource = webhookSidecarSource({
   url: settings.sidecarUrl,
   apiToken: settings.apiToken,
   appId: settings.appId,
   secrets,
 });
+const sidecar: typeof sidecarSource = {
+  get: async () => traced("sidecar", await sidecarSource.get()),
+  close: () => sidecarSource.close(),
+};
 const idempotency = idempotencyStore();
 const job = createWebhookJob({ config: settings.config, sidecar, secrets, idempotency, logger });
 
@@ -56,6 +64,7 @@ export async function dispose(): Promise<void> {
 
 export const handler = middy(webhook)
   .use(injectLambdaContext(logger))
+  .use(traceHandler("webhook"))
   .use(
     httpErrorHandler({
       // The job answers every failure itself; this only guards against a bug, and says nothing more than "500".

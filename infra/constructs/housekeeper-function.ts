@@ -18,6 +18,7 @@ import {
   LoggingFormat,
   Runtime,
   SystemLogLevel,
+  Tracing,
 } from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -155,12 +156,16 @@ export class HousekeeperFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
+      // X-Ray: the functions load the Powertools Tracer on their first traced invocation (shared/tracing.ts).
+      tracing: Tracing.ACTIVE,
       applicationLogLevelV2: ApplicationLogLevel[props.logLevel],
       systemLogLevelV2: SystemLogLevel.INFO,
       environment: {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
+        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_TRACE_ENABLED: "true",
         ...props.environment,
       },
       ...(props.network
@@ -195,6 +200,11 @@ export class HousekeeperFunction extends Construct {
         );
       }
     }
+    acknowledge(
+      this.role,
+      "AwsSolutions-IAM5[Resource::*]",
+      "Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions.",
+    );
     acknowledge(
       this.fn,
       "AwsSolutions-L1",

@@ -1,23 +1,77 @@
 /**
  * The purge function's event and environment. The schedule's input carries the policy (or the function has a default
  * policy in `RETENTION_POLICY`), and a Step Functions loop passes back the `continuationToken` of the previous run.
+ *
+ * The purge state machine's Distributed Map (infra/constructs/purge-state-machine.ts) adds two shapes:
+ * - a shard: `{policy, target: <0-based index>, shard?: {index, count}, continuationToken?}` narrows the policy to
+ *   that one target with that shard (the token is then the narrowed policy's, bound to the shard);
+ * - the merge step: `{policy, merge: {items, results}}` sums the shards' summaries into one run report.
  */
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
+import { formatShard, shardSchema } from "../workflow/shard.ts";
 import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 import type { RetentionPolicy } from "./retention-policy.ts";
 import { parseRetentionPolicy } from "./retention-policy.ts";
+
+/** One (target, shard) item of the Distributed Map; no shard: the whole target. */
+export const shardItemSchema = z
+  .object({
+    target: z.number().int().min(0, "target is a 0-based index into policy.targets"),
+    shard: shardSchema.optional(),
+  })
+  .strict();
+export type ShardItem = z.infer<typeof shardItemSchema>;
+
+/** What one child execution returns (the map collects these; kept small: a Map's output is capped at 256 KB). */
+export const shardSummarySchema = z
+  .object({
+    target: z.number().int().min(0),
+    /** null: the whole target (the state machine carries "no shard" as null). */
+    shard: shardSchema.nullish(),
+    ok: z.boolean(),
+    invocations: z.number().int().min(0),
+    purged: z.number().int().min(0),
+    wouldPurge: z.number().int().min(0),
+    skipped: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    error: z.string().optional(),
+  })
+  .strip();
+export type ShardSummary = z.infer<typeof shardSummarySchema>;
+
+export const mergeRequestSchema = z
+  .object({
+    /** Every item the map was given: a shard with no result (its child execution failed or timed out) is named. */
+    items: z.array(shardItemSchema),
+    /** The child executions' outputs; one that is not a summary counts as no result. */
+    results: z.array(z.unknown()),
+  })
+  .strict();
+export type MergeRequest = z.infer<typeof mergeRequestSchema>;
 
 export const purgeEventSchema = z
   .object({
     policy: z.unknown().optional(),
     continuationToken: z.string().min(1).optional(),
+    target: shardItemSchema.shape.target.optional(),
+    shard: shardSchema.optional(),
+    merge: mergeRequestSchema.optional(),
   })
-  .loose();
+  .loose()
+  .superRefine((event, ctx) => {
+    if (event.merge && (event.target !== undefined || event.shard || event.continuationToken)) {
+      ctx.addIssue({ code: "custom", path: ["merge"], message: "a merge takes no target, shard or continuationToken" });
+    }
+  });
 
 export interface PurgeFunctionSettings {
+  /** Narrowed to `target` (with its shard) when the event names one. */
   policy: RetentionPolicy;
+  /** The event's target and shard, as given (reports name them). */
+  item: ShardItem | undefined;
+  merge: MergeRequest | undefined;
   continuationToken: string | undefined;
   /** Where run reports go; undefined: not stored (logged only). */
   reports: { store: ObjectStoreConfig; prefix: string } | undefined;
@@ -42,8 +96,24 @@ export function purgeFunctionSettings(env: NodeJS.ProcessEnv, event: unknown): P
   }
   const bucket = env.REPORT_BUCKET;
   const margin = Number(env.SAFETY_MARGIN_MS ?? "60000");
+  const policy = parseRetentionPolicy(policyInput);
+  let item: ShardItem | undefined;
+  if (input.target !== undefined) {
+    item = { target: input.target, ...(input.shard ? { shard: input.shard } : {}) };
+  } else if (input.shard) {
+    // A shard alone is unambiguous only for a one-target policy.
+    if (policy.targets.length !== 1) {
+      throw new HousekeeperError(
+        "bad-input",
+        `purge event: shard without target, but the policy has ${policy.targets.length} targets (give target: <0-based index>)`,
+      );
+    }
+    item = { target: 0, shard: input.shard };
+  }
   return {
-    policy: parseRetentionPolicy(policyInput),
+    policy: item ? narrowPolicy(policy, item) : policy,
+    item,
+    merge: input.merge,
     continuationToken: input.continuationToken,
     reports: bucket
       ? {
@@ -57,4 +127,22 @@ export function purgeFunctionSettings(env: NodeJS.ProcessEnv, event: unknown): P
       : undefined,
     safetyMarginMs: Number.isFinite(margin) && margin >= 0 ? margin : 60_000,
   };
+}
+
+/** The policy with only `item.target`, with `item.shard` (a target the policy already shards cannot be sharded again). */
+export function narrowPolicy(policy: RetentionPolicy, item: ShardItem): RetentionPolicy {
+  const target = policy.targets[item.target];
+  if (!target) {
+    throw new HousekeeperError(
+      "bad-input",
+      `purge event: target ${item.target} does not exist (the policy has ${policy.targets.length}; target is 0-based)`,
+    );
+  }
+  if (item.shard && target.shard) {
+    throw new HousekeeperError(
+      "bad-input",
+      `purge event: target ${item.target} (${target.namespace}/${target.appId}) already has shard ${formatShard(target.shard)} in the policy`,
+    );
+  }
+  return { ...policy, targets: [{ ...target, ...(item.shard ? { shard: item.shard } : {}) }] };
 }

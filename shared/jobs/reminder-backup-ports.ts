@@ -11,6 +11,7 @@ import type { ObjectStore } from "../object-store/object-store.ts";
 import { openObjectStore } from "../object-store/open.ts";
 import { openEtcdSchedulerStore } from "../scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
+import { traced } from "../tracing.ts";
 
 export interface ReminderStoragePorts {
   scheduler: SchedulerStore;
@@ -34,8 +35,8 @@ export class ReminderPortsCache {
     const signature = JSON.stringify([etcd.signature, settings.objectStore]);
     if (this.current?.signature === signature) return this.current.ports;
     await this.close();
-    const scheduler = openEtcdSchedulerStore(etcd.options);
-    const ports = { scheduler, objectStore: openObjectStore(settings.objectStore) };
+    const scheduler = traced("etcd", openEtcdSchedulerStore(etcd.options));
+    const ports = { scheduler, objectStore: traced("s3", openObjectStore(settings.objectStore)) };
     this.current = { signature, ports };
     return ports;
   }

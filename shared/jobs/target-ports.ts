@@ -16,6 +16,7 @@ import type { WorkflowSidecar } from "../sidecar/types.ts";
 import type { StateBackend } from "../state-store/backend.ts";
 import { openStateBackend } from "../state-store/open.ts";
 import { WorkflowStateStore } from "../state-store/workflow-store.ts";
+import { traced } from "../tracing.ts";
 import type { InstancePurger, InstanceRef, ReminderCleaner } from "./retention-purge.ts";
 import type { TargetPorts } from "./retention-run.ts";
 
@@ -201,14 +202,17 @@ export function targetPortsOpener(secrets: SecretResolver, openBackend: BackendO
     };
     try {
       const connectionString = await secrets.resolve(target.stateStore.connectionString);
-      const backend = await openBackend(connectionString, { tableName: target.stateStore.tableName });
+      const backend = traced("store", await openBackend(connectionString, { tableName: target.stateStore.tableName }));
       closers.push(() => backend.close());
       const store = new WorkflowStateStore(backend, { appId: target.appId, namespace: target.namespace });
       const ports: TargetPorts = { store, close };
       if (needs.sidecar && target.sidecar) {
         const { HttpSidecarClient } = await import("../sidecar/http-client.ts");
         const apiToken = target.sidecar.apiToken ? await secrets.resolve(target.sidecar.apiToken) : undefined;
-        const sidecar = new HttpSidecarClient({ ...sidecarTimeoutOptions().http, url: target.sidecar.url, apiToken });
+        const sidecar = traced(
+          "sidecar",
+          new HttpSidecarClient({ ...sidecarTimeoutOptions().http, url: target.sidecar.url, apiToken }),
+        );
         closers.push(() => sidecar.close());
         ports.purger = sidecarPurger(sidecar);
       }
@@ -219,7 +223,7 @@ export function targetPortsOpener(secrets: SecretResolver, openBackend: BackendO
           { endpoints: etcdEndpoints, ...(tlsSecret ? { tlsSecret } : {}) },
           secrets,
         );
-        const scheduler = openEtcdSchedulerStore(etcd.options);
+        const scheduler = traced("etcd", openEtcdSchedulerStore(etcd.options));
         closers.push(() => scheduler.close());
         ports.reminders = schedulerReminderCleaner(scheduler);
         ports.scheduler = scheduler;

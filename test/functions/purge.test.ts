@@ -13,7 +13,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
 });
 
-import { handler, type PurgeResponse } from "../../functions/purge/handler.ts";
+import { handler, type MergeResponse, type PurgeResponse } from "../../functions/purge/handler.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
@@ -114,6 +114,40 @@ describe("purge Lambda handler", () => {
       purgedByApp: { "default/payments": second.purged },
     });
     expect(JSON.stringify(report)).not.toContain(url); // no connection details in reports
+  });
+
+  it("the state machine's merge step stores one run report of the shards' summaries and names the failed ones", async () => {
+    const items = [
+      { target: 0, shard: { index: 1, count: 2 } },
+      { target: 0, shard: { index: 2, count: 2 } },
+    ];
+    const results = [
+      { ...items[0], ok: true, invocations: 3, purged: 40, wouldPurge: 0, skipped: 1, failed: 0, error: "" },
+    ];
+    const merged = (await handler(
+      { policy, merge: { items, results } },
+      lambdaContext("purge", () => 60_000),
+    )) as MergeResponse;
+    expect(merged).toMatchObject({
+      ok: false,
+      shards: 2,
+      purged: 40,
+      skipped: 1,
+      failedShards: [
+        {
+          name: "default/payments shard 2/2",
+          error: "no result: its child execution failed, timed out or was aborted",
+        },
+      ],
+    });
+    expect(merged.reportKey).toMatch(/^reports\/purge\/runs\/\d{4}\/\d{2}\/\d{2}\/.+\.json$/);
+    const report = JSON.parse((await readAll((await bucket.get(merged.reportKey!)).body)).toString("utf8"));
+    expect(report).toMatchObject({
+      kind: "sharded-run",
+      shards: 2,
+      shardsReported: 1,
+      purgedByApp: { "default/payments": 40 },
+    });
   });
 
   it("rejects a bad policy with one clear error", async () => {

@@ -19,6 +19,7 @@ import {
   durationDays,
   loadConfig,
   parseConfig,
+  purgeShardItems,
 } from "../../infra/config.ts";
 import { nagReference } from "../../infra/constructs/nag.ts";
 import { MAX_SCHEDULE_INPUT_CHARS, ScheduledJob } from "../../infra/constructs/scheduled-job.ts";
@@ -136,10 +137,36 @@ describe("configuration schema", () => {
     expect(message).toContain("scheduler: reminder backup/restore need the Scheduler's etcd");
   });
 
-  it("keeps a purge execution under Step Functions' 25,000 history events", () => {
+  it("shards: per target by appId or namespace/appId, named targets only, within the map's output limit", () => {
     const c = raw();
-    c.purge.stateMachine.maxInvocationsPerTarget = 2000;
-    expect(problems(c)).toContain("purge.stateMachine.maxInvocationsPerTarget: 2000 invocations × 2 targets");
+    c.purge.stateMachine.shards = { orderprocessing: 4, "default/shipping": 2, billing: 3 };
+    expect(problems(c)).toContain("purge.stateMachine.shards.billing: names no target of purge.policy");
+    c.purge.stateMachine.shards = 400;
+    expect(problems(c)).toContain("purge.stateMachine.shards: 800 shards in all: at most 500");
+    c.purge.invoke = "function";
+    expect(problems(c)).toContain(
+      'purge.stateMachine.shards: shards are run by the state machine: set purge.invoke to "state-machine"',
+    );
+    c.purge.invoke = "state-machine";
+    c.purge.stateMachine.shards = 1;
+    c.purge.policy.targets[0].shard = { index: 1, count: 2 };
+    c.purge.stateMachine.shards = { orderprocessing: 2 };
+    expect(problems(c)).toContain("target 0 (default/orderprocessing) already has a shard in the policy");
+  });
+
+  it("the Distributed Map's items: one per (target, shard), no shard for a whole target", () => {
+    const targets = [
+      { appId: "a", namespace: "default" },
+      { appId: "b", namespace: "prod" },
+      { appId: "c", namespace: "default", shard: { index: 2, count: 3 } },
+    ];
+    expect(purgeShardItems(targets, 1)).toEqual([{ target: 0 }, { target: 1 }, { target: 2 }]);
+    expect(purgeShardItems(targets, { "prod/b": 2, a: 1 })).toEqual([
+      { target: 0 },
+      { target: 1, shard: { index: 1, count: 2 } },
+      { target: 1, shard: { index: 2, count: 2 } },
+      { target: 2 },
+    ]);
   });
 
   it("durations of keepWithin in days", () => {

@@ -3,7 +3,7 @@
  * esbuild or with bundling skipped (`aws:cdk:bundling-stacks: []`; the assets are then a fingerprint of the project).
  * Each test file synthesizes once per configuration and shares the template.
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
@@ -47,6 +47,17 @@ export function exampleConfig(change?: (raw: JsonObject) => void): HousekeeperCo
   return parseConfig(raw, "test");
 }
 
+/** cdk.json's feature flags (`@aws-cdk/...` context keys). */
+export const CDK_FEATURE_FLAGS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(
+    (
+      JSON.parse(readFileSync(join(import.meta.dirname, "../../cdk.json"), "utf8")) as {
+        context: Record<string, unknown>;
+      }
+    ).context,
+  ).filter(([key]) => key.startsWith("@aws-cdk")),
+);
+
 export interface Synthesized {
   app: App;
   stack: HousekeeperStack;
@@ -58,7 +69,8 @@ export function synth(config: HousekeeperConfig, options: { bundle: boolean }): 
   const outdir = mkdtempSync(join(tmpdir(), "housekeeper-cdk-"));
   const app = new App({
     outdir,
-    context: options.bundle ? {} : { "aws:cdk:bundling-stacks": [] },
+    // The feature flags `cdk synth` uses (cdk.json), so the tests check the template that deploys.
+    context: { ...CDK_FEATURE_FLAGS, ...(options.bundle ? {} : { "aws:cdk:bundling-stacks": [] }) },
   });
   const stack = new HousekeeperStack(app, "Test", {
     config,

@@ -12,6 +12,7 @@ import type { StateBackend } from "../../state-store/backend.ts";
 import type { AppRef } from "../../state-store/keys.ts";
 import { openStateBackend } from "../../state-store/open.ts";
 import { WorkflowStateStore } from "../../state-store/workflow-store.ts";
+import { traced } from "../../tracing.ts";
 import type { PublishPorts } from "../stuck-report.ts";
 import type { EtcdReminders } from "./etcd-reminders.ts";
 import type { SnsNotifier } from "./notify.ts";
@@ -49,15 +50,18 @@ export class StuckReportPortsCache {
       JSON.stringify(settings.connection),
       // The connection string may be a secret reference (secretsmanager:<name>, an ARN, env:NAME).
       async () =>
-        openStateBackend(await this.secrets.resolve(settings.connection.connectionString), {
-          tableName: settings.connection.tableName,
-        }),
+        traced(
+          "store",
+          await openStateBackend(await this.secrets.resolve(settings.connection.connectionString), {
+            tableName: settings.connection.tableName,
+          }),
+        ),
       (b) => b.close(),
     );
     this.objectStore = await this.slot(
       this.objectStore,
       JSON.stringify(settings.objectStore),
-      () => openObjectStore(settings.objectStore),
+      () => traced("s3", openObjectStore(settings.objectStore)),
       (s) => s.close(),
     );
     const ports: PublishPorts = {
@@ -74,14 +78,14 @@ export class StuckReportPortsCache {
         async () => new (await import("./etcd-reminders.ts")).EtcdReminders(etcd.options),
         (s) => s.close(),
       );
-      ports.reminders = this.scheduler.value.forApp(app);
+      ports.reminders = traced("etcd", this.scheduler.value.forApp(app));
     }
     if (settings.sns) {
       const sns = settings.sns;
       this.notifier = await this.slot(
         this.notifier,
         JSON.stringify(sns),
-        async () => new (await import("./notify.ts")).SnsNotifier(sns),
+        async () => traced("sns", new (await import("./notify.ts")).SnsNotifier(sns)),
         (n) => n.close(),
       );
       ports.notifier = this.notifier.value;
