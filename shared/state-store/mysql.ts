@@ -145,14 +145,23 @@ export class MysqlStateBackend implements StateBackend {
     // last one stopped. Ordering and `>` both use the column's collation, under which ids are unique (it is the PK),
     // so pages never overlap and never skip a row. Parameters are bound, so no string-literal escaping is involved;
     // the LIKE escape character is bound too, which keeps it `\` whatever NO_BACKSLASH_ESCAPES says.
+    let range = "id LIKE ? ESCAPE ?";
     const params: string[] = [`${escapeLike(prefix)}%${escapeLike(suffix)}`, "\\"];
+    const above = this.layout.aboveSeparator;
+    if (above !== undefined && prefix.endsWith(KEY_SEPARATOR)) {
+      // An app's keys: the same bounds as rangeScan (MariaDB's index range for `LIKE 'prefix%'` misses keys, see
+      // there); the LIKE keeps only the suffix and, starting with `%`, gives the optimizer no range of its own.
+      const stem = prefix.slice(0, -KEY_SEPARATOR.length);
+      range = "id >= ? AND id < ? AND id LIKE ? ESCAPE ?";
+      params.splice(0, params.length, stem, `${stem}${above}`, `%${escapeLike(suffix)}`, "\\");
+    }
     let after = "";
     if (cursor !== undefined) {
       params.push(cursor);
       after = "AND id > ?";
     }
     const rows = await this.run<{ id: string }>(
-      `SELECT id FROM ${this.table} WHERE id LIKE ? ESCAPE ? ${after} ${this.notExpired} ORDER BY id LIMIT ${pageSize}`,
+      `SELECT id FROM ${this.table} WHERE ${range} ${after} ${this.notExpired} ORDER BY id LIMIT ${pageSize}`,
       params,
     );
     const minLength = prefix.length + suffix.length;

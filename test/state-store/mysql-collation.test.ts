@@ -123,6 +123,27 @@ for (const { charset, collation, folds } of COLLATIONS) {
       }
     });
 
+    it("finds every metadata key by key pages too (workflow list --ids-only)", async () => {
+      const backend = await open();
+      try {
+        const keys: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await backend.scanKeys({
+            prefix: workflowKeyPrefix(APP),
+            suffix: "||metadata",
+            pageSize: 2,
+            cursor,
+          });
+          keys.push(...page.keys);
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        expect(keys.sort()).toEqual([...ids, "a||b"].map((id) => `${instanceKeyPrefix(APP, id)}metadata`).sort());
+      } finally {
+        await backend.close();
+      }
+    });
+
     it("scans through the primary key, without a sort", async () => {
       const backend = await open();
       const above = backend.layout.aboveSeparator;
