@@ -7,11 +7,13 @@
  * compacted away anyway, the read fails with a message saying so rather than mixing two points in time.
  */
 import { rootCertificates } from "node:tls";
-import type { IOptions } from "etcd3";
-import { Etcd3 } from "etcd3";
+import type { Client as GrpcClient, Metadata as GrpcMetadata, ServiceError } from "@grpc/grpc-js";
+import type { ICallable, IOptions } from "etcd3";
+import { castGrpcError, Etcd3 } from "etcd3";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { HousekeeperError, withoutEmptyGrpcNote } from "../errors.ts";
 import { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "./etcd-endpoints.ts";
+import { decodeRangeResponse, encodeRangeRequest } from "./etcd-range.ts";
 import { DAPR_ROOT } from "./keys.ts";
 import type {
   KeyRange,
@@ -107,6 +109,8 @@ export class EtcdSchedulerStore implements SchedulerStore {
   private readonly rootBytes: Buffer;
   /** etcd has answered a call (from then on, calls get the request timeout). */
   private answered = false;
+  private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
 
   constructor(options: EtcdStoreOptions = {}) {
     const endpoints = parseEndpoints(options.endpoints ?? [DEFAULT_ETCD_ENDPOINT]);
@@ -119,6 +123,8 @@ export class EtcdSchedulerStore implements SchedulerStore {
     const timeouts = networkTimeouts();
     const timeoutMs = options.timeoutMs ?? timeouts.requestMs;
     const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? timeouts.connectMs, timeoutMs);
+    this.timeoutMs = timeoutMs;
+    this.connectTimeoutMs = connectTimeoutMs;
     const etcdOptions: IOptions = {
       hosts: endpoints.hosts,
       // Pages of large values can exceed gRPC's 4 MiB default; the page size bounds them instead.
@@ -161,6 +167,11 @@ export class EtcdSchedulerStore implements SchedulerStore {
     return DAPR_ROOT + physical.subarray(this.rootBytes.length).toString("utf8");
   }
 
+  /** The deadline the client's defaultCallOptions give a call now (see the constructor). */
+  private deadline(): number {
+    return Date.now() + (this.answered ? this.timeoutMs : this.connectTimeoutMs);
+  }
+
   private async call<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     try {
       const result = await fn();
@@ -180,8 +191,13 @@ export class EtcdSchedulerStore implements SchedulerStore {
 
   /** @internal one Range page. */
   async rangePage(start: Buffer, end: Buffer, limit: number, revision: string): Promise<Page> {
+    const pool = (this.client.kv as unknown as { client?: Partial<ICallable<unknown>> }).client;
     const response = await this.call(`reading keys under ${this.root}`, () =>
-      this.client.kv.range({ key: start, range_end: end, limit, revision }),
+      typeof pool?.withConnection === "function"
+        ? pool.withConnection("KV", ({ client, metadata }) =>
+            rawRange(client, metadata, this.deadline(), start, end, limit, revision),
+          )
+        : this.client.kv.range({ key: start, range_end: end, limit, revision }),
     );
     const kvs = response.kvs ?? [];
     const sameRoot = this.root === DAPR_ROOT;
@@ -392,6 +408,35 @@ class EtcdSnapshot implements SchedulerSnapshot {
 /** The smallest key after `key`: key + 0x00. */
 function afterKey(key: Buffer): Buffer {
   return Buffer.concat([key, Buffer.from([0])]);
+}
+
+/**
+ * KV.Range through the client's own connection (TLS, channel, failover as configured), with our codec
+ * (shared/scheduler/etcd-range.ts) instead of the generic decoder: only keys, values and `more`.
+ */
+function rawRange(
+  client: GrpcClient,
+  metadata: GrpcMetadata,
+  deadline: number,
+  key: Buffer,
+  rangeEnd: Buffer,
+  limit: number,
+  revision: string,
+): Promise<{ kvs: Array<{ key: Buffer; value: Buffer }>; more: boolean }> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      "/etcdserverpb.KV/Range",
+      (request: Buffer) => request,
+      decodeRangeResponse,
+      encodeRangeRequest({ key, rangeEnd, limit, revision }),
+      metadata,
+      { deadline },
+      (error: ServiceError | null, response?: { kvs: Array<{ key: Buffer; value: Buffer }>; more: boolean }) => {
+        if (error || !response) reject(castGrpcError(error ?? new Error("etcd Range: no response")));
+        else resolve(response);
+      },
+    );
+  });
 }
 
 function checkOps(count: number): void {

@@ -18,8 +18,17 @@ import type { Socket } from "node:net";
 import mysql from "mysql2/promise";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
+import type {
+  EntryPage,
+  GuardedDeletion,
+  GuardedGroup,
+  KeyPage,
+  ScanEntriesRequest,
+  ScanKeysRequest,
+  StateBackend,
+} from "./backend.ts";
 import { escapeLike, guardKeys, isStandardBase64, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
+import { KEY_SEPARATOR, METADATA_KEY, splitInstanceKey } from "./keys.ts";
 
 /** Dapr's `schemaName` default. */
 export const DAPR_MYSQL_DEFAULT_DATABASE = "dapr_state_store";
@@ -95,11 +104,16 @@ export async function openMysqlBackend(options: MysqlBackendOptions): Promise<My
   }
 }
 
-interface TableLayout {
+export interface TableLayout {
   /** The table has Dapr's `expiredate` column (added in Dapr 1.11). */
   hasExpiry: boolean;
   /** Declared length of `id` in characters (255 in Dapr's DDL). */
   idMaxLength: number;
+  /**
+   * A character that sorts after `|` in the id column's collation (and `|` after a space), so that every key
+   * `<p>||…` lies in [`<p>`, `<p><char>`); undefined when none was found (listing then keeps to key pages).
+   */
+  aboveSeparator: string | undefined;
 }
 
 export class MysqlStateBackend implements StateBackend {
@@ -111,12 +125,17 @@ export class MysqlStateBackend implements StateBackend {
     private readonly pool: mysql.Pool,
     /** Already quoted `db`.`table`. */
     private readonly table: string,
-    private readonly layout: TableLayout,
+    readonly layout: TableLayout,
     readonly location: string,
   ) {
     // Same predicate as Dapr's Get/BulkGet/KeysLike: a row whose expiredate has passed is absent.
     this.notExpired = layout.hasExpiry ? "AND (expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP)" : "";
+    const above = layout.aboveSeparator;
+    if (above !== undefined) this.scanEntries = (request) => this.rangeScan(request, above);
   }
+
+  /** Set when the id column's collation allows one ordered range scan for listing (see rangeScan). */
+  scanEntries?: (request: ScanEntriesRequest) => Promise<EntryPage>;
 
   async scanKeys({ prefix, suffix, pageSize, cursor }: ScanKeysRequest): Promise<KeyPage> {
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
@@ -126,14 +145,23 @@ export class MysqlStateBackend implements StateBackend {
     // last one stopped. Ordering and `>` both use the column's collation, under which ids are unique (it is the PK),
     // so pages never overlap and never skip a row. Parameters are bound, so no string-literal escaping is involved;
     // the LIKE escape character is bound too, which keeps it `\` whatever NO_BACKSLASH_ESCAPES says.
+    let range = "id LIKE ? ESCAPE ?";
     const params: string[] = [`${escapeLike(prefix)}%${escapeLike(suffix)}`, "\\"];
+    const above = this.layout.aboveSeparator;
+    if (above !== undefined && prefix.endsWith(KEY_SEPARATOR)) {
+      // An app's keys: the same bounds as rangeScan (MariaDB's index range for `LIKE 'prefix%'` misses keys, see
+      // there); the LIKE keeps only the suffix and, starting with `%`, gives the optimizer no range of its own.
+      const stem = prefix.slice(0, -KEY_SEPARATOR.length);
+      range = "id >= ? AND id < ? AND id LIKE ? ESCAPE ?";
+      params.splice(0, params.length, stem, `${stem}${above}`, `%${escapeLike(suffix)}`, "\\");
+    }
     let after = "";
     if (cursor !== undefined) {
       params.push(cursor);
       after = "AND id > ?";
     }
     const rows = await this.run<{ id: string }>(
-      `SELECT id FROM ${this.table} WHERE id LIKE ? ESCAPE ? ${after} ${this.notExpired} ORDER BY id LIMIT ${pageSize}`,
+      `SELECT id FROM ${this.table} WHERE ${range} ${after} ${this.notExpired} ORDER BY id LIMIT ${pageSize}`,
       params,
     );
     const minLength = prefix.length + suffix.length;
@@ -142,6 +170,85 @@ export class MysqlStateBackend implements StateBackend {
       .map((r) => r.id)
       .filter((id) => id.length >= minLength && id.startsWith(prefix) && id.endsWith(suffix));
     return { keys, cursor: rows.length < pageSize ? undefined : rows.at(-1)?.id };
+  }
+
+  /**
+   * Every row of an app in one ordered range scan a page: keyset paging on the primary key (`ORDER BY id`, `id > ?`),
+   * so each page continues the index range where the last stopped, whatever the column's collation. No index on a
+   * binary copy of the key is needed (MariaDB has no functional indexes; Dapr's table has none): the rows come in the
+   * column's own order, which the listing can use because
+   * - ids are unique in that collation (it is the PK), so pages never overlap and never skip a row;
+   * - the range holds every key that starts with the prefix literally (see the bounds below); rows that are in it
+   *   only case/accent-insensitively (another app `Shop` beside `shop`) are dropped here;
+   * - in every collation an instance's customStatus, history-* and inbox-* keys sort before its metadata key (c, h, i
+   *   before m), which is what the listing needs to decide an instance when its metadata arrives. Rows of IDs that
+   *   differ only by case or accents (only one of which can own a metadata row) may interleave; the listing groups
+   *   rows by their literal ID, so they are never mixed up.
+   * A row whose value is not Dapr's encoding is left out, as getMany reads it as absent (the listing then names the
+   * instance missing that key; left out rather than reported, because `unreadable` rows are merged back in byte
+   * order, which is not this scan's order).
+   */
+  private async rangeScan({ prefix, pageSize, after }: ScanEntriesRequest, above: string): Promise<EntryPage> {
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      throw new HousekeeperError("bad-input", `page size must be a positive integer, got ${pageSize}`);
+    }
+    if (!prefix.endsWith(KEY_SEPARATOR)) throw new Error(`scan prefix must end with "${KEY_SEPARATOR}"`);
+    // Bounds, not `LIKE 'prefix%'`: MariaDB 10.11's range for LIKE on the index leaves out keys with characters
+    // beyond U+FFFF (utf8mb4_bin, utf8mb4_unicode_ci) and, in PAD SPACE _bin collations, keys whose next character
+    // sorts below a space, although the LIKE itself matches them. Every `<p>||…` is ≥ `<p>` (`|` sorts above the
+    // padding space) and < `<p><above>`, in the column's own collation.
+    const stem = prefix.slice(0, -KEY_SEPARATOR.length);
+    let cursor = after;
+    for (;;) {
+      const params = [stem, `${stem}${above}`, ...(cursor === undefined ? [] : [cursor])];
+      const rows = await this.run<{ id: string; isbinary: number | string; value: string }>(
+        `SELECT id, isbinary, value FROM ${this.table}
+          WHERE id >= ? AND id < ? ${cursor === undefined ? "" : "AND id > ?"} ${this.notExpired}
+          ORDER BY id LIMIT ${pageSize}`,
+        params,
+      );
+      let entries: Array<readonly [string, Uint8Array]> = [];
+      for (const row of rows) {
+        if (!row.id.startsWith(prefix)) continue;
+        const value = fastDecode(row) ?? decodeOrUndefined(row, this.location);
+        if (value) entries.push([row.id, value]);
+      }
+      const done = rows.length < pageSize;
+      const lastKey = rows.at(-1)?.id;
+      if (!done) entries = await this.withoutOrphans(entries, prefix.length);
+      // A full page of other apps' rows (which the listing cannot step over: it continues after its last own row)
+      // is stepped over here.
+      if (entries.length > 0 || done) return { entries, done, lastKey };
+      cursor = lastKey;
+    }
+  }
+
+  /**
+   * Leaves out the rows of instance IDs that have no metadata row at all (leftovers, e.g. `ABC||history-000040` in a
+   * case-insensitive table beside instance `abc`). In byte order an ID's rows are contiguous; in a case/accent-
+   * insensitive order they may interleave with the rows of an ID equal to it, and a listing that waits for such a
+   * leftover's metadata would cut its pages in the middle of the real instance. An ID that is not the page's last
+   * and has no metadata row in the page is looked up (one query, usually none): its metadata can only be missing or
+   * still to come (the scan is ordered, so one that sorts before the page's end would be in the page).
+   */
+  private async withoutOrphans(
+    entries: Array<readonly [string, Uint8Array]>,
+    prefixLength: number,
+  ): Promise<Array<readonly [string, Uint8Array]>> {
+    const withMetadata = new Set<string>();
+    const ids: Array<string | undefined> = entries.map(([key]) => {
+      const parsed = splitInstanceKey(key, prefixLength);
+      if (parsed?.stateKey === METADATA_KEY) withMetadata.add(parsed.instanceId);
+      return parsed?.instanceId;
+    });
+    const last = ids.at(-1);
+    const open = new Set(ids.filter((id): id is string => id !== undefined && id !== last && !withMetadata.has(id)));
+    if (open.size === 0) return entries;
+    const prefix = entries[0]![0].slice(0, prefixLength);
+    const metaKeys = [...open].map((id) => `${prefix}${id}${KEY_SEPARATOR}${METADATA_KEY}`);
+    const existing = await this.getMany(metaKeys);
+    const orphans = new Set([...open].filter((_, i) => !existing.has(metaKeys[i]!)));
+    return orphans.size === 0 ? entries : entries.filter((_, i) => !orphans.has(ids[i]!));
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
@@ -316,6 +423,18 @@ function decodeValue(row: { id: string; isbinary: number | string; value: string
   return Buffer.from(decoded, "base64");
 }
 
+/**
+ * Dapr's usual row: isbinary = 1 and a JSON string of standard base64, which never needs a JSON escape, so the
+ * quotes are stripped instead of parsing JSON. Anything else goes the general way (undefined here).
+ */
+function fastDecode(row: { isbinary: number | string; value: string }): Uint8Array | undefined {
+  const text = row.value;
+  if (Number(row.isbinary) !== 1 || typeof text !== "string" || text.length < 2) return undefined;
+  if (text.charCodeAt(0) !== 0x22 || text.charCodeAt(text.length - 1) !== 0x22) return undefined;
+  const inner = text.slice(1, -1);
+  return isStandardBase64(inner) ? Buffer.from(inner, "base64") : undefined;
+}
+
 function decodeOrUndefined(
   row: { id: string; isbinary: number | string; value: string },
   location: string,
@@ -397,17 +516,23 @@ async function inspectTable(
   tableName: string,
   where: string,
 ): Promise<TableLayout> {
-  let columns: Map<string, { type: string; length: number | null }>;
+  let columns: Map<string, { type: string; length: number | null; charset: string | null; collation: string | null }>;
   try {
     const [rows] = await pool.execute<mysql.RowDataPacket[]>(
-      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length,
+              CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation
          FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
       [database, tableName],
     );
     columns = new Map(
       rows.map((r) => [
         String(r.name).toLowerCase(),
-        { type: String(r.type).toLowerCase(), length: r.length === null ? null : Number(r.length) },
+        {
+          type: String(r.type).toLowerCase(),
+          length: r.length === null ? null : Number(r.length),
+          charset: r.charset === null ? null : String(r.charset),
+          collation: r.collation === null ? null : String(r.collation),
+        },
       ]),
     );
   } catch (error) {
@@ -428,7 +553,38 @@ async function inspectTable(
       `table ${database}.${tableName} is not a Dapr MySQL state table (expected columns id, value, isbinary)`,
     );
   }
-  return { hasExpiry: columns.has("expiredate"), idMaxLength: id.length ?? 255 };
+  return {
+    hasExpiry: columns.has("expiredate"),
+    idMaxLength: id.length ?? 255,
+    aboveSeparator: await charAboveSeparator(pool, id.charset, id.collation),
+  };
+}
+
+/** Candidates for TableLayout.aboveSeparator, tightest first ('}' in binary order; UCA sorts punctuation first). */
+const ABOVE_SEPARATOR = ["}", "~", "0", "a"] as const;
+
+/**
+ * Asks the server, in the id column's own collation, which candidate sorts above `|` (and above `||` followed by
+ * more text) while `|` sorts above a space (the padding of PAD SPACE collations). Collations are opaque tables
+ * (case folding, accents, UCA weights, PAD SPACE), so the database answers rather than a table of ours.
+ */
+async function charAboveSeparator(
+  pool: mysql.Pool,
+  charset: string | null,
+  collation: string | null,
+): Promise<string | undefined> {
+  if (!charset || !collation || !/^[a-z0-9_]+$/i.test(charset) || !/^[a-z0-9_]+$/i.test(collation)) return undefined;
+  const text = `CONVERT(? USING ${charset}) COLLATE ${collation}`;
+  const checks = [`${text} > ${text} AS pad`];
+  const params: string[] = ["|", " "];
+  ABOVE_SEPARATOR.forEach((c, i) => {
+    checks.push(`(${text} < ${text} AND ${text} < ${text}) AS c${i}`);
+    params.push("|", c, "||zz", c);
+  });
+  const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT ${checks.join(", ")}`, params);
+  const row = rows[0];
+  if (!row || Number(row.pad) !== 1) return undefined;
+  return ABOVE_SEPARATOR.find((_, i) => Number(row[`c${i}`]) === 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -269,6 +269,18 @@ export class WorkflowStateStore {
     if (!page.done) {
       const done = new Set(completed.map((c) => c.id));
       for (const [id, group] of groups) if (!done.has(id)) cut = Math.min(cut, group.first);
+      // A finished instance whose rows straddle the cut goes to the next page whole (in a store's case-insensitive
+      // order, IDs that are not byte-prefix-related can still interleave).
+      for (let moved = true; moved; ) {
+        moved = false;
+        for (const { id, at } of completed) {
+          const first = groups.get(id)!.first;
+          if (first < cut && at >= cut) {
+            cut = first;
+            moved = true;
+          }
+        }
+      }
       if (cut === 0) {
         if (rowsPerPage < MAX_ROWS_PER_PAGE) return "too-small";
         cut = rows.length; // an instance beyond any page: skip past it; its metadata row will show it unreadable
