@@ -5,6 +5,10 @@
  * input or result — most of a history's bytes — is never turned into strings and objects. A listing spends most of
  * its time on exactly that garbage (profile: ~40% GC with full decoding).
  *
+ * Analysis decoding (decodeAnalysisHistoryEvent) is the same walk for the stuck report's scan: it also keeps what
+ * shared/jobs/stuck-report/analyze.ts reads (timers, the names of activities and awaited events, the task IDs that
+ * settle them, stall and suspend reasons), taking single fields out of members that carry an input or a result.
+ *
  * Field numbers come from the same schema as the full decoder (schema.ts, dapr/durabletask-protobuf
  * protos/orchestrator_service.proto), so the two cannot disagree on which member is which. A message the full
  * decoder refuses at the top level (truncated, bad wire type) is refused here too; the inside of a skipped member is
@@ -27,7 +31,10 @@ const SUMMARY_MEMBERS: Readonly<Partial<Record<EventType, MemberFields>>> = {
  * pair on.
  */
 const ANALYSIS_MEMBERS: Readonly<Partial<Record<EventType, MemberFields>>> = {
-  ...SUMMARY_MEMBERS,
+  // What deriveState and childWorkflowsOf read, and a PENDING instance's scheduled start; not inputs or results.
+  executionStarted: ["name", "parentInstance", "scheduledStartTimestamp"],
+  executionCompleted: ["workflowStatus", "failureDetails"],
+  childWorkflowInstanceCreated: ["instanceId", "name"],
   timerCreated: "all",
   timerFired: "all",
   executionStalled: "all",
@@ -147,7 +154,9 @@ function readFields(reader: protobuf.Reader, only: Map<number, protobuf.Field>):
       reader.skipType(wireType);
       continue;
     }
-    if (field.resolvedType instanceof protobuf.Type) {
+    if (field.resolvedType instanceof protobuf.Enum) {
+      out[field.name] = reader.int32(); // enums: Number, as toObject gives them
+    } else if (field.resolvedType instanceof protobuf.Type) {
       const type = field.resolvedType;
       out[field.name] = type.toObject(type.decode(reader, reader.uint32()), TO_OBJECT);
     } else if (field.type === "string") {
@@ -163,7 +172,7 @@ function readFields(reader: protobuf.Reader, only: Map<number, protobuf.Field>):
 }
 
 function wireTypeOf(field: protobuf.Field): number {
-  return field.type === "int32" ? 0 : LENGTH_DELIMITED;
+  return field.type === "int32" || field.resolvedType instanceof protobuf.Enum ? 0 : LENGTH_DELIMITED;
 }
 
 /** google.protobuf.Timestamp read in place: seconds (int64) and nanos (int32). */
