@@ -1,6 +1,6 @@
 /**
- * Stuck-report scan on PostgreSQL: the job's streaming scan (summaries of every instance, whole histories of the
- * candidates, classification) against the raw limit — a plain cursor `SELECT key, value` of the same rows — in the
+ * Stuck-report scan on PostgreSQL: the job's streaming scan (summaries of every instance and, in the same pass, the
+ * events of the candidates, classified from the rows already scanned) against the raw limit — a plain cursor `SELECT key, value` of the same rows — in the
  * same run; then `report stuck --format json` end to end in a child process (scan + external sort + rendering) with
  * its peak RSS. With --etcd, an etcd is started too and holds the reminders of the not-finished instances (a tenth
  * of them missing), so the no-reminder lookups are part of the figure; plus orphans (a leftover timer on one finished
@@ -185,7 +185,7 @@ try {
     `listInstances alone   : ${listing.result} instances in ${listing.seconds.toFixed(2)} s (${(listing.seconds / raw.seconds).toFixed(2)}x raw)`,
   );
   console.log(
-    `stuck scan (job)      : ${s.scanned} instances (${s.read} read whole, ${s.stuck} stuck: ${Object.entries(
+    `stuck scan (job)      : ${s.scanned} instances (${s.read} candidates analysed, ${s.stuck} stuck: ${Object.entries(
       s.byReason,
     )
       .map(([r, n]) => `${r} ${n}`)

@@ -28,7 +28,7 @@
  *   SNS_TOPIC_ARN                  notify this topic when NOTIFY_THRESHOLD (default 1) or more instances are stuck
  *   SNS_ENDPOINT                   custom SNS endpoint
  *   S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION   as for the backup function
- *   PAGE_SIZE, READ_CONCURRENCY    scan tuning (defaults 200, 16)
+ *   PAGE_SIZE, READ_CONCURRENCY    scan tuning (defaults 200, 4)
  */
 
 import { z } from "zod";

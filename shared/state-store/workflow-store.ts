@@ -5,7 +5,7 @@
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { FailureDetails, HistoryEvent, WorkflowStateMetadata } from "../workflow/history-event.ts";
 import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../workflow/history-event.ts";
-import { decodeLeanHistoryEvent } from "../workflow/lean-event.ts";
+import { decodeAnalysisHistoryEvent, decodeLeanHistoryEvent } from "../workflow/lean-event.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
 import { deriveState } from "../workflow/runtime-status.ts";
 import { effectiveShard, inShard, type Shard } from "../workflow/shard.ts";
@@ -55,12 +55,19 @@ export interface ChildWorkflowRef {
   appId: string;
 }
 
-export interface InstanceRecord extends InstanceSummary {
+/** An instance's events, in order. */
+export interface InstanceEvents {
+  history: HistoryEvent[];
+  inbox: HistoryEvent[];
+}
+
+/** A summary with its events: what the stuck report analyses (a whole record, or the scan's analysis decoding). */
+export interface InstanceWithEvents extends InstanceSummary, InstanceEvents {}
+
+export interface InstanceRecord extends InstanceWithEvents {
   input: string | undefined;
   output: string | undefined;
   failureDetails: FailureDetails | undefined;
-  history: HistoryEvent[];
-  inbox: HistoryEvent[];
 }
 
 /** An instance whose state could not be decoded: named by its key and the reason, so an operator can look. */
@@ -75,6 +82,11 @@ export interface InstancePage {
   unreadable: UnreadableInstance[];
   /** Pass back to continue after this page; undefined when the listing is complete. */
   cursor: string | undefined;
+  /**
+   * With ListOptions.withEvents on a store that range-scans: the events of the instances it chose, by instance ID,
+   * decoded for analysis (lean-event.ts decodeAnalysisHistoryEvent: no inputs or results). Undefined otherwise.
+   */
+  events?: Map<string, InstanceEvents>;
 }
 
 export interface ListOptions {
@@ -86,6 +98,12 @@ export interface ListOptions {
    * belongs to the shard it was returned for.
    */
   shard?: Shard | undefined;
+  /**
+   * Which instances to return with their history and inbox (page.events), decided from each summary. Only where the
+   * store range-scans (its rows arrive with their values, so this costs no second read); other stores ignore it and
+   * callers read those instances themselves (readInstances).
+   */
+  withEvents?: (summary: InstanceSummary) => boolean;
 }
 
 const DEFAULT_PAGE_SIZE = 200;
@@ -207,7 +225,7 @@ export class WorkflowStateStore {
         pageSize: rowsPerPage,
         after,
       });
-      return this.instancesFromRows(page, after, rowsPerPage);
+      return this.instancesFromRows(page, after, rowsPerPage, options.withEvents);
     };
     let after = options.cursor;
     let next: Promise<InstancePage | "too-small"> | undefined = readPage(after);
@@ -230,6 +248,7 @@ export class WorkflowStateStore {
     page: EntryPage,
     after: string | undefined,
     rowsPerPage: number,
+    withEvents: ListOptions["withEvents"],
   ): InstancePage | "too-small" {
     // Rows in scan order; unreadable ones (no value) are merged back in where they belong.
     const rows: Array<{ key: string; value?: Uint8Array; bad?: string }> = page.entries.map(([key, value]) => ({
@@ -288,6 +307,7 @@ export class WorkflowStateStore {
     }
     const instances: InstanceSummary[] = [];
     const unreadable: UnreadableInstance[] = [];
+    const events = withEvents ? new Map<string, InstanceEvents>() : undefined;
     for (const odd of oddIds) {
       if (odd.at < cut) unreadable.push({ instanceId: odd.instanceId, key: odd.key, reason: odd.reason });
     }
@@ -308,7 +328,14 @@ export class WorkflowStateStore {
           unreadable.push({ instanceId: id, key: past, reason: historyPastCountReason(metadata.historyLength) });
           continue;
         }
-        instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, "summary"));
+        if (withEvents) {
+          // One decode of each row serves the summary and, for the chosen few, the analysis.
+          const decoded = this.decodeInstance(id, metadata, metadataBytes, group.rows, "analysis");
+          instances.push(decoded.summary);
+          if (withEvents(decoded.summary)) events!.set(id, { history: decoded.history, inbox: decoded.inbox });
+        } else {
+          instances.push(this.buildRecord(id, metadata, metadataBytes, group.rows, "summary"));
+        }
       } catch (error) {
         const key = error instanceof KeyedDecodeError ? error.key : metaKey;
         unreadable.push({ instanceId: id, key, reason: errorMessage(error) });
@@ -316,7 +343,7 @@ export class WorkflowStateStore {
     }
     const finished = page.done && cut === rows.length;
     const cursor = finished ? undefined : cut > 0 ? rows[cut - 1]!.key : after;
-    return { instances, unreadable, cursor };
+    return events ? { instances, unreadable, cursor, events } : { instances, unreadable, cursor };
   }
 
   /** Reads one instance whole; undefined when it has no metadata key (it does not exist). */
@@ -501,12 +528,39 @@ export class WorkflowStateStore {
     values: Map<string, Uint8Array>,
     read: "summary" | "whole",
   ): InstanceSummary | InstanceRecord {
+    const { summary, derived, history, inbox } = this.decodeInstance(instanceId, metadata, metadataBytes, values, read);
+    if (read === "summary") return summary;
+    const record: InstanceRecord = {
+      ...summary,
+      input: derived.input,
+      output: derived.output,
+      failureDetails: derived.failureDetails,
+      history,
+      inbox,
+    };
+    readVersions.set(record, readVersions.get(summary)!);
+    return record;
+  }
+
+  /**
+   * The summary of one instance and the events it was derived from, decoded as `read` says: "summary" (lean, the
+   * inbox only for a PENDING instance's ExecutionStarted), "analysis" (lean plus what the stuck report analyses,
+   * whole inbox) or "whole" (every event in full).
+   */
+  private decodeInstance(
+    instanceId: string,
+    metadata: WorkflowStateMetadata,
+    metadataBytes: Uint8Array,
+    values: Map<string, Uint8Array>,
+    read: "summary" | "analysis" | "whole",
+  ): { summary: InstanceSummary; derived: ReturnType<typeof deriveState> } & InstanceEvents {
     const prefix = instanceKeyPrefix(this.app, instanceId);
-    const decode = read === "whole" ? decodeHistoryEvent : decodeLeanHistoryEvent;
+    const decode =
+      read === "whole" ? decodeHistoryEvent : read === "analysis" ? decodeAnalysisHistoryEvent : decodeLeanHistoryEvent;
     const history = decodeEvents(prefix, "history", metadata.historyLength, values, true, decode);
     // A summary reads the inbox only for a PENDING instance's ExecutionStarted (its name).
     const inboxCount =
-      read === "whole" ? metadata.inboxLength : metadata.historyLength === 0 ? Math.min(1, metadata.inboxLength) : 0;
+      read !== "summary" ? metadata.inboxLength : metadata.historyLength === 0 ? Math.min(1, metadata.inboxLength) : 0;
     const inbox = decodeEvents(prefix, "inbox", inboxCount, values, false, decode);
     const customStatusBytes = values.get(prefix + CUSTOM_STATUS_KEY);
     let customStatus: string | undefined;
@@ -542,24 +596,13 @@ export class WorkflowStateStore {
       isTerminal: derived.isTerminal,
       metadata,
     };
-    const result: InstanceSummary | InstanceRecord =
-      read === "whole"
-        ? {
-            ...summary,
-            input: derived.input,
-            output: derived.output,
-            failureDetails: derived.failureDetails,
-            history,
-            inbox,
-          }
-        : summary;
     const version: Array<readonly [string, Uint8Array]> = [[prefix + METADATA_KEY, metadataBytes]];
     if (metadata.historyLength > 0) {
       const lastKey = multiEntryKeyOf(prefix, "history", metadata.historyLength - 1);
       version.push([lastKey, values.get(lastKey)!]);
     }
-    readVersions.set(result, version);
-    return result;
+    readVersions.set(summary, version);
+    return { summary, derived, history, inbox };
   }
 }
 

@@ -7,7 +7,7 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { decodeHistoryEvent } from "../../shared/workflow/history-event.ts";
-import { decodeLeanHistoryEvent } from "../../shared/workflow/lean-event.ts";
+import { decodeAnalysisHistoryEvent, decodeLeanHistoryEvent } from "../../shared/workflow/lean-event.ts";
 
 const require = createRequire(import.meta.url);
 // biome-ignore lint/suspicious/noExplicitAny: generated jspb module without usable ESM types
@@ -120,5 +120,51 @@ describe("lean HistoryEvent decoding", () => {
     const unknown = Uint8Array.from([0x08, 0x02, 0xca, 0x03, 0x02, 0x08, 0x01]); // eventId 2, field 57 { 1: 1 }
     expect(decodeLeanHistoryEvent(unknown)).toEqual({ eventId: 2 });
     expect(decodeHistoryEvent(unknown).eventType).toBeUndefined();
+  });
+});
+
+/** What the stuck report's analysis decoding keeps of each member: all of it, or these fields (never inputs/results). */
+const ANALYSED: Record<string, "all" | string[]> = {
+  executionStarted: ["name", "parentInstance", "scheduledStartTimestamp"],
+  executionCompleted: ["workflowStatus", "failureDetails"],
+  childWorkflowInstanceCreated: ["instanceId", "name"],
+  taskScheduled: ["name"],
+  taskCompleted: ["taskScheduledId"],
+  taskFailed: ["taskScheduledId"],
+  timerCreated: "all",
+  timerFired: "all",
+  eventRaised: ["name"],
+  executionSuspended: "all",
+};
+
+describe("analysis HistoryEvent decoding (the stuck report's scan)", () => {
+  it.each(VECTORS)("keeps what the analysis reads of %s, as the full decoder reads it", (type, bytes) => {
+    const full = decodeHistoryEvent(bytes);
+    const lean = decodeAnalysisHistoryEvent(bytes);
+    expect(lean.eventType).toBe(type);
+    expect(lean.eventId).toBe(full.eventId);
+    expect(lean.timestamp).toEqual(full.timestamp);
+    const member = type as keyof typeof full;
+    const kept = ANALYSED[type];
+    const fullMember = full[member] as Record<string, unknown> | undefined;
+    if (kept === undefined) expect(lean[member]).toBeUndefined();
+    else if (kept === "all") expect(lean[member]).toEqual(fullMember);
+    else {
+      const picked = Object.fromEntries(Object.entries(fullMember ?? {}).filter(([k]) => kept.includes(k)));
+      expect(lean[member]).toEqual(picked);
+      expect(Object.keys(picked).length).toBeGreaterThan(0); // the vector sets what is kept
+    }
+  });
+
+  it("refuses a truncated message, and a member whose kept field overruns it", () => {
+    for (const [, bytes] of VECTORS) {
+      expect(() => decodeAnalysisHistoryEvent(bytes.subarray(0, bytes.length - 1))).toThrow(
+        /not a protobuf HistoryEvent/,
+      );
+    }
+    // taskScheduled (field 6) of 3 bytes whose name (field 1) claims 9.
+    const overrun = Uint8Array.from([0x32, 0x03, 0x0a, 0x09, 0x41]);
+    expect(() => decodeHistoryEvent(overrun)).toThrow(/not a protobuf HistoryEvent/);
+    expect(() => decodeAnalysisHistoryEvent(overrun)).toThrow(/not a protobuf HistoryEvent/);
   });
 });

@@ -23,7 +23,7 @@
  * workflows and waits for events need none: the child or the event's sender wakes the parent.
  */
 import type { AppRef } from "../../state-store/keys.ts";
-import type { InstanceRecord, InstanceSummary } from "../../state-store/workflow-store.ts";
+import type { InstanceSummary, InstanceWithEvents } from "../../state-store/workflow-store.ts";
 import type { HistoryEvent } from "../../workflow/history-event.ts";
 import { eventTypeOf, timestampToDate } from "../../workflow/history-event.ts";
 import type { RuntimeStatus } from "../../workflow/runtime-status.ts";
@@ -116,7 +116,7 @@ function later(a: Date | undefined, b: Date | undefined): Date | undefined {
 }
 
 /** Walks history then inbox and says what the instance is waiting for. */
-export function analyzeInstance(record: InstanceRecord, app: AppRef): InstanceAnalysis {
+export function analyzeInstance(record: InstanceWithEvents, app: AppRef): InstanceAnalysis {
   const timers = new Map<number, PendingTimer>();
   const eventTimerQueues = new Map<string, number[]>();
   const activities = new Map<number, PendingActivity>();
@@ -273,7 +273,7 @@ export interface ExpectedReminder {
   satisfiedBy(reminders: readonly InstanceReminder[]): boolean;
 }
 
-export function expectedReminders(record: InstanceRecord, analysis: InstanceAnalysis): ExpectedReminder[] {
+export function expectedReminders(record: InstanceWithEvents, analysis: InstanceAnalysis): ExpectedReminder[] {
   const expected: ExpectedReminder[] = [];
   for (const timer of analysis.timers) {
     if (timer.indefinite) continue;
@@ -390,7 +390,7 @@ export function idleSince(record: InstanceSummary, analysis: InstanceAnalysis | 
 }
 
 export interface ActiveInput {
-  record: InstanceRecord;
+  record: InstanceWithEvents;
   analysis: InstanceAnalysis;
   now: Date;
   settings: ClassifySettings;
@@ -399,7 +399,7 @@ export interface ActiveInput {
 }
 
 /** Whether the no-reminder check applies (status and quiet time); the caller fetches reminders only for these. */
-export function needsReminderCheck(record: InstanceRecord, analysis: InstanceAnalysis, now: Date, graceMs: number) {
+export function needsReminderCheck(record: InstanceWithEvents, analysis: InstanceAnalysis, now: Date, graceMs: number) {
   if (record.runtimeStatus !== "RUNNING" && record.runtimeStatus !== "PENDING") return false;
   const quietMs = ms(now, analysis.lastWriteAt) ?? Number.POSITIVE_INFINITY;
   return quietMs >= graceMs && expectedReminders(record, analysis).length > 0;
@@ -506,7 +506,7 @@ function orderedDetails(details: StuckDetails): StuckDetails {
   return out;
 }
 
-function describeWaits(record: InstanceRecord, analysis: InstanceAnalysis): string[] {
+function describeWaits(record: InstanceWithEvents, analysis: InstanceAnalysis): string[] {
   const out: string[] = [];
   switch (record.runtimeStatus) {
     case "PENDING":
