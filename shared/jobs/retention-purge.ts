@@ -129,8 +129,7 @@ export interface RetentionResult {
   childrenPurged: number;
   isComplete: boolean;
   continuationToken: string | undefined;
-  /** store-error: a direct-mode delete failed as a whole; the rest was left for the next run, not tried batch by batch. */
-  stoppedBecause?: "time-budget" | "max-instances" | "store-error";
+  stoppedBecause?: "time-budget" | "max-instances";
 }
 
 const DEFAULT_CONCURRENCY = 20;
@@ -231,6 +230,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
+  let storeFailure: unknown;
   let storeFailed = false;
   for await (const page of pages) {
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
@@ -313,6 +313,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
           } catch (error) {
             // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
             // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
+            if (!storeFailed) storeFailure = error;
             storeFailed = true;
             for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
@@ -321,7 +322,16 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     }
     if (mode === "direct" || stopped) {
       await Promise.all(tasks);
-      if (storeFailed) stopped = "store-error";
+      if (storeFailed) {
+        // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
+        // timeout); the failed batches were reported one by one above. A re-run resumes from the listing.
+        const code = storeFailure instanceof HousekeeperError ? storeFailure.code : "store-error";
+        throw new HousekeeperError(
+          code,
+          `${errorMessage(storeFailure)} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
+          { cause: storeFailure },
+        );
+      }
     } else {
       for (const task of tasks) {
         inFlight.add(task);
