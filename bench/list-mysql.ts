@@ -14,10 +14,8 @@ import type { AppRef } from "../shared/state-store/keys.ts";
 import { workflowKeyPrefix } from "../shared/state-store/keys.ts";
 import { createMysqlDaprTable, openMysqlBackend } from "../shared/state-store/mysql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
-import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
-import { SCENARIOS } from "../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../shared/testdata/writer.ts";
 import { parseMysqlUrl, startMariadb } from "../test/support/servers.ts";
+import { seedListingApp } from "./support/run.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -45,19 +43,7 @@ try {
   await createMysqlDaprTable(admin, DATABASE, "state");
   const backend = await openMysqlBackend({ ...connection, database: DATABASE, tableName: "state" });
   const t0 = performance.now();
-  const now = Date.now();
-  for (let start = 0; start < COUNT; start += 2000) {
-    const specs: InstanceSpec[] = [];
-    for (let i = start; i < Math.min(COUNT, start + 2000); i++) {
-      specs.push({
-        instanceId: `order-${i.toString().padStart(7, "0")}`,
-        scenario: SCENARIOS[i % SCENARIOS.length]!,
-        createdAt: new Date(now - (i % 1000) * 3_600_000),
-        customStatus: i % 4 === 0 ? '{"step":"charging"}' : undefined,
-      });
-    }
-    await writeInstances(backend, APP, specs, { batchSize: 500 });
-  }
+  await seedListingApp(backend, APP, COUNT);
   await admin.query(`ANALYZE TABLE ${DATABASE}.state`);
   const [[count]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${DATABASE}.state`)) as unknown as [
     Array<{ n: number }>,

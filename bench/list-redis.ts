@@ -14,10 +14,8 @@ import type { AppRef } from "../shared/state-store/keys.ts";
 import { workflowKeyPrefix } from "../shared/state-store/keys.ts";
 import { openRedisBackend } from "../shared/state-store/redis.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
-import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
-import { SCENARIOS } from "../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../shared/testdata/writer.ts";
 import { startRedis } from "../test/support/servers.ts";
+import { seedListingApp } from "./support/run.ts";
 
 const { values: args } = parseArgs({
   options: { count: { type: "string", default: "100000" }, "redis-url": { type: "string" } },
@@ -33,19 +31,7 @@ try {
   await admin.flushdb();
   const backend = await openRedisBackend({ url });
   const t0 = performance.now();
-  const now = Date.now();
-  for (let start = 0; start < COUNT; start += 2000) {
-    const specs: InstanceSpec[] = [];
-    for (let i = start; i < Math.min(COUNT, start + 2000); i++) {
-      specs.push({
-        instanceId: `order-${i.toString().padStart(7, "0")}`,
-        scenario: SCENARIOS[i % SCENARIOS.length]!,
-        createdAt: new Date(now - (i % 1000) * 3_600_000),
-        customStatus: i % 4 === 0 ? '{"step":"charging"}' : undefined,
-      });
-    }
-    await writeInstances(backend, APP, specs, { batchSize: 500 });
-  }
+  await seedListingApp(backend, APP, COUNT);
   console.log(
     `Redis ${(await admin.info("server")).match(/redis_version:(\S+)/)?.[1]}: seeded ${COUNT} instances (${await admin.dbsize()} keys, with children) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );

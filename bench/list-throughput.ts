@@ -13,10 +13,8 @@ import type { AppRef } from "../shared/state-store/keys.ts";
 import { workflowKeyPrefix } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
-import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
-import { SCENARIOS } from "../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../shared/testdata/writer.ts";
 import { startPostgres } from "../test/support/servers.ts";
+import { seedListingApp } from "./support/run.ts";
 
 const { values: args } = parseArgs({
   options: { count: { type: "string", default: "100000" }, "postgres-url": { type: "string" } },
@@ -34,19 +32,7 @@ await createPostgresDaprTable(admin, "bench_state", "v1");
 try {
   const backend = await openPostgresBackend({ connectionString: url, tableName: "bench_state" });
   const t0 = performance.now();
-  const now = Date.now();
-  for (let start = 0; start < COUNT; start += 2000) {
-    const specs: InstanceSpec[] = [];
-    for (let i = start; i < Math.min(COUNT, start + 2000); i++) {
-      specs.push({
-        instanceId: `order-${i.toString().padStart(7, "0")}`,
-        scenario: SCENARIOS[i % SCENARIOS.length]!,
-        createdAt: new Date(now - (i % 1000) * 3_600_000),
-        customStatus: i % 4 === 0 ? '{"step":"charging"}' : undefined,
-      });
-    }
-    await writeInstances(backend, APP, specs, { batchSize: 500 });
-  }
+  await seedListingApp(backend, APP, COUNT);
   await admin.query("VACUUM ANALYZE bench_state");
   const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM bench_state");
   console.log(

@@ -10,9 +10,7 @@
  *   node --import tsx bench/purge.ts [--count 100000] [--sidecar-count 2000] [--latency-ms 20]
  *                                    [--memory-counts 100000,1000000]   (each size runs in a fresh process)
  */
-import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
-import { createInterface } from "node:readline";
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { runRetentionPurge } from "../shared/jobs/retention-purge.ts";
@@ -28,6 +26,7 @@ import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../shared/testdata/writer.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
+import { startLatencySidecar, time } from "./support/run.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -84,35 +83,6 @@ async function seedReminders(scheduler: SchedulerStore, count: number): Promise<
     jobs += seeds.length;
   }
   return jobs;
-}
-
-/** Starts bench/support/latency-sidecar.ts in its own process; stop() ends it and returns what it served. */
-async function startLatencySidecar(latencyMs: number): Promise<{ url: string; stop(): Promise<string> }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "bench/support/latency-sidecar.ts", "--latency-ms", String(latencyMs)],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  const url = String(first.value ?? "").replace(/^listening /, "");
-  if (!url.startsWith("http")) throw new Error(`the latency sidecar did not start: ${first.value}`);
-  return {
-    url,
-    async stop() {
-      const exited = once(child, "exit");
-      child.stdin!.end();
-      const last = await lines.next();
-      await exited;
-      return String(last.value ?? "").trim();
-    },
-  };
-}
-
-async function time<T>(work: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const result = await work();
-  return [result, (performance.now() - t) / 1000];
 }
 
 try {

@@ -1,18 +1,3 @@
-/**
- * Sharded purges side by side, against the raw limit measured in the same run (docs/scale.md):
- *   direct  — N = 1, 2, 4 shards purging one PostgreSQL store at once, each with its own connection pool (as N
- *             Lambdas would), with the Scheduler's etcd (reminders looked up for every instance, one in ten deleted),
- *             vs a raw batched SQL DELETE of the same rows plus a raw etcd delete of the same reminder keys;
- *   sidecar — N = 1, 2, 4 shards purging through one sidecar (bench/support/latency-sidecar.ts, its own process,
- *             fixed latency; it deletes nothing, so the store is seeded once) at the default concurrency (20) each,
- *             vs raw purge calls at the same total concurrency with no store reads.
- * The store is seeded once per mode; each direct run purges a copy of the seeded table (same rows, fresh table).
- *
- *   node --import tsx bench/shard-scale.ts [--count 100000] [--sidecar-count 4000] [--latency-ms 20] [--shards 1,2,4]
- */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import pLimit from "p-limit";
 import pg from "pg";
@@ -28,6 +13,7 @@ import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../shared/testdata/writer.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
+import { startLatencySidecar, time } from "./support/run.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -87,34 +73,6 @@ async function seedReminders(scheduler: SchedulerStore, count: number): Promise<
   const entries = buildSeeds(seeds);
   for (let i = 0; i < entries.length; i += 100) await scheduler.put(entries.slice(i, i + 100));
   return seeds.length;
-}
-
-async function startLatencySidecar(latencyMs: number): Promise<{ url: string; stop(): Promise<string> }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "bench/support/latency-sidecar.ts", "--latency-ms", String(latencyMs)],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  const url = String(first.value ?? "").replace(/^listening /, "");
-  if (!url.startsWith("http")) throw new Error(`the latency sidecar did not start: ${first.value}`);
-  return {
-    url,
-    async stop() {
-      const exited = once(child, "exit");
-      child.stdin!.end();
-      const last = await lines.next();
-      await exited;
-      return String(last.value ?? "").trim();
-    },
-  };
-}
-
-async function time<T>(work: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const result = await work();
-  return [result, (performance.now() - t) / 1000];
 }
 
 try {
