@@ -28,6 +28,7 @@ import type {
   StateBackend,
 } from "./backend.ts";
 import { escapeLike, guardKeys, isStandardBase64, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
+import { whatToCheck } from "./connect-hint.ts";
 import { KEY_SEPARATOR, METADATA_KEY, splitInstanceKey } from "./keys.ts";
 
 /** Dapr's `schemaName` default. */
@@ -98,7 +99,9 @@ export async function openMysqlBackend(options: MysqlBackendOptions): Promise<My
     if (error instanceof HousekeeperError && cause?.code === "ETIMEDOUT" && cause.syscall === "connect") {
       // mysql2 says only "connect ETIMEDOUT": name the timeout that ran out.
       const ms = connection.connectTimeout ?? timeouts.connectMs;
-      throw new HousekeeperError("unavailable", `${error.message} (after ${ms} ms)`, { cause });
+      const check = whatToCheck(cause, "MySQL");
+      const message = `${error.message.slice(0, error.message.length - check.length)} (after ${ms} ms)${check}`;
+      throw new HousekeeperError("unavailable", message, { cause });
     }
     throw error;
   }
@@ -536,9 +539,13 @@ async function inspectTable(
       ]),
     );
   } catch (error) {
-    throw new HousekeeperError("store-error", `cannot connect to MySQL at ${where}: ${errorMessage(error)}`, {
-      cause: error,
-    });
+    throw new HousekeeperError(
+      "store-error",
+      `cannot connect to MySQL at ${where}: ${errorMessage(error)}${whatToCheck(error, "MySQL")}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (columns.size === 0) {
     throw new HousekeeperError(

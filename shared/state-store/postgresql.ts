@@ -26,6 +26,7 @@ import {
   prefixUpperBound,
   retryDeadlocks,
 } from "./backend.ts";
+import { whatToCheck } from "./connect-hint.ts";
 
 export { prefixUpperBound } from "./backend.ts";
 
@@ -401,9 +402,13 @@ async function detectLayout(
     );
     columns = new Map(result.rows.map((r) => [r.column_name, r.data_type]));
   } catch (error) {
-    throw new HousekeeperError("unavailable", `cannot connect to PostgreSQL at ${where}: ${errorMessage(error)}`, {
-      cause: error,
-    });
+    throw new HousekeeperError(
+      "unavailable",
+      `cannot connect to PostgreSQL at ${where}: ${errorMessage(error)}${whatToCheck(error, "PostgreSQL")}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (columns.size === 0) {
     throw new HousekeeperError(

@@ -14,6 +14,7 @@ import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ReadResult, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
+import { whatToCheck } from "./connect-hint.ts";
 
 export interface RedisBackendOptions {
   /** `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). */
@@ -298,9 +299,14 @@ export class RedisStateBackend implements StateBackend {
 
   private storeError(what: string, error: unknown): HousekeeperError {
     const cause = this.lastConnectionError && isConnectionClosed(error) ? this.lastConnectionError : error;
-    return new HousekeeperError("store-error", `Redis ${what} on ${this.location} failed: ${errorMessage(cause)}`, {
-      cause: error,
-    });
+    const check = what === "connect" ? whatToCheck(cause, "Redis") : "";
+    return new HousekeeperError(
+      "store-error",
+      `Redis ${what} on ${this.location} failed: ${errorMessage(cause)}${check}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

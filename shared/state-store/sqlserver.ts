@@ -15,6 +15,7 @@ import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
+import { whatToCheck } from "./connect-hint.ts";
 
 export type SqlServerLayout = "v1" | "v2";
 
@@ -273,9 +274,13 @@ export async function openSqlServerBackend(options: SqlServerBackendOptions): Pr
   try {
     await pool.connect();
   } catch (error) {
-    throw new HousekeeperError("unavailable", `cannot connect to ${location}: ${errorMessage(error)}`, {
-      cause: error,
-    });
+    throw new HousekeeperError(
+      "unavailable",
+      `cannot connect to ${location}: ${errorMessage(error)}${whatToCheck(error, "SQL Server")}`,
+      {
+        cause: error,
+      },
+    );
   }
   try {
     const result = await pool
