@@ -325,10 +325,12 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       if (storeFailed) {
         // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
         // timeout); the failed batches were reported one by one above. A re-run resumes from the listing.
-        const code = storeFailure instanceof HousekeeperError ? storeFailure.code : "store-error";
+        // Adapters name their store; a bare driver error gets the store's location so the line still says where.
+        const named = storeFailure instanceof HousekeeperError ? storeFailure : undefined;
+        const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(storeFailure)}`;
         throw new HousekeeperError(
-          code,
-          `${errorMessage(storeFailure)} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
+          named?.code ?? "store-error",
+          `${message} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
           { cause: storeFailure },
         );
       }

@@ -305,7 +305,11 @@ export class PostgresStateBackend implements StateBackend {
   }
 
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw new HousekeeperError("store-error", `PostgreSQL write on ${this.location} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    });
     try {
       await client.query("BEGIN");
       const result = await work(client);

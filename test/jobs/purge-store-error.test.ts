@@ -69,7 +69,7 @@ describe("a direct purge whose store fails mid-run", () => {
         },
       ),
     ).rejects.toThrow(
-      /^Connection terminated unexpectedly \(the purge stopped there: 0 purged in this run, \d+ not purged, the rest left for the next run\)$/,
+      /^postgresql .* table state .*: Connection terminated unexpectedly \(the purge stopped there: 0 purged in this run, \d+ not purged, the rest left for the next run\)$/,
     );
     // Only the batches already running when the first one failed (at most 4 side by side) were tried, each reported.
     expect(deletes).toBeGreaterThanOrEqual(1);

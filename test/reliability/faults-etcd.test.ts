@@ -129,8 +129,9 @@ describe("etcd mid direct purge", () => {
           if (fault === "freeze") p.freeze();
           else await etcd.control.kill("SIGKILL");
         });
-        // Each instance the Scheduler's failure stopped is named on its own line, with etcd's; the last line sums up.
-        expectNamedFailure(run, /could not be purged/);
+        // Each instance the Scheduler's failure stopped is named on its own line, with etcd's; the last line is etcd's
+        // failure, where the purge stopped.
+        expectNamedFailure(run, /cannot reach etcd at .*\(the purge stopped there: /);
         expect(run.stderr).toMatch(/^failed to purge "due-\d+": .*etcd/m);
         expect(run.ms).toBeLessThan(BOUND_MS);
         await recover();
