@@ -33,7 +33,7 @@ export function shardName(policy: RetentionPolicy, item: ShardItem): string {
 }
 
 function itemKey(item: { target: number; shard?: ShardItem["shard"] | null }): string {
-  return item.shard ? `${item.target}:${item.shard.index}/${item.shard.count}` : `${item.target}`;
+  return item.shard ? `${item.target}:${formatShard(item.shard)}` : `${item.target}`;
 }
 
 export function mergeShardResults(policy: RetentionPolicy, request: MergeRequest, now = new Date()): ShardedRunReport {

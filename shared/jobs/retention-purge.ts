@@ -230,8 +230,8 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
-  let storeFailure: unknown;
-  let storeFailed = false;
+  // The first delete that failed as a whole (wrapped: a thrown value may itself be undefined).
+  let storeFailure: { error: unknown } | undefined;
   for await (const page of pages) {
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
     // Never before the first page, so every invocation moves forward.
@@ -304,7 +304,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       tasks.push(
         runBatch(async () => {
           // After a store-level failure the next batches would each wait out the same timeout: leave them.
-          if (storeFailed) {
+          if (storeFailure) {
             result.deferred += chunk.length;
             return;
           }
@@ -313,8 +313,7 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
           } catch (error) {
             // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
             // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
-            if (!storeFailed) storeFailure = error;
-            storeFailed = true;
+            storeFailure ??= { error };
             for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
         }),
@@ -322,16 +321,17 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     }
     if (mode === "direct" || stopped) {
       await Promise.all(tasks);
-      if (storeFailed) {
+      if (storeFailure) {
         // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
         // timeout); the failed batches were reported one by one above. A re-run resumes from the listing.
         // Adapters name their store; a bare driver error gets the store's location so the line still says where.
-        const named = storeFailure instanceof HousekeeperError ? storeFailure : undefined;
-        const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(storeFailure)}`;
+        const failure = storeFailure.error;
+        const named = failure instanceof HousekeeperError ? failure : undefined;
+        const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(failure)}`;
         throw new HousekeeperError(
           named?.code ?? "store-error",
           `${message} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
-          { cause: storeFailure },
+          { cause: failure },
         );
       }
     } else {
