@@ -142,12 +142,10 @@ describe("Progress", () => {
 });
 
 describe("the CLI on a terminal and off it", () => {
-  beforeAll(() => {
-    // Fails rather than skips: a machine without `script` would otherwise pass without testing the terminal.
-    if (!hasScript()) throw new Error("needs script (Debian package bsdutils; .ci/run checks for it)");
-  });
   let cwd: string;
   beforeAll(async () => {
+    // Fails rather than skips: a machine without `script` would otherwise pass without testing the terminal.
+    if (!hasScript()) throw new Error("needs script (Debian package bsdutils; .ci/run checks for it)");
     cwd = mkdtempSync(join(tmpdir(), "hk-progress-"));
     // Creates the sample store once, so the runs below only read it.
     const first = await onTerminal(cwd, ["workflow", "list", "-a", "orderprocessing", "-o", "ids"]);
