@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { Pool } from "undici";
 import { startWebhookServer } from "../cli/webhook/server.ts";
-import { createSecretResolver } from "../shared/config/secrets.ts";
+import { createSecretResolver } from "../shared/util/secrets.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { compileWebhookConfig } from "../shared/webhook/routes.ts";
 import { startPostgres } from "../test/support/servers.ts";

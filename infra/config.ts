@@ -19,7 +19,7 @@ import { reminderBackupEventSchema } from "../shared/config/reminder-backup.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
 import { stuckReportEventSchema } from "../shared/config/stuck-report.ts";
 import type { Target } from "../shared/config/target.ts";
-import { parseTimeout } from "../shared/config/timeouts.ts";
+import { parseTimeout } from "../shared/util/timeouts.ts";
 import { webhookConfigSchema } from "../shared/webhook/routes.ts";
 import { MAX_SHARDS } from "../shared/workflow/shard.ts";
 

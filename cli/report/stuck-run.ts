@@ -5,7 +5,7 @@ import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
-import { parseStatusDurations, parseThreshold, TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
+import { TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { EtcdReminders } from "../../shared/jobs/stuck-report/etcd-reminders.ts";
 import type { StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
@@ -17,6 +17,7 @@ import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { count } from "../../shared/util/count.ts";
+import { DURATION_DOORS, parseDuration, parseStatusDurations } from "../../shared/util/duration.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
 import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
@@ -64,7 +65,7 @@ function positiveInt(text: string, flag: string): number {
 }
 
 function flagDuration(text: string, flag: string): number {
-  return parseThreshold(text, `value for ${flag}`);
+  return parseDuration(text, { ...DURATION_DOORS.age, what: `value for ${flag}` });
 }
 
 function scanOptions(opts: StuckFlags, now: Date): StuckReportOptions {

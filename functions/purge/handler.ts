@@ -14,7 +14,7 @@ import {
   type PurgeFunctionSettings,
   purgeFunctionSettings,
 } from "../../shared/config/purge-function.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
 import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";

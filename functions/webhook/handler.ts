@@ -10,7 +10,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
 import { errorMessage } from "../../shared/errors.ts";
 import { traced, traceHandler } from "../../shared/tracing.ts";

@@ -17,8 +17,8 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { awsRequestHandler } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { awsRequestHandler } from "../util/timeouts.ts";
 import {
   checkBucketName,
   checkListPrefix,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveEtcdSettings } from "../../shared/config/etcd.ts";
 import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";

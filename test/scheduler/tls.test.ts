@@ -14,7 +14,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
 import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { runReminderBackup } from "../../shared/jobs/reminder-backup.ts";

@@ -5,7 +5,7 @@
  */
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createSecretResolver, type SecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver, type SecretResolver } from "../../shared/util/secrets.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { SidecarError } from "../../shared/sidecar/errors.ts";
 import type { WebhookHttpEvent } from "../../shared/webhook/http-event.ts";

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { startWebhookServer, type WebhookServer } from "../../cli/webhook/server.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
 import { RedisIdempotencyStore } from "../../shared/webhook/redis-idempotency.ts";
