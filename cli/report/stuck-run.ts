@@ -1,8 +1,6 @@
 /** What `housekeeper report stuck` runs (cli/report/stuck.ts defines the command and says what it writes). */
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
 import { TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
@@ -16,6 +14,7 @@ import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "..
 import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
 import type { ReportWriter } from "../../shared/report/writer.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { AtomicFile } from "../../shared/util/atomic-file.ts";
 import { count } from "../../shared/util/count.ts";
 import { DURATION_DOORS, parseDuration, parseStatusDurations } from "../../shared/util/duration.ts";
 import { externalSort } from "../../shared/util/external-sort.ts";
@@ -186,20 +185,18 @@ async function writeReport(
   }
 }
 
-/** A file written through a temp file beside it and renamed into place on success. */
+/** A file written through a temp file beside it and renamed into place on success (shared/util/atomic-file.ts). */
 async function openOutFile(
   path: string,
 ): Promise<{ stream: Writable; commit(): Promise<void>; discard(): Promise<void> }> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  const stream = createWriteStream(temp, { flags: "wx", mode: 0o644 });
-  await new Promise<void>((resolve, reject) => {
-    stream.once("open", () => resolve());
-    stream.once("error", (error) =>
-      reject(
-        new HousekeeperError("bad-input", `cannot write --output-file ${path}: ${error.message}`, { cause: error }),
-      ),
-    );
+  const file = await AtomicFile.open(path, {
+    existing: "replace",
+    mode: 0o644,
+    tempName: `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`,
+  }).catch((error: Error) => {
+    throw new HousekeeperError("bad-input", `cannot write --output-file ${path}: ${error.message}`, { cause: error });
   });
+  const stream = file.stream();
   const close = () =>
     new Promise<void>((resolve, reject) => {
       stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
@@ -208,11 +205,11 @@ async function openOutFile(
     stream,
     async commit() {
       await close();
-      await rename(temp, path);
+      await file.commit();
     },
     async discard() {
       await close().catch(() => {});
-      await rm(temp, { force: true });
+      await file.discard();
     },
   };
 }

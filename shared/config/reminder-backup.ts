@@ -22,7 +22,6 @@
  */
 
 import { z } from "zod";
-import { HousekeeperError } from "../errors.ts";
 import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
 import { DURATION_DOORS, durationSchema } from "../util/duration.ts";

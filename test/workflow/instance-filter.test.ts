@@ -8,8 +8,6 @@ import {
 } from "../../shared/workflow/instance-filter.ts";
 import { RUNTIME_STATUSES } from "../../shared/workflow/runtime-status.ts";
 
-const H = 3_600_000;
-
 describe("parseAgeThreshold", () => {
   const now = new Date("2024-06-01T12:00:00Z");
 
