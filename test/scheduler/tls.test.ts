@@ -19,11 +19,11 @@ import { HousekeeperError } from "../../shared/errors.ts";
 import { runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
 import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { buildSeed, buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { buildSeed, buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { createPostgresDatabase, freePort, uniqueDatabaseName } from "../support/servers.ts";
 
