@@ -296,7 +296,3 @@ export class S3ObjectStore implements ObjectStore {
     if (this.ownsClient) this.client.destroy();
   }
 }
-
-export function openS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStore {
-  return new S3ObjectStore(options);
-}

@@ -25,7 +25,6 @@ import type { FileHandle } from "node:fs/promises";
 import { mkdtemp, open, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HousekeeperError } from "../errors.ts";
 import { AtomicFile, refuseExisting } from "../util/atomic-file.ts";
@@ -197,22 +196,6 @@ export async function exportToSink(
     bytes,
     sha256: hash.digest("hex"),
   };
-}
-
-/** `exportToSink` into a Node Writable, honouring its back-pressure (the Writable is not ended). */
-export function exportToWritable(
-  store: SchedulerStore,
-  writable: Writable,
-  options: ExportOptions = {},
-): Promise<ExportSummary> {
-  return exportToSink(
-    store,
-    (chunk) =>
-      new Promise<void>((resolve, reject) => {
-        writable.write(chunk, (error) => (error ? reject(error) : resolve()));
-      }),
-    options,
-  );
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
