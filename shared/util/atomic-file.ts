@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { link, lstat, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Writable } from "node:stream";
+import { Writable } from "node:stream";
 import { HousekeeperError } from "../errors.ts";
 import { removeOnExit } from "./remove-on-exit.ts";
 
@@ -70,9 +70,20 @@ export class AtomicFile {
     }
   }
 
-  /** A stream onto the temp file; end it (and wait for `finish`) before commit. It leaves the file open. */
+  /**
+   * A stream onto the temp file; end it (and wait for `finish`) before commit. (Not FileHandle.createWriteStream:
+   * with autoClose off, a later handle.close() never settles on Node 20.)
+   */
   stream(): Writable {
-    return this.handle.createWriteStream({ autoClose: false, emitClose: false });
+    return new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        this.write(chunk).then(() => done(), done);
+      },
+      // Chunks queued while a write was under way go out in one write.
+      writev: (chunks, done) => {
+        this.write(Buffer.concat(chunks.map((c) => c.chunk as Buffer))).then(() => done(), done);
+      },
+    });
   }
 
   /** Flushes the content to disk and closes the temp file (commit does it too; call it first to order two files). */
