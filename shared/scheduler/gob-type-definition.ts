@@ -7,6 +7,7 @@ import { HousekeeperError } from "../errors.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** What every decoding problem becomes: corrupt-data naming the byte offset (shared with gob-decode.ts). */
 export function corrupt(offset: number, what: string): HousekeeperError {
   return new HousekeeperError("corrupt-data", `corrupt export file at byte ${offset}: ${what}`);
 }

@@ -8,6 +8,7 @@ import { deserialize } from "bson";
 import type { Document } from "mongodb";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 
+/** The field names of Dapr's documents (the layout in mongodb.ts's opening comment). */
 export const MONGO_FIELDS = { id: "_id", value: "value", etag: "_etag", ttl: "_ttl" } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
