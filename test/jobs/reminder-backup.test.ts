@@ -19,7 +19,7 @@ import { FilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
-import { decodeExportFile } from "../../shared/scheduler/gob.ts";
+import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
 import { deleteAllSelection } from "../../shared/scheduler/keys.ts";
 import type { SchedulerSnapshot, SchedulerStore } from "../../shared/scheduler/store.ts";
 import { buildSeed, type SeedJob } from "../../shared/scheduler/testdata.ts";

@@ -15,7 +15,7 @@ import { type ReminderRestoreResult, runReminderRestore } from "../../shared/job
 import { type ObjectStore, readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { encodeExportFile } from "../../shared/scheduler/gob.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import { counterKeyOf, deleteAllSelection } from "../../shared/scheduler/keys.ts";
 import type { PutOptions, SchedulerStore, StoredEntry } from "../../shared/scheduler/store.ts";
 import { buildSeed } from "../../shared/scheduler/testdata.ts";

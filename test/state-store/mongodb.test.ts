@@ -33,20 +33,22 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HousekeeperError } from "../../shared/errors.ts";
 import {
-  bsonElements,
   buildScanFilter,
   createMongoDaprCollection,
-  encodeDaprDocument,
-  encodeUpsertStatement,
   escapeRegex,
-  findBsonElement,
   loadDocumentSequence,
   mongoKeyRegex,
   NOT_EXPIRED_FILTER,
   openMongoBackend,
+} from "../../shared/state-store/mongodb.ts";
+import {
+  bsonElements,
+  encodeDaprDocument,
+  encodeUpsertStatement,
+  findBsonElement,
   readRawValueField,
   readStringField,
-} from "../../shared/state-store/mongodb.ts";
+} from "../../shared/state-store/mongodb-bson.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { describeStateBackendConformance } from "../support/backend-conformance.ts";
 
