@@ -6,7 +6,8 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { type Document, serialize, deserialize as unsafeDeserialize } from "bson";
-import { findBsonElement, NOT_EXPIRED_FILTER, readStringField } from "../../shared/state-store/mongodb.ts";
+import { NOT_EXPIRED_FILTER } from "../../shared/state-store/mongodb.ts";
+import { findBsonElement, readStringField } from "../../shared/state-store/mongodb-bson.ts";
 
 // Hand-made BSON
 
