@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { runStuckReport } from "../../shared/jobs/stuck-report.ts";
+import { runStuckReport } from "../../shared/jobs/stuck-report/scan.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { type AppRef, instanceKeyPrefix } from "../../shared/state-store/keys.ts";
 import { openRedisBackend } from "../../shared/state-store/redis.ts";
