@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import { Binary, Double, Int32, serialize } from "bson";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { runStuckReport } from "../../shared/jobs/stuck-report.ts";
+import { runStuckReport } from "../../shared/jobs/stuck-report/scan.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { type AppRef, instanceKeyPrefix } from "../../shared/state-store/keys.ts";
 import { openMongoBackend } from "../../shared/state-store/mongodb.ts";
