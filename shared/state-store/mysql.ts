@@ -23,6 +23,7 @@ import type {
   GuardedDeletion,
   GuardedGroup,
   KeyPage,
+  ReadResult,
   ScanEntriesRequest,
   ScanKeysRequest,
   StateBackend,
@@ -175,9 +176,9 @@ export class MysqlStateBackend implements StateBackend {
    *   before m), which is what the listing needs to decide an instance when its metadata arrives. Rows of IDs that
    *   differ only by case or accents (only one of which can own a metadata row) may interleave; the listing groups
    *   rows by their literal ID, so they are never mixed up.
-   * A row whose value is not Dapr's encoding is left out, as getMany reads it as absent (the listing then names the
-   * instance missing that key; left out rather than reported, because `unreadable` rows are merged back in byte
-   * order, which is not this scan's order).
+   * A row whose value is not Dapr's encoding (a JSON null, bad base64) is returned in `unreadable` with its place in
+   * this scan's order (`index`), since the scan's order is the collation's, not the byte order the listing would
+   * otherwise merge it back in; the listing names its instance unreadable.
    */
   private async rangeScan({ prefix, pageSize, after }: ScanEntriesRequest, above: string): Promise<EntryPage> {
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
@@ -198,18 +199,18 @@ export class MysqlStateBackend implements StateBackend {
           ORDER BY id LIMIT ${pageSize}`,
         params,
       );
-      let entries: Array<readonly [string, Uint8Array]> = [];
+      let scanned: ScannedRow[] = [];
       for (const row of rows) {
         if (!row.id.startsWith(prefix)) continue;
-        const value = fastDecode(row) ?? decodeOrUndefined(row, this.location);
-        if (value) entries.push([row.id, value]);
+        const value = fastDecode(row) ?? decodeOrReason(row, this.location);
+        scanned.push(typeof value === "string" ? { key: row.id, bad: value } : { key: row.id, value });
       }
       const done = rows.length < pageSize;
       const lastKey = rows.at(-1)?.id;
-      if (!done) entries = await this.withoutOrphans(entries, prefix.length);
+      if (!done) scanned = await this.withoutOrphans(scanned, prefix.length);
       // A full page of other apps' rows (which the listing cannot step over: it continues after its last own row)
       // is stepped over here.
-      if (entries.length > 0 || done) return { entries, done, lastKey };
+      if (scanned.length > 0 || done) return { ...inScanOrder(scanned), done, lastKey };
       cursor = lastKey;
     }
   }
@@ -222,29 +223,34 @@ export class MysqlStateBackend implements StateBackend {
    * and has no metadata row in the page is looked up (one query, usually none): its metadata can only be missing or
    * still to come (the scan is ordered, so one that sorts before the page's end would be in the page).
    */
-  private async withoutOrphans(
-    entries: Array<readonly [string, Uint8Array]>,
-    prefixLength: number,
-  ): Promise<Array<readonly [string, Uint8Array]>> {
+  private async withoutOrphans(scanned: ScannedRow[], prefixLength: number): Promise<ScannedRow[]> {
     const withMetadata = new Set<string>();
-    const ids: Array<string | undefined> = entries.map(([key]) => {
+    const ids: Array<string | undefined> = scanned.map(({ key }) => {
       const parsed = splitInstanceKey(key, prefixLength);
       if (parsed?.stateKey === METADATA_KEY) withMetadata.add(parsed.instanceId);
       return parsed?.instanceId;
     });
     const last = ids.at(-1);
     const open = new Set(ids.filter((id): id is string => id !== undefined && id !== last && !withMetadata.has(id)));
-    if (open.size === 0) return entries;
-    const prefix = entries[0]![0].slice(0, prefixLength);
+    if (open.size === 0) return scanned;
+    const prefix = scanned[0]!.key.slice(0, prefixLength);
     const metaKeys = [...open].map((id) => `${prefix}${id}${KEY_SEPARATOR}${METADATA_KEY}`);
-    const existing = await this.getMany(metaKeys);
-    const orphans = new Set([...open].filter((_, i) => !existing.has(metaKeys[i]!)));
-    return orphans.size === 0 ? entries : entries.filter((_, i) => !orphans.has(ids[i]!));
+    // A metadata row that exists but cannot be decoded still makes its ID an instance (reported unreadable).
+    const existing = await this.getManyReporting(metaKeys);
+    const exists = (key: string) => existing.values.has(key) || existing.unreadable.has(key);
+    const orphans = new Set([...open].filter((_, i) => !exists(metaKeys[i]!)));
+    return orphans.size === 0 ? scanned : scanned.filter((_, i) => !orphans.has(ids[i]!));
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    return (await this.getManyReporting(keys)).values;
+  }
+
+  /** getMany that also names the rows that are not Dapr's encoding (JSON null, bad base64), instead of hiding them. */
+  async getManyReporting(keys: readonly string[]): Promise<ReadResult> {
     const wanted = [...new Set(keys)];
     const values = new Map<string, Uint8Array>();
+    const unreadable = new Map<string, string>();
     for (let i = 0; i < wanted.length; i += GET_CHUNK) {
       const chunk = padInList(wanted.slice(i, i + GET_CHUNK));
       const rows = await this.run<{ id: string; isbinary: number | string; value: string }>(
@@ -255,13 +261,14 @@ export class MysqlStateBackend implements StateBackend {
       const inChunk = new Set(chunk);
       for (const row of rows) {
         if (!inChunk.has(row.id)) continue;
-        // A row that is not Dapr's encoding (JSON null, bad base64) holds no value: read as absent, so the instance
-        // it belongs to is reported as missing that key, instead of failing the whole read.
-        const value = decodeOrUndefined(row, this.location);
-        if (value) values.set(row.id, value);
+        // A row that is not Dapr's encoding (JSON null, bad base64) is named with the reason, so the instance it
+        // belongs to is reported unreadable by that key, instead of failing the whole read.
+        const value = decodeOrReason(row, this.location);
+        if (typeof value === "string") unreadable.set(row.id, value);
+        else values.set(row.id, value);
       }
     }
-    return values;
+    return { values, unreadable };
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
@@ -426,15 +433,33 @@ function fastDecode(row: { isbinary: number | string; value: string }): Uint8Arr
   return isStandardBase64(inner) ? Buffer.from(inner, "base64") : undefined;
 }
 
-function decodeOrUndefined(
+/** The row's bytes, or why it is not Dapr's encoding. */
+function decodeOrReason(
   row: { id: string; isbinary: number | string; value: string },
   location: string,
-): Uint8Array | undefined {
+): Uint8Array | string {
   try {
     return decodeValue(row, location);
   } catch {
-    return undefined;
+    return "its value is not a JSON string of base64 (isbinary = 1)";
   }
+}
+
+interface ScannedRow {
+  key: string;
+  value?: Uint8Array;
+  bad?: string;
+}
+
+/** Splits scanned rows into an EntryPage's entries and its unreadable rows, each with its place in the scan order. */
+function inScanOrder(scanned: readonly ScannedRow[]): Pick<EntryPage, "entries" | "unreadable"> {
+  const entries: Array<readonly [string, Uint8Array]> = [];
+  const unreadable: NonNullable<EntryPage["unreadable"]> = [];
+  for (const row of scanned) {
+    if (row.value) entries.push([row.key, row.value]);
+    else unreadable.push({ key: row.key, reason: row.bad ?? "no value", index: entries.length });
+  }
+  return unreadable.length > 0 ? { entries, unreadable } : { entries };
 }
 
 /** A row that no longer decodes has changed since it was read: its raw text never equals the decided bytes. */
