@@ -23,7 +23,7 @@ import { parseArgs, promisify } from "node:util";
 import { runReminderRestore } from "../shared/jobs/reminder-restore.ts";
 import { FilesystemObjectStore } from "../shared/object-store/filesystem.ts";
 import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
-import { decodeExportFile } from "../shared/scheduler/gob.ts";
+import { decodeExportFile } from "../shared/scheduler/gob-decode.ts";
 import type { StoredEntry } from "../shared/scheduler/store.ts";
 import { writeBatches } from "../shared/scheduler/store.ts";
 import { offlineGoEnv } from "../test/support/go.ts";

@@ -17,7 +17,7 @@ import Cursor from "pg-cursor";
 import { registerReportCommands } from "../cli/report/index.ts";
 import { countOrphanReminders } from "../shared/jobs/orphan-reminders.ts";
 import { EtcdReminders } from "../shared/jobs/stuck-report/etcd-reminders.ts";
-import { runStuckReport } from "../shared/jobs/stuck-report.ts";
+import { runStuckReport } from "../shared/jobs/stuck-report/scan.ts";
 import type { InstanceSpec, Scenario } from "../shared/sample-data/instance-builder.ts";
 import { SCENARIOS } from "../shared/sample-data/instance-builder.ts";
 import type { SeedJob } from "../shared/sample-data/scheduler-jobs.ts";

@@ -6,18 +6,18 @@ import type { Command } from "commander";
 import { TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { EtcdReminders } from "../../shared/jobs/stuck-report/etcd-reminders.ts";
+import { orphanRemindersLine, summaryText } from "../../shared/jobs/stuck-report/formats/text.ts";
+import type { ReportRenderer } from "../../shared/jobs/stuck-report/formats/writer.ts";
 import type { StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
-import { compareByAge, WATCHED_STATUSES } from "../../shared/jobs/stuck-report/model.ts";
+import { WATCHED_STATUSES } from "../../shared/jobs/stuck-report/model.ts";
 import type { ReminderIndex, ReminderSource } from "../../shared/jobs/stuck-report/reminders.ts";
-import type { StuckReportOptions } from "../../shared/jobs/stuck-report.ts";
-import { newTally, STUCK_SORT_RUN_SIZE, scanStuckInstances, writerFor } from "../../shared/jobs/stuck-report.ts";
-import { orphanRemindersLine, summaryText } from "../../shared/report/text.ts";
-import type { ReportWriter } from "../../shared/report/writer.ts";
+import { renderStuckReport, STUCK_SORT_RUN_SIZE, writerFor } from "../../shared/jobs/stuck-report/render.ts";
+import type { StuckReportOptions } from "../../shared/jobs/stuck-report/scan.ts";
+import { newTally, scanStuckInstances } from "../../shared/jobs/stuck-report/scan.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { AtomicFile } from "../../shared/util/atomic-file.ts";
 import { count } from "../../shared/util/count.ts";
 import { DURATION_DOORS, parseDuration, parseStatusDurations } from "../../shared/util/duration.ts";
-import { externalSort } from "../../shared/util/external-sort.ts";
 import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
@@ -134,8 +134,9 @@ async function writeReport(
       yield record;
     }
   }
-  const writer: ReportWriter | undefined =
-    run.format === "table" ? undefined : writerFor(run.format, { htmlRowLimit: run.htmlRowLimit ?? 5000 });
+  const renderer: ReportRenderer = layout
+    ? tableRenderer(layout)
+    : writerFor(run.format as Exclude<StuckFormat, "table">, { htmlRowLimit: run.htmlRowLimit ?? 5000 });
 
   const target = run.out === undefined ? undefined : await openOutFile(run.out);
   const sink = new OutputSink(target?.stream ?? io.stdout);
@@ -146,20 +147,10 @@ async function writeReport(
       noun: "instances",
       selectedWord: "stuck",
     });
-    const runSize = Number(process.env[RUN_SIZE_ENV]) || STUCK_SORT_RUN_SIZE;
-    const sorted = externalSort(observed(), { compare: compareByAge, runSize });
-    // The sort has read the whole scan before its first record: the tally is final from here on.
-    let next = await sorted.next().finally(() => progress?.stop());
-    const summary = tally.summary();
-    if (writer) await sink.write(writer.begin(summary));
-    else if (layout && summary.stuck > 0) await sink.write(`${layout.header()}\n`);
-    while (!next.done) {
-      const record = next.value;
-      if (writer) await sink.write(writer.row(record));
-      else if (layout) await sink.write(`${layout.line(tableCells(record))}\n`);
-      next = await sorted.next();
-    }
-    if (writer) await sink.write(writer.end(summary));
+    const summary = await renderStuckReport([{ renderer, sink }], observed(), () => tally.summary(), {
+      sortRunSize: Number(process.env[RUN_SIZE_ENV]) || STUCK_SORT_RUN_SIZE,
+      onScanned: () => progress?.stop(),
+    });
     await sink.flush();
     if (target) await target.commit();
     const text = summaryText(summary, target ? { [run.format]: run.out! } : {});
@@ -183,6 +174,15 @@ async function writeReport(
     await target?.discard();
     throw error;
   }
+}
+
+/** The table as a report renderer: the header only when something is stuck (stderr says when nothing is). */
+function tableRenderer(layout: TableLayout): ReportRenderer {
+  return {
+    begin: (summary) => (summary.stuck > 0 ? `${layout.header()}\n` : ""),
+    row: (record) => `${layout.line(tableCells(record))}\n`,
+    end: () => "",
+  };
 }
 
 /** A file written through a temp file beside it and renamed into place on success (shared/util/atomic-file.ts). */

@@ -1,5 +1,5 @@
 /**
- * `housekeeper report stuck -a <app>`: the stuck-workflow report (shared/jobs/stuck-report.ts) read straight from the
+ * `housekeeper report stuck -a <app>`: the stuck-workflow report (shared/jobs/stuck-report/) read straight from the
  * state store, and from the Scheduler's etcd when `--etcd-endpoints` is given (that turns on the no-reminder check).
  *
  *   -o/--output table (default) | json | csv | html   --output-file FILE writes it to a file instead of stdout

@@ -14,8 +14,9 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
+import { STUCK_REASONS } from "../../shared/jobs/stuck-report/model.ts";
 import { StuckReportPortsCache } from "../../shared/jobs/stuck-report/ports.ts";
-import { publishStuckReport, STUCK_REASONS } from "../../shared/jobs/stuck-report.ts";
+import { publishStuckReport } from "../../shared/jobs/stuck-report/publish.ts";
 import { traceHandler } from "../../shared/tracing.ts";
 
 export const logger = new Logger({ serviceName: "stuck-report" });

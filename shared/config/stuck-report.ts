@@ -33,12 +33,12 @@
 
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
+import type { ReportFormat } from "../jobs/stuck-report/formats/writer.ts";
+import { REPORT_FORMATS } from "../jobs/stuck-report/formats/writer.ts";
 import type { WatchedStatus } from "../jobs/stuck-report/model.ts";
 import { WATCHED_STATUSES } from "../jobs/stuck-report/model.ts";
-import type { PublishOptions } from "../jobs/stuck-report.ts";
+import type { PublishOptions } from "../jobs/stuck-report/publish.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
-import type { ReportFormat } from "../report/writer.ts";
-import { REPORT_FORMATS } from "../report/writer.ts";
 import type { AppRef } from "../state-store/keys.ts";
 import { DURATION_DOORS, durationSchema, parseStatusDurations } from "../util/duration.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";

@@ -28,23 +28,20 @@
  * created concurrently is never overwritten: the batch is re-read and re-planned instead. A failed transaction stops
  * the restore; the result says exactly which keys were written, and running the same restore again finishes the job
  * (what was written is now identical, so it is left unchanged).
+ *
+ * Here: the request, the backup's key and the write loop; reminder-restore-verify.ts reads and checks the file,
+ * reminder-restore-plan.ts turns the spool into batches of units and decides each key's outcome.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { ErrorCode } from "../errors.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import { type ObjectStore, readAll } from "../object-store/object-store.ts";
-import { validateExportEntry } from "../scheduler/export.ts";
-import { keyOf, readEntry, readUnitIndex, type UnitRef, writeUnitIndex } from "../scheduler/export-sort.ts";
-import { type ExportEntry, ExportFileDecoder, type ExportFileSummary, readExportEntries } from "../scheduler/gob.ts";
-import { COUNTERS_PREFIX, JOBS_PREFIX, type KeySelection } from "../scheduler/keys.ts";
-import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
+import type { ObjectStore } from "../object-store/object-store.ts";
+import type { KeySelection } from "../scheduler/keys.ts";
+import type { SchedulerStore } from "../scheduler/store.ts";
 import { DEFAULT_MAX_TXN_BYTES, MAX_TXN_OPS } from "../scheduler/store.ts";
 import { removeOnExit } from "../util/remove-on-exit.ts";
-import { formatIssues } from "../util/zod-issues.ts";
 import {
   DEFAULT_DAPR_NAMESPACE,
   DEFAULT_KEY_PREFIX,
@@ -57,10 +54,12 @@ import {
   listBackups,
   manifestKeyOf,
   type ReminderBackupManifest,
-  reminderBackupManifestSchema,
 } from "./reminder-backup-layout.ts";
+import type { ConflictPolicy, Outcome } from "./reminder-restore-plan.ts";
+import { decide, indexedUnits, mergedUnits, unitBatches } from "./reminder-restore-plan.ts";
+import { readManifest, spoolAndVerify } from "./reminder-restore-verify.ts";
 
-export type ConflictPolicy = "skip-existing" | "overwrite";
+export type { ConflictPolicy } from "./reminder-restore-plan.ts";
 export const LATEST = "latest";
 
 export interface ReminderRestorePorts {
@@ -137,28 +136,6 @@ export interface ReminderRestoreResult {
   durationMs: number;
 }
 
-/** One job with its counter (either may be absent from the backup). */
-interface Unit {
-  job?: StoredEntry;
-  counter?: StoredEntry;
-}
-
-type State = "absent" | "same" | "different";
-type Outcome = "create" | "overwrite" | "unchanged" | "skip";
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
-
-function underAny(key: string, prefixes: readonly string[]): boolean {
-  return prefixes.some((p) => key.startsWith(p));
-}
-
-function selects(selection: KeySelection | undefined, entry: ExportEntry): boolean {
-  if (selection === undefined) return true;
-  return underAny(entry.key, entry.section === "jobs" ? selection.jobs : selection.counters);
-}
-
 async function resolveBackupKey(
   store: ObjectStore,
   request: ReminderRestoreRequest,
@@ -177,313 +154,6 @@ async function resolveBackupKey(
     throw new HousekeeperError("not-found", `no complete backup under ${store.location}/${folder}`);
   }
   return { key: latest.key, manifestKey: latest.manifestKey };
-}
-
-async function readManifest(
-  store: ObjectStore,
-  manifestKey: string,
-  backupKey: string,
-  allowMissing: boolean,
-): Promise<ReminderBackupManifest | undefined> {
-  let text: string;
-  try {
-    const { body } = await store.get(manifestKey);
-    text = (await readAll(body)).toString("utf8");
-  } catch (error) {
-    if (error instanceof HousekeeperError && error.code === "not-found") {
-      if (allowMissing) return undefined;
-      throw new HousekeeperError(
-        "not-found",
-        `backup ${backupKey} has no manifest (${manifestKey}), so its checksum cannot be verified; ` +
-          "restore it anyway with allowMissingManifest",
-      );
-    }
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new HousekeeperError("corrupt-data", `manifest ${manifestKey} is not JSON: ${errorMessage(error)}`);
-  }
-  const parsed = reminderBackupManifestSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new HousekeeperError(
-      "corrupt-data",
-      `manifest ${manifestKey} is not a reminder backup manifest: ${formatIssues(parsed.error, { root: "(root)", firstOnly: true })}`,
-    );
-  }
-  return parsed.data;
-}
-
-interface VerifiedBackup {
-  bytes: number;
-  sha256: string;
-  summary: ExportFileSummary;
-  selected: { jobs: number; counters: number };
-  /** Both maps in strictly increasing key order: the units can be merged from the spool file. */
-  sorted: boolean;
-  /** Out of order: the units, sorted by name, in this index file beside the spool (see writeUnitIndex). */
-  indexPath?: string;
-}
-
-/**
- * Streams the object once into `spoolPath`: hashes all of it, decodes and validates every entry, counts the selected
- * ones. Keeps nothing in memory but the decoder's window.
- */
-async function spoolAndVerify(
-  store: ObjectStore,
-  key: string,
-  manifest: ReminderBackupManifest | undefined,
-  selection: KeySelection | undefined,
-  spoolPath: string,
-  sortRunSize: number | undefined,
-): Promise<VerifiedBackup> {
-  const { body } = await store.get(key);
-  const hash = createHash("sha256");
-  const decoder = new ExportFileDecoder({ duplicateCheck: "while-sorted" });
-  const selected = { jobs: 0, counters: 0 };
-  let bytes = 0;
-  let summary: ExportFileSummary | undefined;
-  let decodeError: unknown;
-  const drain = () => {
-    for (;;) {
-      const step = decoder.next();
-      if (step.kind === "need-input") return;
-      if (step.kind === "done") {
-        summary = step.summary;
-        return;
-      }
-      validateExportEntry(step.entry);
-      if (selects(selection, step.entry)) selected[step.entry.section]++;
-    }
-  };
-  const spool = await open(spoolPath, "w");
-  try {
-    try {
-      for await (const raw of body) {
-        const chunk = typeof raw === "string" ? Buffer.from(raw) : (raw as Uint8Array);
-        hash.update(chunk);
-        bytes += chunk.length;
-        await spool.write(chunk);
-        if (decodeError !== undefined || summary !== undefined) continue;
-        try {
-          decoder.push(chunk);
-          drain();
-        } catch (error) {
-          decodeError = error;
-        }
-      }
-    } catch (error) {
-      if (error instanceof HousekeeperError) throw error;
-      const code = (error as { code?: unknown }).code;
-      if (code === "ENOSPC" || code === "EDQUOT") {
-        throw new HousekeeperError(
-          "unavailable",
-          `no room in ${dirname(spoolPath)} to spool backup ${key} (${bytes} bytes so far); ` +
-            "give the function more ephemeral storage",
-          { cause: error },
-        );
-      }
-      throw new HousekeeperError("unavailable", `reading ${key} from ${store.location}: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    }
-  } finally {
-    await spool.close();
-  }
-  if (decodeError === undefined && summary === undefined) {
-    try {
-      decoder.end();
-      drain();
-    } catch (error) {
-      decodeError = error;
-    }
-  }
-  const sha256 = hash.digest("hex");
-  if (manifest) {
-    if (bytes !== manifest.bytes || sha256 !== manifest.sha256) {
-      throw new HousekeeperError(
-        "corrupt-data",
-        `backup ${key} does not match its manifest: ${bytes} bytes with sha256 ${sha256}, ` +
-          `the manifest says ${manifest.bytes} bytes with sha256 ${manifest.sha256}; nothing was restored`,
-      );
-    }
-  }
-  if (decodeError !== undefined || summary === undefined) {
-    const reason = decodeError === undefined ? "the file has data after its end" : errorMessage(decodeError);
-    throw new HousekeeperError("corrupt-data", `backup ${key} cannot be restored: ${reason}; nothing was restored`, {
-      cause: decodeError,
-    });
-  }
-  if (summary.bytes !== bytes) {
-    throw new HousekeeperError(
-      "corrupt-data",
-      `backup ${key} has ${bytes - summary.bytes} bytes after the end of its export data; nothing was restored`,
-    );
-  }
-  if (manifest && (summary.jobs !== manifest.counts.jobs || summary.counters !== manifest.counts.counters)) {
-    throw new HousekeeperError(
-      "corrupt-data",
-      `backup ${key} holds ${summary.jobs} jobs and ${summary.counters} counters, its manifest says ` +
-        `${manifest.counts.jobs} and ${manifest.counts.counters}; nothing was restored`,
-    );
-  }
-  const sorted = decoder.sorted;
-  if (sorted) return { bytes, sha256, summary, selected, sorted };
-  // Out of order, the first pass could not rule out duplicate keys, nor pair jobs with counters by merging: sort.
-  const indexPath = join(dirname(spoolPath), "units.jsonl");
-  try {
-    await writeUnitIndex(
-      spoolPath,
-      indexPath,
-      (ref) => selection === undefined || underAny(keyOf(ref), selection[ref.section]),
-      { tempDir: dirname(spoolPath), ...(sortRunSize === undefined ? {} : { runSize: sortRunSize }) },
-    );
-  } catch (error) {
-    if (error instanceof HousekeeperError && error.code === "corrupt-data") {
-      throw new HousekeeperError(
-        "corrupt-data",
-        `backup ${key} cannot be restored: ${errorMessage(error)}; nothing was restored`,
-        { cause: error },
-      );
-    }
-    throw new HousekeeperError(
-      "unavailable",
-      `cannot sort backup ${key} in ${dirname(spoolPath)} (${errorMessage(error)}); nothing was restored`,
-      { cause: error },
-    );
-  }
-  return { bytes, sha256, summary, selected, sorted, indexPath };
-}
-
-/** The entries of the (already verified) spool file, in file order. */
-function spooledEntries(spoolPath: string): AsyncGenerator<ExportEntry, ExportFileSummary, undefined> {
-  return readExportEntries(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), {
-    duplicateCheck: "while-sorted",
-  });
-}
-
-/** The selected entries of one map of the spool file, in file (= key) order. */
-async function* selectedEntries(
-  spoolPath: string,
-  section: ExportEntry["section"],
-  selection: KeySelection | undefined,
-): AsyncGenerator<StoredEntry> {
-  for await (const entry of spooledEntries(spoolPath)) {
-    if (entry.section !== section) {
-      if (section === "jobs") return; // the counters come after the jobs: nothing more to read
-      continue;
-    }
-    if (selects(selection, entry)) yield { key: entry.key, value: entry.value };
-  }
-}
-
-/**
- * Jobs paired with their counters (same name under the other root), from two decoders over a spool file whose maps
- * are both in key order: a merge join, so only the current job and counter are held.
- */
-async function* mergedUnits(spoolPath: string, selection: KeySelection | undefined): AsyncGenerator<Unit> {
-  const jobs = selectedEntries(spoolPath, "jobs", selection);
-  const counters = selectedEntries(spoolPath, "counters", selection);
-  try {
-    let job = await jobs.next();
-    let counter = await counters.next();
-    while (!job.done || !counter.done) {
-      const jobName = job.done ? undefined : job.value.key.slice(JOBS_PREFIX.length);
-      const counterName = counter.done ? undefined : counter.value.key.slice(COUNTERS_PREFIX.length);
-      if (counterName === undefined || (jobName !== undefined && jobName < counterName)) {
-        yield { job: job.value as StoredEntry };
-        job = await jobs.next();
-      } else if (jobName === undefined || counterName < jobName) {
-        yield { counter: counter.value as StoredEntry };
-        counter = await counters.next();
-      } else {
-        yield { job: job.value as StoredEntry, counter: counter.value as StoredEntry };
-        job = await jobs.next();
-        counter = await counters.next();
-      }
-    }
-  } finally {
-    await Promise.allSettled([jobs.return(undefined), counters.return(undefined)]);
-  }
-}
-
-/** Units read back from the index written for an out-of-order file, their values fetched from the spool by offset. */
-async function* indexedUnits(spoolPath: string, indexPath: string): AsyncGenerator<Unit> {
-  const spool = await open(spoolPath, "r");
-  try {
-    let pending: UnitRef[] = [];
-    // A few hundred reads at a time, in parallel: one by one, the reads would cost more than the etcd round trips.
-    const resolve = async function* (): AsyncGenerator<Unit> {
-      const units = await Promise.all(
-        pending.map(async (ref): Promise<Unit> => {
-          const unit: Unit = {};
-          if (ref.job) unit.job = await readEntry(spool, ref.job);
-          if (ref.counter) unit.counter = await readEntry(spool, ref.counter);
-          return unit;
-        }),
-      );
-      pending = [];
-      yield* units;
-    };
-    for await (const ref of readUnitIndex(indexPath)) {
-      pending.push(ref);
-      if (pending.length >= 256) yield* resolve();
-    }
-    yield* resolve();
-  } finally {
-    await spool.close();
-  }
-}
-
-async function* unitBatches(units: AsyncIterable<Unit>, maxOps: number, maxBytes: number): AsyncGenerator<Unit[]> {
-  let batch: Unit[] = [];
-  let ops = 0;
-  let bytes = 0;
-  for await (const unit of units) {
-    const parts = [unit.job, unit.counter].filter((e): e is StoredEntry => e !== undefined);
-    const size = parts.reduce((n, e) => n + Buffer.byteLength(e.key) + e.value.byteLength + 16, 0);
-    if (batch.length > 0 && (ops + parts.length > maxOps || bytes + size > maxBytes)) {
-      yield batch;
-      batch = [];
-      ops = 0;
-      bytes = 0;
-    }
-    batch.push(unit);
-    ops += parts.length;
-    bytes += size;
-  }
-  if (batch.length > 0) yield batch;
-}
-
-function stateOf(entry: StoredEntry, current: Map<string, Uint8Array>): State {
-  const existing = current.get(entry.key);
-  if (existing === undefined) return "absent";
-  return sameBytes(existing, entry.value) ? "same" : "different";
-}
-
-/** What to do with each key of a unit, given what etcd holds now. */
-function decide(
-  unit: Unit,
-  current: Map<string, Uint8Array>,
-  policy: ConflictPolicy,
-): Array<{ entry: StoredEntry; outcome: Outcome }> {
-  const out: Array<{ entry: StoredEntry; outcome: Outcome }> = [];
-  const outcomeOf = (state: State): Outcome => {
-    if (state === "absent") return "create";
-    if (state === "same") return "unchanged";
-    return policy === "overwrite" ? "overwrite" : "skip";
-  };
-  const jobOutcome = unit.job ? outcomeOf(stateOf(unit.job, current)) : undefined;
-  if (unit.job) out.push({ entry: unit.job, outcome: jobOutcome! });
-  if (unit.counter) {
-    let outcome = outcomeOf(stateOf(unit.counter, current));
-    // A job kept as it is in etcd keeps its own counter: the backup's would describe another job's firings.
-    if (jobOutcome === "skip" && outcome !== "unchanged") outcome = "skip";
-    out.push({ entry: unit.counter, outcome });
-  }
-  return out;
 }
 
 const MAX_CONFLICT_RETRIES = 5;

@@ -21,7 +21,8 @@ import { open } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { HousekeeperError } from "../errors.ts";
 import { externalSort } from "../util/external-sort.ts";
-import { readExportEntries, type Section } from "./gob.ts";
+import { readExportEntries } from "./gob-decode.ts";
+import type { Section } from "./gob-wire.ts";
 import { COUNTERS_PREFIX, JOBS_PREFIX } from "./keys.ts";
 import type { StoredEntry } from "./store.ts";
 

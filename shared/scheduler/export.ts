@@ -1,5 +1,5 @@
 /**
- * `dapr scheduler export` / `import`, file-compatible with the Dapr CLI (format: shared/scheduler/gob.ts), over a
+ * `dapr scheduler export` / `import`, file-compatible with the Dapr CLI (format: shared/scheduler/gob-wire.ts), over a
  * SchedulerStore, in bounded memory.
  *
  * Export reads every job and counter under a key selection at ONE etcd revision (a consistent snapshot) in pages. The
@@ -31,7 +31,7 @@ import { AtomicFile, refuseExisting } from "../util/atomic-file.ts";
 import { removeOnExit } from "../util/remove-on-exit.ts";
 import type { ExportSortOptions } from "./export-sort.ts";
 import { checkNoDuplicateKeys } from "./export-sort.ts";
-import type { ExportEntry, ExportFileSummary, Section, SectionSize } from "./gob.ts";
+import { readExportEntries } from "./gob-decode.ts";
 import {
   countersHeader,
   EXPORT_TRAILER,
@@ -39,8 +39,8 @@ import {
   encodeEntryInto,
   entrySize,
   exportPrelude,
-  readExportEntries,
-} from "./gob.ts";
+} from "./gob-encode.ts";
+import type { ExportEntry, ExportFileSummary, Section, SectionSize } from "./gob-wire.ts";
 import type { KeySelection } from "./keys.ts";
 import { ALL_KEYS, COUNTERS_PREFIX, JOBS_PREFIX, normalizePrefixes } from "./keys.ts";
 import { decodeStoredCounter, decodeStoredJob } from "./schema.ts";

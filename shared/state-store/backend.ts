@@ -35,8 +35,12 @@ export interface EntryPage {
   done: boolean;
   /** The last row's key (unreadable rows included): where the next page starts after. */
   lastKey: string | undefined;
-  /** Rows in this page whose value cannot be read at all (e.g. a JSON null where bytes belong), left out of entries. */
-  unreadable?: Array<{ key: string; reason: string }>;
+  /**
+   * Rows in this page whose value cannot be read at all (e.g. a JSON null where bytes belong), left out of entries.
+   * `index` (how many entries precede the row) places it for a store whose scan order is not byte order (MySQL's
+   * collations); without it the row goes back in byte order.
+   */
+  unreadable?: Array<{ key: string; reason: string; index?: number }>;
 }
 
 export interface ReadResult {

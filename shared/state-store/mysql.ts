@@ -23,6 +23,7 @@ import type {
   GuardedDeletion,
   GuardedGroup,
   KeyPage,
+  ReadResult,
   ScanEntriesRequest,
   ScanKeysRequest,
   StateBackend,
@@ -30,13 +31,13 @@ import type {
 import { escapeLike, guardKeys, isStandardBase64, planGuardedDeletion, retryDeadlocks } from "./backend.ts";
 import { whatToCheck } from "./connect-hint.ts";
 import { KEY_SEPARATOR, METADATA_KEY, splitInstanceKey } from "./keys.ts";
-
-/** Dapr's `schemaName` default. */
-export const DAPR_MYSQL_DEFAULT_DATABASE = "dapr_state_store";
-/** Dapr's `tableName` default. */
-export const DAPR_MYSQL_DEFAULT_TABLE = "state";
-/** Dapr's `metadataTableName` default (holds the TTL garbage collector's `last-cleanup` row). */
-export const DAPR_MYSQL_DEFAULT_METADATA_TABLE = "dapr_metadata";
+import {
+  DAPR_MYSQL_DEFAULT_DATABASE,
+  DAPR_MYSQL_DEFAULT_TABLE,
+  inspectTable,
+  qualifiedTableName,
+  type TableLayout,
+} from "./mysql-table.ts";
 
 export interface MysqlBackendOptions extends Omit<mysql.PoolOptions, "database"> {
   /** Dapr's `schemaName` (default `dapr_state_store`). */
@@ -107,18 +108,6 @@ export async function openMysqlBackend(options: MysqlBackendOptions): Promise<My
   }
 }
 
-export interface TableLayout {
-  /** The table has Dapr's `expiredate` column (added in Dapr 1.11). */
-  hasExpiry: boolean;
-  /** Declared length of `id` in characters (255 in Dapr's DDL). */
-  idMaxLength: number;
-  /**
-   * A character that sorts after `|` in the id column's collation (and `|` after a space), so that every key
-   * `<p>||…` lies in [`<p>`, `<p><char>`); undefined when none was found (listing then keeps to key pages).
-   */
-  aboveSeparator: string | undefined;
-}
-
 export class MysqlStateBackend implements StateBackend {
   readonly kind = "mysql" as const;
   private readonly notExpired: string;
@@ -187,9 +176,9 @@ export class MysqlStateBackend implements StateBackend {
    *   before m), which is what the listing needs to decide an instance when its metadata arrives. Rows of IDs that
    *   differ only by case or accents (only one of which can own a metadata row) may interleave; the listing groups
    *   rows by their literal ID, so they are never mixed up.
-   * A row whose value is not Dapr's encoding is left out, as getMany reads it as absent (the listing then names the
-   * instance missing that key; left out rather than reported, because `unreadable` rows are merged back in byte
-   * order, which is not this scan's order).
+   * A row whose value is not Dapr's encoding (a JSON null, bad base64) is returned in `unreadable` with its place in
+   * this scan's order (`index`), since the scan's order is the collation's, not the byte order the listing would
+   * otherwise merge it back in; the listing names its instance unreadable.
    */
   private async rangeScan({ prefix, pageSize, after }: ScanEntriesRequest, above: string): Promise<EntryPage> {
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
@@ -210,18 +199,18 @@ export class MysqlStateBackend implements StateBackend {
           ORDER BY id LIMIT ${pageSize}`,
         params,
       );
-      let entries: Array<readonly [string, Uint8Array]> = [];
+      let scanned: ScannedRow[] = [];
       for (const row of rows) {
         if (!row.id.startsWith(prefix)) continue;
-        const value = fastDecode(row) ?? decodeOrUndefined(row, this.location);
-        if (value) entries.push([row.id, value]);
+        const value = fastDecode(row) ?? decodeOrReason(row, this.location);
+        scanned.push(typeof value === "string" ? { key: row.id, bad: value } : { key: row.id, value });
       }
       const done = rows.length < pageSize;
       const lastKey = rows.at(-1)?.id;
-      if (!done) entries = await this.withoutOrphans(entries, prefix.length);
+      if (!done) scanned = await this.withoutOrphans(scanned, prefix.length);
       // A full page of other apps' rows (which the listing cannot step over: it continues after its last own row)
       // is stepped over here.
-      if (entries.length > 0 || done) return { entries, done, lastKey };
+      if (scanned.length > 0 || done) return { ...inScanOrder(scanned), done, lastKey };
       cursor = lastKey;
     }
   }
@@ -234,29 +223,34 @@ export class MysqlStateBackend implements StateBackend {
    * and has no metadata row in the page is looked up (one query, usually none): its metadata can only be missing or
    * still to come (the scan is ordered, so one that sorts before the page's end would be in the page).
    */
-  private async withoutOrphans(
-    entries: Array<readonly [string, Uint8Array]>,
-    prefixLength: number,
-  ): Promise<Array<readonly [string, Uint8Array]>> {
+  private async withoutOrphans(scanned: ScannedRow[], prefixLength: number): Promise<ScannedRow[]> {
     const withMetadata = new Set<string>();
-    const ids: Array<string | undefined> = entries.map(([key]) => {
+    const ids: Array<string | undefined> = scanned.map(({ key }) => {
       const parsed = splitInstanceKey(key, prefixLength);
       if (parsed?.stateKey === METADATA_KEY) withMetadata.add(parsed.instanceId);
       return parsed?.instanceId;
     });
     const last = ids.at(-1);
     const open = new Set(ids.filter((id): id is string => id !== undefined && id !== last && !withMetadata.has(id)));
-    if (open.size === 0) return entries;
-    const prefix = entries[0]![0].slice(0, prefixLength);
+    if (open.size === 0) return scanned;
+    const prefix = scanned[0]!.key.slice(0, prefixLength);
     const metaKeys = [...open].map((id) => `${prefix}${id}${KEY_SEPARATOR}${METADATA_KEY}`);
-    const existing = await this.getMany(metaKeys);
-    const orphans = new Set([...open].filter((_, i) => !existing.has(metaKeys[i]!)));
-    return orphans.size === 0 ? entries : entries.filter((_, i) => !orphans.has(ids[i]!));
+    // A metadata row that exists but cannot be decoded still makes its ID an instance (reported unreadable).
+    const existing = await this.getManyReporting(metaKeys);
+    const exists = (key: string) => existing.values.has(key) || existing.unreadable.has(key);
+    const orphans = new Set([...open].filter((_, i) => !exists(metaKeys[i]!)));
+    return orphans.size === 0 ? scanned : scanned.filter((_, i) => !orphans.has(ids[i]!));
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    return (await this.getManyReporting(keys)).values;
+  }
+
+  /** getMany that also names the rows that are not Dapr's encoding (JSON null, bad base64), instead of hiding them. */
+  async getManyReporting(keys: readonly string[]): Promise<ReadResult> {
     const wanted = [...new Set(keys)];
     const values = new Map<string, Uint8Array>();
+    const unreadable = new Map<string, string>();
     for (let i = 0; i < wanted.length; i += GET_CHUNK) {
       const chunk = padInList(wanted.slice(i, i + GET_CHUNK));
       const rows = await this.run<{ id: string; isbinary: number | string; value: string }>(
@@ -267,13 +261,14 @@ export class MysqlStateBackend implements StateBackend {
       const inChunk = new Set(chunk);
       for (const row of rows) {
         if (!inChunk.has(row.id)) continue;
-        // A row that is not Dapr's encoding (JSON null, bad base64) holds no value: read as absent, so the instance
-        // it belongs to is reported as missing that key, instead of failing the whole read.
-        const value = decodeOrUndefined(row, this.location);
-        if (value) values.set(row.id, value);
+        // A row that is not Dapr's encoding (JSON null, bad base64) is named with the reason, so the instance it
+        // belongs to is reported unreadable by that key, instead of failing the whole read.
+        const value = decodeOrReason(row, this.location);
+        if (typeof value === "string") unreadable.set(row.id, value);
+        else values.set(row.id, value);
       }
     }
-    return values;
+    return { values, unreadable };
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
@@ -438,15 +433,33 @@ function fastDecode(row: { isbinary: number | string; value: string }): Uint8Arr
   return isStandardBase64(inner) ? Buffer.from(inner, "base64") : undefined;
 }
 
-function decodeOrUndefined(
+/** The row's bytes, or why it is not Dapr's encoding. */
+function decodeOrReason(
   row: { id: string; isbinary: number | string; value: string },
   location: string,
-): Uint8Array | undefined {
+): Uint8Array | string {
   try {
     return decodeValue(row, location);
   } catch {
-    return undefined;
+    return "its value is not a JSON string of base64 (isbinary = 1)";
   }
+}
+
+interface ScannedRow {
+  key: string;
+  value?: Uint8Array;
+  bad?: string;
+}
+
+/** Splits scanned rows into an EntryPage's entries and its unreadable rows, each with its place in the scan order. */
+function inScanOrder(scanned: readonly ScannedRow[]): Pick<EntryPage, "entries" | "unreadable"> {
+  const entries: Array<readonly [string, Uint8Array]> = [];
+  const unreadable: NonNullable<EntryPage["unreadable"]> = [];
+  for (const row of scanned) {
+    if (row.value) entries.push([row.key, row.value]);
+    else unreadable.push({ key: row.key, reason: row.bad ?? "no value", index: entries.length });
+  }
+  return unreadable.length > 0 ? { entries, unreadable } : { entries };
 }
 
 /** A row that no longer decodes has changed since it was read: its raw text never equals the decided bytes. */
@@ -487,190 +500,4 @@ function writeBatchSize(rows: ReadonlyArray<readonly [string, string]>, start: n
     count++;
   }
   return 2 ** Math.floor(Math.log2(count));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Identifiers and table inspection
-
-const IDENTIFIER = /^[A-Za-z0-9_$]{1,64}$/;
-
-/**
- * Validates a database or table name and returns it quoted with backticks. Dapr itself accepts only ASCII letters,
- * digits and `_` (mysql.go validIdentifier) and splices the name unquoted; `$` is accepted here too. Anything else,
- * including `schema.table`, is rejected.
- */
-export function quoteMysqlIdentifier(name: string, what = "identifier"): string {
-  if (!IDENTIFIER.test(name)) {
-    throw new HousekeeperError(
-      "bad-input",
-      `invalid MySQL ${what} ${JSON.stringify(name)}: use 1–64 ASCII letters, digits, _ or $ (no dots; give the database separately)`,
-    );
-  }
-  return `\`${name}\``;
-}
-
-function qualifiedTableName(database: string, tableName: string): string {
-  return `${quoteMysqlIdentifier(database, "database name")}.${quoteMysqlIdentifier(tableName, "table name")}`;
-}
-
-async function inspectTable(
-  pool: mysql.Pool,
-  database: string,
-  tableName: string,
-  where: string,
-): Promise<TableLayout> {
-  let columns: Map<string, { type: string; length: number | null; charset: string | null; collation: string | null }>;
-  try {
-    const [rows] = await pool.execute<mysql.RowDataPacket[]>(
-      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS length,
-              CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation
-         FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
-      [database, tableName],
-    );
-    columns = new Map(
-      rows.map((r) => [
-        String(r.name).toLowerCase(),
-        {
-          type: String(r.type).toLowerCase(),
-          length: r.length === null ? null : Number(r.length),
-          charset: r.charset === null ? null : String(r.charset),
-          collation: r.collation === null ? null : String(r.collation),
-        },
-      ]),
-    );
-  } catch (error) {
-    throw new HousekeeperError(
-      "store-error",
-      `cannot connect to MySQL at ${where}: ${errorMessage(error)}${whatToCheck(error, "MySQL")}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (columns.size === 0) {
-    throw new HousekeeperError(
-      "not-found",
-      `table ${database}.${tableName} does not exist on MySQL at ${where} (or is not visible to this user); pass the component's schemaName and tableName`,
-    );
-  }
-  const id = columns.get("id");
-  if (!id || !columns.has("value") || !columns.has("isbinary")) {
-    throw new HousekeeperError(
-      "bad-input",
-      `table ${database}.${tableName} is not a Dapr MySQL state table (expected columns id, value, isbinary)`,
-    );
-  }
-  return {
-    hasExpiry: columns.has("expiredate"),
-    idMaxLength: id.length ?? 255,
-    aboveSeparator: await charAboveSeparator(pool, id.charset, id.collation),
-  };
-}
-
-/** Candidates for TableLayout.aboveSeparator, tightest first ('}' in binary order; UCA sorts punctuation first). */
-const ABOVE_SEPARATOR = ["}", "~", "0", "a"] as const;
-
-/**
- * Asks the server, in the id column's own collation, which candidate sorts above `|` (and above `||` followed by
- * more text) while `|` sorts above a space (the padding of PAD SPACE collations). Collations are opaque tables
- * (case folding, accents, UCA weights, PAD SPACE), so the database answers rather than a table of ours.
- */
-async function charAboveSeparator(
-  pool: mysql.Pool,
-  charset: string | null,
-  collation: string | null,
-): Promise<string | undefined> {
-  if (!charset || !collation || !/^[a-z0-9_]+$/i.test(charset) || !/^[a-z0-9_]+$/i.test(collation)) return undefined;
-  const text = `CONVERT(? USING ${charset}) COLLATE ${collation}`;
-  const checks = [`${text} > ${text} AS pad`];
-  const params: string[] = ["|", " "];
-  ABOVE_SEPARATOR.forEach((c, i) => {
-    checks.push(`(${text} < ${text} AND ${text} < ${text}) AS c${i}`);
-    params.push("|", c, "||zz", c);
-  });
-  const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT ${checks.join(", ")}`, params);
-  const row = rows[0];
-  if (!row || Number(row.pad) !== 1) return undefined;
-  return ABOVE_SEPARATOR.find((_, i) => Number(row[`c${i}`]) === 1);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Creating Dapr's table (test-data writer and tests only; reads never create anything)
-
-export interface CreateMysqlDaprTableOptions {
-  /** Add Dapr ≥ 1.11's `expiredate` column and index (default true). */
-  expireDate?: boolean;
-  /** Add Dapr ≥ 1.17's `row_id` column (default true). */
-  rowId?: boolean;
-  /** Also create Dapr's metadata table (default `dapr_metadata`); false to skip. */
-  metadataTable?: string | false;
-}
-
-/**
- * Creates the database and the state table the way Dapr's component does at Init (ensureStateSchema,
- * ensureStateTable, ensureMetadataTable). Idempotent. `target` is a pool/connection, or options to open one.
- */
-export async function createMysqlDaprTable(
-  target: mysql.Pool | mysql.Connection | mysql.ConnectionOptions,
-  database: string = DAPR_MYSQL_DEFAULT_DATABASE,
-  tableName: string = DAPR_MYSQL_DEFAULT_TABLE,
-  options: CreateMysqlDaprTableOptions = {},
-): Promise<void> {
-  const db = quoteMysqlIdentifier(database, "database name");
-  const table = qualifiedTableName(database, tableName);
-  const metadataTable = options.metadataTable ?? DAPR_MYSQL_DEFAULT_METADATA_TABLE;
-  const meta = metadataTable === false ? undefined : qualifiedTableName(database, metadataTable);
-  const owned = isQueryable(target) ? undefined : await mysql.createConnection({ ...target, database: undefined });
-  const conn: mysql.Pool | mysql.Connection = owned ?? (target as mysql.Pool | mysql.Connection);
-  try {
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
-    // Dapr's DDL verbatim (mysql.go ensureStateTable), plus its later ALTERs.
-    await conn.query(`CREATE TABLE IF NOT EXISTS ${table} (
-      id VARCHAR(255) NOT NULL PRIMARY KEY,
-      value JSON NOT NULL,
-      isbinary BOOLEAN NOT NULL,
-      insertDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-      updateDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-      eTag VARCHAR(36) NOT NULL${
-        options.expireDate === false
-          ? ""
-          : `,
-      expiredate TIMESTAMP NULL,
-      INDEX expiredate_idx(expiredate)`
-      }
-      )`);
-    if (options.rowId !== false && !(await columnExists(conn, database, tableName, "row_id"))) {
-      await conn.query(`ALTER TABLE ${table}
-        ADD COLUMN row_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-        ADD UNIQUE KEY row_id_uidx (row_id)`);
-    }
-    if (meta) {
-      await conn.query(
-        `CREATE TABLE IF NOT EXISTS ${meta} (id VARCHAR(255) NOT NULL PRIMARY KEY, value TEXT NOT NULL)`,
-      );
-    }
-  } catch (error) {
-    throw new HousekeeperError("store-error", `cannot create ${database}.${tableName}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  } finally {
-    await owned?.end().catch(() => {});
-  }
-}
-
-function isQueryable(target: unknown): target is mysql.Pool | mysql.Connection {
-  return typeof (target as { query?: unknown }).query === "function";
-}
-
-async function columnExists(
-  conn: mysql.Pool | mysql.Connection,
-  database: string,
-  tableName: string,
-  column: string,
-): Promise<boolean> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(
-    "SELECT COUNT(*) AS n FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-    [database, tableName, column],
-  );
-  return Number(rows[0]?.n ?? 0) > 0;
 }

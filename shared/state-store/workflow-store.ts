@@ -251,14 +251,7 @@ export class WorkflowStateStore {
     withEvents: ListOptions["withEvents"],
   ): InstancePage | "too-small" {
     // Rows in scan order; unreadable ones (no value) are merged back in where they belong.
-    const rows: Array<{ key: string; value?: Uint8Array; bad?: string }> = page.entries.map(([key, value]) => ({
-      key,
-      value,
-    }));
-    if (page.unreadable?.length) {
-      rows.push(...page.unreadable.map((u) => ({ key: u.key, bad: u.reason })));
-      rows.sort((a, b) => compareBytes(a.key, b.key));
-    }
+    const rows = mergeUnreadable(page);
     const groups = new Map<
       string,
       { rows: Map<string, Uint8Array>; first: number; bad?: { key: string; reason: string } }
@@ -737,4 +730,21 @@ function oddInstanceId(app: AppRef, key: string): UnreadableInstance | undefined
   const instanceId = key.slice(prefix.length, key.length - suffix.length);
   if (!instanceId.includes(KEY_SEPARATOR)) return undefined;
   return { instanceId, key, reason: `the instance ID contains "${KEY_SEPARATOR}"` };
+}
+
+/** A page's rows in scan order: its unreadable rows (no value) at their place (their `index`, else byte order). */
+function mergeUnreadable(page: EntryPage): Array<{ key: string; value?: Uint8Array; bad?: string }> {
+  const rows: Array<{ key: string; value?: Uint8Array; bad?: string }> = page.entries.map(([key, value]) => ({
+    key,
+    value,
+  }));
+  const unreadable = page.unreadable ?? [];
+  if (unreadable.length === 0) return rows;
+  if (unreadable.every((u) => u.index !== undefined)) {
+    // From the last, so earlier indexes still count entries only.
+    for (const u of [...unreadable].reverse()) rows.splice(u.index!, 0, { key: u.key, bad: u.reason });
+    return rows;
+  }
+  rows.push(...unreadable.map((u) => ({ key: u.key, bad: u.reason })));
+  return rows.sort((a, b) => compareBytes(a.key, b.key));
 }

@@ -2,7 +2,11 @@
  * #13 item 9: a connection failure is one line naming the host and what to check, from the real drivers against the
  * real servers (a wrong password, a missing database) and against a closed loopback port and an unresolvable name.
  */
+import { randomUUID } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { Redis } from "ioredis";
+import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { runHousekeeper } from "../support/cli.ts";
 
@@ -46,7 +50,6 @@ describe("what a failed connection says to check", () => {
   });
 
   it("a missing database on the real PostgreSQL and MariaDB, a wrong password on MariaDB", async () => {
-    // (The test PostgreSQL trusts loopback connections, so a wrong password cannot fail there.)
     const missing = new URL(inject("postgresUrl"));
     missing.pathname = "/no_such_database";
     expect(await listWith(missing.toString())).toMatch(/; check the database name$/);
@@ -56,5 +59,56 @@ describe("what a failed connection says to check", () => {
       /; check the user and password$/,
     );
     // (A missing MySQL database is reported as its table not existing there, which names it already.)
+  });
+});
+
+describe("a wrong password on the real PostgreSQL and Redis", () => {
+  it("PostgreSQL with scram-sha-256: check the user and password (and the right one connects)", async () => {
+    // The harness's PostgreSQL trusts loopback. One role of our own gets a password rule put first in pg_hba.conf
+    // (first match wins, so no other role's connections change), and the file is put back afterwards.
+    const role = `hk_pw_${randomUUID().slice(0, 8)}`;
+    const admin = new pg.Client({ connectionString: inject("postgresUrl") });
+    await admin.connect();
+    const hbaFile = (await admin.query<{ hba_file: string }>("SHOW hba_file")).rows[0]!.hba_file;
+    const original = await readFile(hbaFile, "utf8");
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'right-password'`);
+      const rules = ["127.0.0.1/32", "::1/128"].map((net) => `host all ${role} ${net} scram-sha-256`);
+      await writeFile(hbaFile, `${rules.join("\n")}\n${original}`);
+      await admin.query("SELECT pg_reload_conf()");
+      const url = (password: string) => {
+        const u = new URL(inject("postgresUrl"));
+        u.username = role;
+        u.password = password;
+        return u.toString();
+      };
+      expect(await listWith(url("wrong-password"))).toMatch(
+        /^Error: cannot connect to PostgreSQL at .*password authentication failed.*; check the user and password$/,
+      );
+      const right = await runHousekeeper(["workflow", "list", "-a", "orders", "-c", url("right-password")]);
+      expect(right.stderr).not.toMatch(/password authentication failed/);
+    } finally {
+      await writeFile(hbaFile, original);
+      await admin.query("SELECT pg_reload_conf()");
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
+  it("Redis with an ACL user: check the user and password", async () => {
+    const user = `hk_pw_${randomUUID().slice(0, 8)}`;
+    const redisUrl = new URL(inject("redisUrl"));
+    const admin = new Redis(inject("redisUrl"));
+    try {
+      await admin.call("ACL", "SETUSER", user, "on", ">right-password", "~*", "+@all");
+      const wrong = new URL(redisUrl);
+      wrong.username = user;
+      wrong.password = "wrong-password";
+      wrong.pathname = "/0";
+      expect(await listWith(wrong.toString())).toMatch(/; check the user and password$/);
+    } finally {
+      await admin.call("ACL", "DELUSER", user);
+      admin.disconnect();
+    }
   });
 });

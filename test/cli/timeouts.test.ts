@@ -1,7 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import { openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import { createMysqlDaprTable } from "../../shared/state-store/mysql-table.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { type FaultyPeer, startFreezingProxy, startSilentServer } from "../support/faulty-peer.ts";

@@ -19,7 +19,7 @@ import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { decodeExportFile } from "../../shared/scheduler/gob.ts";
+import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
 import { SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
 import { lambdaContext } from "../support/lambda.ts";
 

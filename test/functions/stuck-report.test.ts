@@ -17,7 +17,7 @@ vi.hoisted(() => {
 import type { StuckReportResponse } from "../../functions/stuck-report/handler.ts";
 import { handler, ports } from "../../functions/stuck-report/handler.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
-import { STUCK_REASONS } from "../../shared/jobs/stuck-report.ts";
+import { STUCK_REASONS } from "../../shared/jobs/stuck-report/model.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { buildSeeds, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";

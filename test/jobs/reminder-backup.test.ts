@@ -20,7 +20,7 @@ import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { buildSeed, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
-import { decodeExportFile } from "../../shared/scheduler/gob.ts";
+import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
 import { deleteAllSelection } from "../../shared/scheduler/keys.ts";
 import type { SchedulerSnapshot, SchedulerStore } from "../../shared/scheduler/store.ts";
 import { dumpStore, SEED_ENTRIES, SEEDS, TestStores } from "../scheduler/support.ts";

@@ -16,7 +16,7 @@ import { type ObjectStore, readAll } from "../../shared/object-store/object-stor
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { buildSeed } from "../../shared/sample-data/scheduler-jobs.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { encodeExportFile } from "../../shared/scheduler/gob.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import { counterKeyOf, deleteAllSelection } from "../../shared/scheduler/keys.ts";
 import type { PutOptions, SchedulerStore, StoredEntry } from "../../shared/scheduler/store.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "../scheduler/support.ts";

@@ -6,11 +6,12 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EtcdReminders } from "../../shared/jobs/stuck-report/etcd-reminders.ts";
+import type { StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
 import { readInstances } from "../../shared/jobs/stuck-report/read.ts";
 import type { ReminderIndex } from "../../shared/jobs/stuck-report/reminders.ts";
 import { SchedulerReminderIndex, toReminder } from "../../shared/jobs/stuck-report/reminders.ts";
-import type { InstanceReader, StuckRecord } from "../../shared/jobs/stuck-report.ts";
-import { runStuckReport } from "../../shared/jobs/stuck-report.ts";
+import type { InstanceReader } from "../../shared/jobs/stuck-report/scan.ts";
+import { runStuckReport } from "../../shared/jobs/stuck-report/scan.ts";
 import { instanceEntries } from "../../shared/sample-data/instance-builder.ts";
 import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";

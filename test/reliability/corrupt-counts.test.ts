@@ -17,10 +17,11 @@ import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
-import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import { openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import { createMysqlDaprTable } from "../../shared/state-store/mysql-table.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { openRedisBackend } from "../../shared/state-store/redis.ts";
-import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { type ListOptions, WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { createMysqlDatabase, uniqueDatabaseName } from "../support/servers.ts";
@@ -172,6 +173,87 @@ describe("MariaDB rows that are not Dapr's encoding", () => {
       await backend.close();
     }
   });
+});
+
+describe("MariaDB metadata rows that are not Dapr's encoding", () => {
+  it.each([
+    ["a JSON null", "null"],
+    ["bad base64", '"!!!not base64!!!"'],
+  ])(
+    "a metadata row holding %s is named unreadable by its key, by the range scan, key pages and shards, and left",
+    async (_what, json) => {
+      const info = await createMysqlDatabase(inject("mysql"), uniqueDatabaseName("bad_meta"));
+      const connection = { host: info.host, port: info.port, user: info.user, password: info.password };
+      await createMysqlDaprTable(connection, info.database, "state");
+      const backend = await openMysqlBackend({ ...connection, database: info.database, tableName: "state" });
+      const admin = await mysql.createConnection({ ...connection, database: info.database });
+      try {
+        const app = { appId: "rows", namespace: "default" };
+        const old = new Date(Date.now() - 60 * DAY);
+        // Case variants of one ID around the damaged one: in the table's case-insensitive order their rows interleave.
+        await writeInstances(backend, app, [
+          { instanceId: "a-ok", scenario: "completed", createdAt: old },
+          { instanceId: "Bad-1", scenario: "completed", createdAt: old },
+          { instanceId: "bad-1x", scenario: "completed", createdAt: old },
+          { instanceId: "z-ok", scenario: "completed", createdAt: old },
+        ]);
+        const badKey = `${instanceKeyPrefix(app, "Bad-1")}metadata`;
+        await admin.execute("UPDATE state SET value = ? WHERE id = ?", [json, badKey]);
+        const before = await admin.query("SELECT id, value FROM state ORDER BY id");
+        const store = new WorkflowStateStore(backend, app);
+        // The same backend without its range scan: key pages, then reads by key.
+        const keyPaged = new WorkflowStateStore(
+          {
+            kind: backend.kind,
+            location: backend.location,
+            scanKeys: (request) => backend.scanKeys(request),
+            getMany: (keys) => backend.getMany(keys),
+            getManyReporting: (keys) => backend.getManyReporting!(keys),
+            setMany: (entries) => backend.setMany(entries),
+            deleteMany: (keys) => backend.deleteMany(keys),
+            deleteIfUnchanged: (groups) => backend.deleteIfUnchanged(groups),
+            close: async () => {},
+          },
+          app,
+        );
+        const shards = [1, 2, 3].map((index) => ({ index, count: 3 }));
+        const runs: Array<[WorkflowStateStore, ListOptions]> = [
+          ...[{ pageSize: 1 }, { pageSize: 2 }, {}].map((o) => [store, o] as [WorkflowStateStore, ListOptions]),
+          [keyPaged, { pageSize: 1 }],
+          [keyPaged, {}],
+        ];
+        const listed: string[] = [];
+        const unreadable: string[] = [];
+        const listAll = async (on: WorkflowStateStore, options: ListOptions) => {
+          for await (const page of on.listInstances(options)) {
+            listed.push(...page.instances.map((i) => i.instanceId));
+            unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}`));
+          }
+        };
+        for (const [on, options] of runs) {
+          listed.length = 0;
+          unreadable.length = 0;
+          await listAll(on, options);
+          expect(listed.sort(), JSON.stringify(options)).toEqual(["a-ok", "bad-1x", "z-ok"]);
+          expect(unreadable, JSON.stringify(options)).toEqual([`Bad-1 ${badKey}`]);
+        }
+        listed.length = 0;
+        unreadable.length = 0;
+        for (const shard of shards) await listAll(store, { shard });
+        expect(listed.sort(), "3 shards").toEqual(["a-ok", "bad-1x", "z-ok"]);
+        expect(unreadable, "3 shards").toEqual([`Bad-1 ${badKey}`]);
+        const result = await runRetentionPurge({ store }, { retention: { COMPLETED: 30 * DAY }, mode: "direct" });
+        expect(result.purged).toBe(3);
+        expect(result.unreadable.map((u) => u.instanceID)).toEqual(["Bad-1"]);
+        const [left] = await admin.query("SELECT id, value FROM state ORDER BY id");
+        const [kept] = before as unknown as [Array<{ id: string }>];
+        expect(left).toEqual(kept.filter((r) => r.id.startsWith(instanceKeyPrefix(app, "Bad-1"))));
+      } finally {
+        await admin.end();
+        await backend.close();
+      }
+    },
+  );
 });
 
 for (const factory of storeFactories(1)) {

@@ -6,23 +6,28 @@
  *     ones with their status, never a corrupted one as something it is not;
  *   - a direct purge (and a dry run) purges the healthy finished ones and leaves every corrupted one byte for byte;
  *   - the stuck report counts them unreadable and reports nothing about them.
+ * MongoDB runs through the real driver against the in-process wire fake (test/support/fake-mongo.ts): no MongoDB server
+ * can run here, so this checks the adapter's decoding of damaged bytes, not a real server's queries.
  * Damaged bytes are written with the backend (each store's own value encoding around them); the well-formed events
  * that some kinds start from come from the durabletask-js generated (google-protobuf) classes, not our encoder.
  */
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
+import { Binary, Double, Int32, serialize } from "bson";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { runStuckReport } from "../../shared/jobs/stuck-report.ts";
+import { runStuckReport } from "../../shared/jobs/stuck-report/scan.ts";
 import type { Scenario } from "../../shared/sample-data/instance-builder.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { type AppRef, instanceKeyPrefix } from "../../shared/state-store/keys.ts";
+import { openMongoBackend } from "../../shared/state-store/mongodb.ts";
 import { openRedisBackend } from "../../shared/state-store/redis.ts";
 import { openSqliteBackend } from "../../shared/state-store/sqlite.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
 import { runHousekeeper } from "../support/cli.ts";
+import { FakeMongo } from "../support/fake-mongo.ts";
 import { createSqliteStateFile, dumpStore, type StoreFactory, storeFactories } from "../support/stores.ts";
 
 const require = createRequire(import.meta.url);
@@ -41,6 +46,8 @@ interface Damage {
     get(stateKey: string): Promise<Uint8Array>;
     set(stateKey: string, value: Uint8Array): Promise<void>;
     del(stateKey: string): Promise<void>;
+    /** MongoDB only: replaces the row with a document whose `value` is this BSON value (built by the bson library). */
+    setDocument?(stateKey: string, value: unknown): Promise<void>;
   }): Promise<void>;
 }
 
@@ -104,6 +111,19 @@ const CORPUS: Damage[] = [
   { kind: "custom-status-not-protobuf", apply: (io) => io.set("customStatus", Uint8Array.of(0xff, 0xff, 0xff)) },
 ];
 
+/**
+ * Damage only MongoDB can hold: a `value` of a BSON type Dapr never writes for workflow state (it writes a string of
+ * the bytes, or a sub-document for ≤ 1.14 JSON metadata). Dapr renders such values as JSON (decodeData), which is
+ * not workflow metadata.
+ */
+const MONGO_ONLY: Damage[] = [
+  { kind: "mongo-metadata-int32", apply: (io) => io.setDocument!("metadata", new Int32(7)) },
+  { kind: "mongo-metadata-null", apply: (io) => io.setDocument!("metadata", null) },
+  { kind: "mongo-metadata-array", apply: (io) => io.setDocument!("metadata", [1, "two"]) },
+  { kind: "mongo-metadata-binary", apply: (io) => io.setDocument!("metadata", new Binary(Uint8Array.of(0xff, 1))) },
+  { kind: "mongo-history-double", apply: (io) => io.setDocument!(history(1), new Double(1.5)) },
+];
+
 const HEALTHY: Array<{ id: string; scenario: Scenario; status: string }> = [
   { id: "healthy-completed", scenario: "completed", status: "COMPLETED" },
   { id: "healthy-failed", scenario: "failed", status: "FAILED" },
@@ -123,10 +143,24 @@ const sqliteKept: StoreFactory = {
     return openSqliteBackend({ path: sqlitePath });
   },
 };
+const MONGO_NS = "corpus.daprCollection";
+const fakeMongo = new FakeMongo();
+let fakeMongoUrl: string | undefined;
+const mongoWireFake: StoreFactory = {
+  name: "MongoDB (wire fake)",
+  async open() {
+    fakeMongoUrl ??= await fakeMongo.start();
+    fakeMongo.collection(MONGO_NS);
+    return openMongoBackend({ url: fakeMongoUrl, database: "corpus", collection: "daprCollection" });
+  },
+};
+afterAll(() => fakeMongo.stop());
+
 const factories = [
   ...storeFactories(0).filter((f) => f.name.startsWith("PostgreSQL") || f.name === "MariaDB"),
   redisShared,
   sqliteKept,
+  mongoWireFake,
 ];
 
 for (const factory of factories) {
@@ -134,16 +168,17 @@ for (const factory of factories) {
     let backend: StateBackend;
     const app: AppRef = { appId: `corpus-${randomUUID().slice(0, 8)}`, namespace: "default" };
     const old = new Date(Date.now() - 60 * DAY);
-    const corruptIds = CORPUS.map((d) => d.kind);
+    const corpus = factory === mongoWireFake ? [...CORPUS, ...MONGO_ONLY] : CORPUS;
+    const corruptIds = corpus.map((d) => d.kind);
     let corruptRows: Map<string, string>;
 
     beforeAll(async () => {
       backend = await factory.open();
       await writeInstances(backend, app, [
         ...HEALTHY.map((h) => ({ instanceId: h.id, scenario: h.scenario, createdAt: old })),
-        ...CORPUS.map((d) => ({ instanceId: d.kind, scenario: d.scenario ?? "completed", createdAt: old })),
+        ...corpus.map((d) => ({ instanceId: d.kind, scenario: d.scenario ?? "completed", createdAt: old })),
       ]);
-      for (const damage of CORPUS) {
+      for (const damage of corpus) {
         const prefix = instanceKeyPrefix(app, damage.kind);
         await damage.apply({
           async get(stateKey) {
@@ -155,9 +190,13 @@ for (const factory of factories) {
           del: async (stateKey) => {
             await backend.deleteMany([prefix + stateKey]);
           },
+          async setDocument(stateKey, value) {
+            const key = prefix + stateKey;
+            fakeMongo.collection(MONGO_NS).set(key, serialize({ _id: key, value, _etag: randomUUID() }));
+          },
         });
       }
-      corruptRows = await snapshotCorrupt(backend, app);
+      corruptRows = await snapshotCorrupt(backend, app, corruptIds);
     });
     afterAll(async () => {
       await backend?.close();
@@ -189,7 +228,7 @@ for (const factory of factories) {
       expect(result.purged).toBe(2);
       expect(result.failed).toEqual([]);
       expect(result.unreadable.map((u) => u.instanceID).sort()).toEqual([...corruptIds].sort());
-      expect(await snapshotCorrupt(backend, app)).toEqual(corruptRows);
+      expect(await snapshotCorrupt(backend, app, corruptIds)).toEqual(corruptRows);
       expect((await backend.getMany([`${instanceKeyPrefix(app, "healthy-running")}metadata`])).size).toBe(1);
     });
 
@@ -215,10 +254,10 @@ for (const factory of factories) {
 }
 
 /** Every row of the corrupted instances, as hex: what a purge must leave exactly as it was. */
-async function snapshotCorrupt(backend: StateBackend, app: AppRef): Promise<Map<string, string>> {
+async function snapshotCorrupt(backend: StateBackend, app: AppRef, ids: string[]): Promise<Map<string, string>> {
   const rows = new Map<string, string>();
-  for (const damage of CORPUS) {
-    for (const [k, v] of await dumpStore(backend, instanceKeyPrefix(app, damage.kind))) rows.set(k, v);
+  for (const id of ids) {
+    for (const [k, v] of await dumpStore(backend, instanceKeyPrefix(app, id))) rows.set(k, v);
   }
   return rows;
 }

@@ -3,7 +3,8 @@
  * that what was committed before the kill -9 is still there after it.
  */
 import { afterAll, describe } from "vitest";
-import { createMysqlDaprTable, openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import { openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import { createMysqlDaprTable } from "../../shared/state-store/mysql-table.ts";
 import { createMysqlDatabase, type MysqlServer, startMariadb, uniqueDatabaseName } from "../support/servers.ts";
 import { defineStoreFaults } from "./store-faults.ts";
 

@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HtmlReportWriter } from "../../shared/report/html.ts";
+import { HtmlReportWriter } from "../../shared/jobs/stuck-report/formats/html.ts";
 import { SAMPLE_RECORDS, sampleSummary } from "./samples.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

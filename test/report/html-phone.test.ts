@@ -13,9 +13,9 @@ import { pathToFileURL } from "node:url";
 import type { Browser } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HtmlReportWriter } from "../../shared/jobs/stuck-report/formats/html.ts";
 import type { StuckReason, StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
 import { humanAge } from "../../shared/jobs/stuck-report/model.ts";
-import { HtmlReportWriter } from "../../shared/report/html.ts";
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { SAMPLE_NOW, sampleSummary } from "./samples.ts";
 

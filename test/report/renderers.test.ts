@@ -6,14 +6,14 @@
 import { createHash } from "node:crypto";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TextChannel } from "../../shared/jobs/stuck-report/channel.ts";
+import { CSV_COLUMNS, CsvReportWriter, csvField } from "../../shared/jobs/stuck-report/formats/csv.ts";
+import { escapeHtml, HtmlReportWriter } from "../../shared/jobs/stuck-report/formats/html.ts";
+import { JsonReportWriter } from "../../shared/jobs/stuck-report/formats/json.ts";
+import { summaryText } from "../../shared/jobs/stuck-report/formats/text.ts";
+import type { ReportWriter } from "../../shared/jobs/stuck-report/formats/writer.ts";
 import type { StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
 import { SnsNotifier, snsSubject } from "../../shared/jobs/stuck-report/notify.ts";
-import { TextChannel } from "../../shared/report/channel.ts";
-import { CSV_COLUMNS, CsvReportWriter, csvField } from "../../shared/report/csv.ts";
-import { escapeHtml, HtmlReportWriter } from "../../shared/report/html.ts";
-import { JsonReportWriter } from "../../shared/report/json.ts";
-import { summaryText } from "../../shared/report/text.ts";
-import type { ReportWriter } from "../../shared/report/writer.ts";
 import { parseCsv, SAMPLE_RECORDS, sampleSummary } from "./samples.ts";
 import { SnsStandIn } from "./sns-standin.ts";
 

@@ -14,7 +14,7 @@ import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
 import { SHORT_HEADERS } from "../../cli/scheduler/rows.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { encodeExportFile } from "../../shared/scheduler/gob.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
 
 const NOW = new Date("2026-01-01T12:00:00Z");

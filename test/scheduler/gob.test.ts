@@ -4,16 +4,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { HousekeeperError } from "../../shared/errors.ts";
+import { decodeExportFile, readExportEntries } from "../../shared/scheduler/gob-decode.ts";
 import {
-  decodeExportFile,
-  type ExportEntry,
   ExportFileEncoder,
   encodeEntry,
   encodeExportFile,
   entrySize,
   exportFileSize,
-  readExportEntries,
-} from "../../shared/scheduler/gob.ts";
+} from "../../shared/scheduler/gob-encode.ts";
+import type { ExportEntry } from "../../shared/scheduler/gob-wire.ts";
 
 /** What a fresh Go process writes for ExportFile{Jobs: {a: 01 02, b: ""}, Counters: {c: 01 02 03}} in sorted order. */
 const GO_SMALL_HEX =

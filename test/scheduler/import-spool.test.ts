@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { encodeExportFile } from "../../shared/scheduler/gob.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import type { StoredEntry } from "../../shared/scheduler/store.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";

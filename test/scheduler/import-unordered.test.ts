@@ -16,7 +16,7 @@ import { runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
 import { FilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { sortedEntryRefs } from "../../shared/scheduler/export-sort.ts";
-import { decodeExportFile } from "../../shared/scheduler/gob.ts";
+import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
 import { COUNTERS_PREFIX, JOBS_PREFIX } from "../../shared/scheduler/keys.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { startFreezingProxy } from "../support/faulty-peer.ts";

@@ -16,7 +16,8 @@ import {
   importEntries,
   validateExportFileAt,
 } from "../../shared/scheduler/export.ts";
-import { decodeExportFile, encodeExportFile } from "../../shared/scheduler/gob.ts";
+import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import type { JobRecord } from "../../shared/scheduler/jobs.ts";
 import { deleteAllJobs, deleteJobs, deleteSelection, getJobs, listJobs } from "../../shared/scheduler/jobs.ts";
 import type { FilterKind } from "../../shared/scheduler/keys.ts";

@@ -10,7 +10,7 @@ import {
   parseConnectionString,
   parseLibpqKeyValue,
 } from "../../shared/state-store/connection-string.ts";
-import { createMysqlDaprTable } from "../../shared/state-store/mysql.ts";
+import { createMysqlDaprTable } from "../../shared/state-store/mysql-table.ts";
 import { openStateBackend } from "../../shared/state-store/open.ts";
 import { createPostgresDaprTable } from "../../shared/state-store/postgresql.ts";
 import { createMysqlDatabase, createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";

@@ -1,8 +1,10 @@
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { HousekeeperError } from "../../shared/errors.ts";
-import type { CreateMysqlDaprTableOptions, MysqlBackendOptions } from "../../shared/state-store/mysql.ts";
-import { createMysqlDaprTable, openMysqlBackend, quoteMysqlIdentifier } from "../../shared/state-store/mysql.ts";
+import type { MysqlBackendOptions } from "../../shared/state-store/mysql.ts";
+import { openMysqlBackend } from "../../shared/state-store/mysql.ts";
+import type { CreateMysqlDaprTableOptions } from "../../shared/state-store/mysql-table.ts";
+import { createMysqlDaprTable, quoteMysqlIdentifier } from "../../shared/state-store/mysql-table.ts";
 import { describeStateBackendConformance } from "../support/backend-conformance.ts";
 import type { MysqlConnectionInfo } from "../support/servers.ts";
 import { parseMysqlUrl, uniqueDatabaseName } from "../support/servers.ts";

@@ -13,9 +13,9 @@ import { openStateBackend } from "../../state-store/open.ts";
 import { WorkflowStateStore } from "../../state-store/workflow-store.ts";
 import { traced } from "../../tracing.ts";
 import { createSecretResolver } from "../../util/secrets.ts";
-import type { PublishPorts } from "../stuck-report.ts";
 import type { EtcdReminders } from "./etcd-reminders.ts";
 import type { SnsNotifier } from "./notify.ts";
+import type { PublishPorts } from "./publish.ts";
 
 interface Slot<T> {
   key: string;

@@ -11,9 +11,9 @@
  */
 
 import { createHash } from "node:crypto";
-import type { StuckReason, StuckRecord, StuckSummary } from "../jobs/stuck-report/model.ts";
-import { humanAge, STUCK_REASONS } from "../jobs/stuck-report/model.ts";
-import { RUNTIME_STATUSES } from "../workflow/runtime-status.ts";
+import { RUNTIME_STATUSES } from "../../../workflow/runtime-status.ts";
+import type { StuckReason, StuckRecord, StuckSummary } from "../model.ts";
+import { humanAge, STUCK_REASONS } from "../model.ts";
 import { orphanRemindersLine } from "./text.ts";
 import type { ReportWriter } from "./writer.ts";
 

@@ -4,7 +4,7 @@
  * run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR; OWASP "CSV injection") gets a leading `'`. Lists
  * are joined with `; `; `details` is the record's details object as JSON.
  */
-import type { StuckRecord } from "../jobs/stuck-report/model.ts";
+import type { StuckRecord } from "../model.ts";
 import type { ReportWriter } from "./writer.ts";
 
 export const CSV_COLUMNS = [

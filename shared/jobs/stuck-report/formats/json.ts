@@ -3,7 +3,7 @@
  * `runtimeStatus`, `created`, `lastUpdate`, `reasons`, `details` keyed by reason, …), oldest first. Streamed one
  * record at a time; the document is valid JSON once `end` has been written (`[]` when nothing is stuck).
  */
-import type { StuckRecord } from "../jobs/stuck-report/model.ts";
+import type { StuckRecord } from "../model.ts";
 import type { ReportWriter } from "./writer.ts";
 
 export class JsonReportWriter implements ReportWriter {

@@ -2,7 +2,7 @@
  * Text into a ByteChannel: `write` batches small writes into ~64 KiB chunks (one Buffer per chunk, not per line), so
  * several reports can be rendered in one pass over the records and uploaded side by side in bounded memory.
  */
-import { ByteChannel } from "../util/byte-channel.ts";
+import { ByteChannel } from "../../util/byte-channel.ts";
 
 const CHUNK = 64 * 1024;
 

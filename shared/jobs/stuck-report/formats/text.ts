@@ -7,10 +7,11 @@
  *   Oldest: order-17 (idle 12d).
  *   Reports: s3://bucket/stuck-reports/… (json, csv, html)
  */
-import type { StuckSummary } from "../jobs/stuck-report/model.ts";
-import { STUCK_REASONS } from "../jobs/stuck-report/model.ts";
-import { count } from "../util/count.ts";
-import { RUNTIME_STATUSES } from "../workflow/runtime-status.ts";
+
+import { count } from "../../../util/count.ts";
+import { RUNTIME_STATUSES } from "../../../workflow/runtime-status.ts";
+import type { StuckSummary } from "../model.ts";
+import { STUCK_REASONS } from "../model.ts";
 
 export function summaryHeadline(summary: StuckSummary): string {
   const n = summary.scanned;
