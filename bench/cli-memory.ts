@@ -17,12 +17,12 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import Cursor from "pg-cursor";
+import type { InstanceSpec, Scenario } from "../shared/sample-data/instance-builder.ts";
+import { SCENARIOS } from "../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../shared/sample-data/writer.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { workflowKeyPrefix } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
-import type { InstanceSpec, Scenario } from "../shared/testdata/instance-builder.ts";
-import { SCENARIOS } from "../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../shared/testdata/writer.ts";
 import { startPostgres } from "../test/support/servers.ts";
 
 const { values: args } = parseArgs({

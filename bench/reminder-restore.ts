@@ -20,11 +20,11 @@ import { parseArgs } from "node:util";
 import { runReminderBackup } from "../shared/jobs/reminder-backup.ts";
 import { runReminderRestore } from "../shared/jobs/reminder-restore.ts";
 import { FilesystemObjectStore } from "../shared/object-store/filesystem.ts";
+import { buildSeed, variedSeedJob } from "../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import { decodeExportFile } from "../shared/scheduler/gob-decode.ts";
 import type { StoredEntry } from "../shared/scheduler/store.ts";
 import { writeBatches } from "../shared/scheduler/store.ts";
-import { buildSeed, variedSeedJob } from "../shared/scheduler/testdata.ts";
 
 const { values: args } = parseArgs({
   options: {

@@ -16,11 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
+import { buildSeed, variedSeedJob } from "../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import { exportToFile, exportToSink } from "../shared/scheduler/export.ts";
 import type { StoredEntry } from "../shared/scheduler/store.ts";
 import { writeBatches } from "../shared/scheduler/store.ts";
-import { buildSeed, variedSeedJob } from "../shared/scheduler/testdata.ts";
 
 const { values: args } = parseArgs({
   options: {

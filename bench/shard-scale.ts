@@ -3,15 +3,15 @@ import pLimit from "p-limit";
 import pg from "pg";
 import { runRetentionPurge } from "../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner, sidecarPurger } from "../shared/jobs/target-ports.ts";
+import type { InstanceSpec } from "../shared/sample-data/instance-builder.ts";
+import { buildSeeds, type SeedJob } from "../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../shared/scheduler/store.ts";
-import { buildSeeds, type SeedJob } from "../shared/scheduler/testdata.ts";
 import { HttpSidecarClient } from "../shared/sidecar/http-client.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
-import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../shared/testdata/writer.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
 import { startLatencySidecar, time } from "./support/run.ts";
 

@@ -18,17 +18,17 @@ import { registerReportCommands } from "../cli/report/index.ts";
 import { countOrphanReminders } from "../shared/jobs/orphan-reminders.ts";
 import { EtcdReminders } from "../shared/jobs/stuck-report/etcd-reminders.ts";
 import { runStuckReport } from "../shared/jobs/stuck-report/scan.ts";
+import type { InstanceSpec, Scenario } from "../shared/sample-data/instance-builder.ts";
+import { SCENARIOS } from "../shared/sample-data/instance-builder.ts";
+import type { SeedJob } from "../shared/sample-data/scheduler-jobs.ts";
+import { buildSeeds } from "../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../shared/sample-data/writer.ts";
 import { EtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import { writeBatches } from "../shared/scheduler/store.ts";
-import type { SeedJob } from "../shared/scheduler/testdata.ts";
-import { buildSeeds } from "../shared/scheduler/testdata.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { instanceKeyPrefix, workflowActorType, workflowKeyPrefix } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
-import type { InstanceSpec, Scenario } from "../shared/testdata/instance-builder.ts";
-import { SCENARIOS } from "../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../shared/testdata/writer.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
 
 const { values: args } = parseArgs({

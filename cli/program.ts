@@ -7,13 +7,8 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import {
-  CONNECT_TIMEOUT_ENV,
-  configuredTimeouts,
-  parseTimeout,
-  REQUEST_TIMEOUT_ENV,
-} from "../shared/config/timeouts.ts";
 import { HousekeeperError } from "../shared/errors.ts";
+import { CONNECT_TIMEOUT_ENV, configuredTimeouts, parseTimeout, REQUEST_TIMEOUT_ENV } from "../shared/util/timeouts.ts";
 import { completionCommand } from "./completion.ts";
 import { errorLine } from "./errors.ts";
 import { addExamples } from "./examples.ts";
@@ -103,7 +98,7 @@ export async function createProgram(output: ProgramOutput = {}, args: readonly s
     .option("-q, --quiet", "no progress line on stderr")
     .option("--progress", "a progress line on stderr even when it is not a terminal (a plain line every 5 s)")
     .hook("preAction", (root) => {
-      // The flags set the variables every client reads its timeouts from (shared/config/timeouts.ts).
+      // The flags set the variables every client reads its timeouts from (shared/util/timeouts.ts).
       const opts = root.opts<{
         connectTimeout?: string;
         requestTimeout?: string;

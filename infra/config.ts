@@ -19,7 +19,8 @@ import { reminderBackupEventSchema } from "../shared/config/reminder-backup.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
 import { stuckReportEventSchema } from "../shared/config/stuck-report.ts";
 import type { Target } from "../shared/config/target.ts";
-import { parseTimeout } from "../shared/config/timeouts.ts";
+import { DURATION_DOORS, parseDuration } from "../shared/util/duration.ts";
+import { parseTimeout } from "../shared/util/timeouts.ts";
 import { webhookConfigSchema } from "../shared/webhook/routes.ts";
 import { MAX_SHARDS } from "../shared/workflow/shard.ts";
 
@@ -42,6 +43,15 @@ const secretArn = z
 const timeoutText = z.string().superRefine((text, ctx) => {
   try {
     parseTimeout(text, "timeout");
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+  }
+});
+
+/** RETENTION_KEEP_WITHIN as the reminder backup function reads it (shared/util/duration.ts, the `age` door). */
+const keepWithinText = z.string().superRefine((text, ctx) => {
+  try {
+    parseDuration(text, DURATION_DOORS.age);
   } catch (error) {
     ctx.addIssue({ code: "custom", message: (error as Error).message });
   }
@@ -334,10 +344,7 @@ export const housekeeperConfigSchema = z
         /** RETENTION_KEEP_LAST */
         keepLast: z.number().int().min(0).optional(),
         /** RETENTION_KEEP_WITHIN: Go duration (`720h`) or days (`30d`). */
-        keepWithin: z
-          .string()
-          .regex(/^\d+d$|^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/)
-          .optional(),
+        keepWithin: keepWithinText.optional(),
         /** Back up only jobs under this display-name prefix (REMINDER_PREFIX), e.g. `workflow/my-app`. */
         reminderPrefix: z.string().optional(),
         daprNamespace: daprName.optional(),
@@ -608,12 +615,7 @@ export type HousekeeperConfigInput = z.input<typeof housekeeperConfigSchema>;
 
 /** Days in `30d` or a Go duration (`720h`, `1h30m`). */
 export function durationDays(text: string): number {
-  const days = /^(\d+)d$/.exec(text);
-  if (days) return Number(days[1]);
-  let ms = 0;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-  for (const [, n, u] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * unit[u!]!;
-  return ms / 86_400_000;
+  return parseDuration(text, DURATION_DOORS.age) / 86_400_000;
 }
 
 /** Validates a config object; the error lists every problem with its path. */

@@ -27,7 +27,7 @@ import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { parseRetentionPolicy } from "../shared/config/retention-policy.ts";
-import { CONNECT_TIMEOUT_ENV, REQUEST_TIMEOUT_ENV } from "../shared/config/timeouts.ts";
+import { CONNECT_TIMEOUT_ENV, REQUEST_TIMEOUT_ENV } from "../shared/util/timeouts.ts";
 import { type HousekeeperConfig, purgeShardItems } from "./config.ts";
 import { HousekeeperFunction, type HousekeeperFunctionProps, PROJECT_ROOT } from "./constructs/housekeeper-function.ts";
 import { Monitoring, Notifications } from "./constructs/monitoring.ts";
@@ -53,7 +53,7 @@ function env(values: Record<string, string | number | undefined>): Record<string
   return out;
 }
 
-/** The configured network timeouts, in the variables every function reads them from (shared/config/timeouts.ts). */
+/** The configured network timeouts, in the variables every function reads them from (shared/util/timeouts.ts). */
 export function timeoutEnvironment(config: Pick<HousekeeperConfig, "timeouts">): Record<string, string> {
   return env({
     [CONNECT_TIMEOUT_ENV]: config.timeouts.connect,

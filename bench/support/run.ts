@@ -2,11 +2,11 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import type { InstanceSpec } from "../../shared/sample-data/instance-builder.ts";
+import { SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
-import type { InstanceSpec } from "../../shared/testdata/instance-builder.ts";
-import { SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 
 /** Starts bench/support/latency-sidecar.ts in its own process; stop() ends it and returns what it served. */
 export async function startLatencySidecar(latencyMs: number): Promise<{ url: string; stop(): Promise<string> }> {

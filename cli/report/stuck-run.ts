@@ -1,11 +1,9 @@
 /** What `housekeeper report stuck` runs (cli/report/stuck.ts defines the command and says what it writes). */
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
-import { parseStatusDurations, parseThreshold, TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
+import { TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { EtcdReminders } from "../../shared/jobs/stuck-report/etcd-reminders.ts";
 import { orphanRemindersLine, summaryText } from "../../shared/jobs/stuck-report/formats/text.ts";
@@ -17,7 +15,9 @@ import { renderStuckReport, STUCK_SORT_RUN_SIZE, writerFor } from "../../shared/
 import type { StuckReportOptions } from "../../shared/jobs/stuck-report/scan.ts";
 import { newTally, scanStuckInstances } from "../../shared/jobs/stuck-report/scan.ts";
 import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { AtomicFile } from "../../shared/util/atomic-file.ts";
 import { count } from "../../shared/util/count.ts";
+import { DURATION_DOORS, parseDuration, parseStatusDurations } from "../../shared/util/duration.ts";
 import { writeAppHint } from "../app-hint.ts";
 import type { ConnectionFlags } from "../connection.ts";
 import { connectionFlags, withWorkflowStore } from "../connection.ts";
@@ -64,7 +64,7 @@ function positiveInt(text: string, flag: string): number {
 }
 
 function flagDuration(text: string, flag: string): number {
-  return parseThreshold(text, `value for ${flag}`);
+  return parseDuration(text, { ...DURATION_DOORS.age, what: `value for ${flag}` });
 }
 
 function scanOptions(opts: StuckFlags, now: Date): StuckReportOptions {
@@ -185,20 +185,18 @@ function tableRenderer(layout: TableLayout): ReportRenderer {
   };
 }
 
-/** A file written through a temp file beside it and renamed into place on success. */
+/** A file written through a temp file beside it and renamed into place on success (shared/util/atomic-file.ts). */
 async function openOutFile(
   path: string,
 ): Promise<{ stream: Writable; commit(): Promise<void>; discard(): Promise<void> }> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  const stream = createWriteStream(temp, { flags: "wx", mode: 0o644 });
-  await new Promise<void>((resolve, reject) => {
-    stream.once("open", () => resolve());
-    stream.once("error", (error) =>
-      reject(
-        new HousekeeperError("bad-input", `cannot write --output-file ${path}: ${error.message}`, { cause: error }),
-      ),
-    );
+  const file = await AtomicFile.open(path, {
+    existing: "replace",
+    mode: 0o644,
+    tempName: `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`,
+  }).catch((error: Error) => {
+    throw new HousekeeperError("bad-input", `cannot write --output-file ${path}: ${error.message}`, { cause: error });
   });
+  const stream = file.stream();
   const close = () =>
     new Promise<void>((resolve, reject) => {
       stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
@@ -207,11 +205,11 @@ async function openOutFile(
     stream,
     async commit() {
       await close();
-      await rename(temp, path);
+      await file.commit();
     },
     async discard() {
       await close().catch(() => {});
-      await rm(temp, { force: true });
+      await file.discard();
     },
   };
 }

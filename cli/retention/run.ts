@@ -1,12 +1,12 @@
 /** What `housekeeper retention run` runs (cli/retention/index.ts defines the command). */
 import { readFile } from "node:fs/promises";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import type { OrphanCleanup } from "../../shared/jobs/orphan-reminders.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { count } from "../../shared/util/count.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { openBackend } from "../connection.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { Progress } from "../output/progress-line.ts";

@@ -1,10 +1,10 @@
 /** What `housekeeper webhook serve` runs (cli/webhook/index.ts defines the command and says what it does). */
 import type { Command } from "commander";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
-import { parseTimeout } from "../../shared/config/timeouts.ts";
 import { loadWebhookConfigFile } from "../../shared/config/webhook.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DEFAULT_SIDECAR_URL } from "../../shared/sidecar/defaults.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
+import { parseTimeout } from "../../shared/util/timeouts.ts";
 import {
   describeIdempotencyBackend,
   idempotencyBackend,

@@ -9,8 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { createSecretResolver, type SecretResolver } from "../../shared/config/secrets.ts";
 import type { RetryPolicy } from "../../shared/sidecar/retry.ts";
+import { createSecretResolver, type SecretResolver } from "../../shared/util/secrets.ts";
 import type { WebhookHttpResult } from "../../shared/webhook/http-event.ts";
 import { type IdempotencyStore, MemoryIdempotencyStore } from "../../shared/webhook/idempotency.ts";
 import { createWebhookJob, type WebhookJob, type WebhookLogger } from "../../shared/webhook/job.ts";

@@ -17,16 +17,17 @@
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
 import { Option } from "commander";
-import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DEFAULT_SIDECAR_GRPC_ADDRESS, DEFAULT_SIDECAR_URL } from "../../shared/sidecar/defaults.ts";
 import type { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import {
+  DURATION_DOORS,
   DURATION_EXAMPLES,
   parseDuration,
   parseRfc3339,
   TIMESTAMP_EXAMPLE,
-} from "../../shared/workflow/instance-filter.ts";
+} from "../../shared/util/duration.ts";
+import { sidecarTimeoutOptions } from "../../shared/util/timeouts.ts";
 import { statusLine } from "../output/status.ts";
 
 export interface ControlIo {
@@ -279,7 +280,7 @@ export function jsonFlag(flag: string, text: string | undefined): string | undef
 export function parseStartTime(text: string, now: Date): Date {
   const value = text.trim();
   try {
-    return new Date(now.getTime() + parseDuration(value));
+    return new Date(now.getTime() + parseDuration(value, DURATION_DOORS.signed));
   } catch {
     const timestamp = parseRfc3339(value);
     if (timestamp) return timestamp;

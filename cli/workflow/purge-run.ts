@@ -1,12 +1,12 @@
 /** What `housekeeper workflow purge` runs (cli/workflow/purge.ts defines the command and says what it does). */
 import type { Command } from "commander";
-import { sidecarTimeoutOptions } from "../../shared/config/timeouts.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner, sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { count } from "../../shared/util/count.ts";
+import { sidecarTimeoutOptions } from "../../shared/util/timeouts.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
 import { FINISHED_STATUSES } from "../../shared/workflow/status-names.ts";

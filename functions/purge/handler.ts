@@ -14,7 +14,6 @@ import {
   type PurgeFunctionSettings,
   purgeFunctionSettings,
 } from "../../shared/config/purge-function.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
 import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
@@ -23,6 +22,7 @@ import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
 import { traced, traceHandler } from "../../shared/tracing.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 
 export const logger = new Logger({ serviceName: "purge" });
 export const metrics = new Metrics({

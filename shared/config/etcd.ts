@@ -1,7 +1,7 @@
 /** The Scheduler etcd settings the functions share, from their ETCD_* environment variables. */
 import type { EtcdStoreOptions } from "../scheduler/etcd-store.ts";
 import { resolveEtcdTls } from "../scheduler/etcd-tls-secret.ts";
-import type { SecretResolver } from "./secrets.ts";
+import type { SecretResolver } from "../util/secrets.ts";
 
 /** Where the Scheduler's etcd is; `tlsSecret` is a secret reference, resolved when the connection is opened. */
 export interface EtcdSettings {

@@ -22,30 +22,14 @@
  */
 
 import { z } from "zod";
-import { HousekeeperError } from "../errors.ts";
 import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
-import { parseGoDuration } from "../workflow/instance-filter.ts";
+import { DURATION_DOORS, durationSchema } from "../util/duration.ts";
 import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
 import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 
-/** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`). */
-export function parseRetentionDuration(text: string): number {
-  const days = /^(\d+)d$/.exec(text.trim());
-  if (days) return Number(days[1]) * 86_400_000;
-  const ms = parseGoDuration(text.trim());
-  if (ms < 0) throw new HousekeeperError("bad-input", `invalid duration "${text}": must not be negative`);
-  return ms;
-}
-
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseRetentionDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+/** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`); never negative. */
+const duration = durationSchema(DURATION_DOORS.age);
 
 const optionalText = z
   .string()

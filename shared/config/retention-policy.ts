@@ -4,10 +4,13 @@
  */
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
+import { DURATION_DOORS, durationSchema } from "../util/duration.ts";
 import { formatIssues } from "../util/zod-issues.ts";
 import { TERMINAL_STATUS_NAMES } from "../workflow/status-names.ts";
-import { policyDuration } from "./duration.ts";
 import { targetSchema } from "./target.ts";
+
+/** A retention: a Go duration (`720h`) or whole days (`30d`), never negative. */
+const policyDuration = durationSchema(DURATION_DOORS.age);
 
 export const retentionRulesSchema = z
   .partialRecord(z.enum(TERMINAL_STATUS_NAMES), policyDuration)

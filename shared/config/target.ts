@@ -1,10 +1,10 @@
 /**
  * A target is one Dapr app whose workflows a job looks after: where its state store, sidecar and Scheduler are.
- * Secrets (connection strings, API tokens) may be given as references resolved by shared/config/secrets.ts.
+ * Secrets (connection strings, API tokens) may be given as references resolved by shared/util/secrets.ts.
  */
 import { z } from "zod";
+import { isSecretReference } from "../util/secrets.ts";
 import { shardSchema } from "../workflow/shard.ts";
-import { isSecretReference } from "./secrets.ts";
 
 export const targetSchema = z
   .object({

@@ -6,12 +6,12 @@
  */
 
 import { type EtcdSettings, resolveEtcdSettings } from "../config/etcd.ts";
-import { createSecretResolver, type SecretResolver } from "../config/secrets.ts";
 import type { ObjectStore } from "../object-store/object-store.ts";
 import { openObjectStore } from "../object-store/open.ts";
 import { openEtcdSchedulerStore } from "../scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../scheduler/store.ts";
 import { traced } from "../tracing.ts";
+import { createSecretResolver, type SecretResolver } from "../util/secrets.ts";
 
 export interface ReminderStoragePorts {
   scheduler: SchedulerStore;
@@ -26,7 +26,7 @@ export interface ReminderStorageSettings {
 export class ReminderPortsCache {
   private current: { signature: string; ports: ReminderStoragePorts } | undefined;
 
-  /** Secrets stay cached across warm invocations, with a finite expiry (shared/config/secrets.ts). */
+  /** Secrets stay cached across warm invocations, with a finite expiry (shared/util/secrets.ts). */
   constructor(private readonly secrets: SecretResolver = createSecretResolver()) {}
 
   /** The ports for these settings, reusing the open ones when the settings are the same as last time. */

@@ -5,9 +5,7 @@
  */
 
 import { resolveEtcdSettings } from "../config/etcd.ts";
-import type { SecretResolver } from "../config/secrets.ts";
 import type { Target } from "../config/target.ts";
-import { sidecarTimeoutOptions } from "../config/timeouts.ts";
 import { compareUtf8, instanceReminderSelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
@@ -17,6 +15,8 @@ import type { StateBackend } from "../state-store/backend.ts";
 import { openStateBackend } from "../state-store/open.ts";
 import { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { traced } from "../tracing.ts";
+import type { SecretResolver } from "../util/secrets.ts";
+import { sidecarTimeoutOptions } from "../util/timeouts.ts";
 import type { InstancePurger, InstanceRef, ReminderCleaner } from "./retention-purge.ts";
 import type { TargetPorts } from "./retention-run.ts";
 

@@ -13,9 +13,10 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { mkdir, open, readdir, readFile, realpath, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, resolve, sep } from "node:path";
 import { HousekeeperError } from "../errors.ts";
+import { AtomicFile } from "../util/atomic-file.ts";
 import {
   checkListPrefix,
   checkMetadata,
@@ -114,43 +115,31 @@ export class FilesystemObjectStore implements ObjectStore {
     const metaTarget = this.metaPath(key);
     const tmpDir = this.pathOf(`${RESERVED}/tmp`);
     const token = `${process.pid}-${randomBytes(8).toString("hex")}`;
-    const tmpData = join(tmpDir, `${token}.data`);
-    const tmpMeta = join(tmpDir, `${token}.meta`);
     const source = toReadable(body);
     let size = 0;
+    let data: AtomicFile | undefined;
+    let metaFile: AtomicFile | undefined;
     try {
       await mkdir(tmpDir, { recursive: true, mode: 0o700 });
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       await mkdir(dirname(metaTarget), { recursive: true, mode: 0o700 });
       await this.checkInside(dirname(target));
-      const handle = await open(tmpData, "wx", 0o600);
-      try {
-        for await (const chunk of source) {
-          const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array);
-          let offset = 0;
-          while (offset < bytes.byteLength) {
-            const { bytesWritten } = await handle.write(bytes, offset, bytes.byteLength - offset);
-            offset += bytesWritten;
-          }
-          size += bytes.byteLength;
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
+      data = await AtomicFile.open(target, { existing: "replace", tempDir: tmpDir, tempName: `${token}.data` });
+      for await (const chunk of source) {
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array);
+        await data.write(bytes);
+        size += bytes.byteLength;
       }
-      const metaHandle = await open(tmpMeta, "wx", 0o600);
-      try {
-        await metaHandle.writeFile(JSON.stringify(meta));
-        await metaHandle.sync();
-      } finally {
-        await metaHandle.close();
-      }
-      await rename(tmpMeta, metaTarget);
-      await rename(tmpData, target);
+      await data.finish();
+      metaFile = await AtomicFile.open(metaTarget, { existing: "replace", tempDir: tmpDir, tempName: `${token}.meta` });
+      await metaFile.write(Buffer.from(JSON.stringify(meta)));
+      // Both on disk before either is placed; the metadata first, so the new data never shows with older metadata.
+      await metaFile.commit();
+      await data.commit();
     } catch (error) {
       source.destroy();
-      await unlink(tmpData).catch(() => {});
-      await unlink(tmpMeta).catch(() => {});
+      await data?.discard();
+      await metaFile?.discard();
       throw fsError(error, `writing ${key} under ${this.root}`);
     }
     return { key, size };

@@ -17,8 +17,8 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { awsRequestHandler } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { awsRequestHandler } from "../util/timeouts.ts";
 import {
   checkBucketName,
   checkListPrefix,
@@ -295,8 +295,4 @@ export class S3ObjectStore implements ObjectStore {
   async close(): Promise<void> {
     if (this.ownsClient) this.client.destroy();
   }
-}
-
-export function openS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStore {
-  return new S3ObjectStore(options);
 }

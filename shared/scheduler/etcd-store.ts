@@ -10,8 +10,8 @@ import { rootCertificates } from "node:tls";
 import type { Client as GrpcClient, Metadata as GrpcMetadata, ServiceError } from "@grpc/grpc-js";
 import type { ICallable, IOptions } from "etcd3";
 import { castGrpcError, Etcd3 } from "etcd3";
-import { networkTimeouts } from "../config/timeouts.ts";
 import { HousekeeperError, withoutEmptyGrpcNote } from "../errors.ts";
+import { networkTimeouts } from "../util/timeouts.ts";
 import { DEFAULT_ETCD_ENDPOINT, parseEndpoints, pemProblem } from "./etcd-endpoints.ts";
 import { decodeRangeResponse, encodeRangeRequest } from "./etcd-range.ts";
 import { DAPR_ROOT } from "./keys.ts";
@@ -46,7 +46,7 @@ export interface EtcdStoreOptions {
   tls?: EtcdTlsOptions;
   /** Where Dapr's `dapr/` root lives in this etcd (default `dapr/`); tests use a private prefix. */
   root?: string;
-  /** Deadline of each etcd call (default: the request timeout, shared/config/timeouts.ts). */
+  /** Deadline of each etcd call (default: the request timeout, shared/util/timeouts.ts). */
   timeoutMs?: number;
   /** Deadline of calls until etcd first answers (default: the connect timeout); gRPC has no connect timeout. */
   connectTimeoutMs?: number;

@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { isSecretReference, type SecretResolver } from "../config/secrets.ts";
 import { HousekeeperError } from "../errors.ts";
+import { isSecretReference, type SecretResolver } from "../util/secrets.ts";
 import { formatIssues } from "../util/zod-issues.ts";
 import type { EtcdTlsOptions } from "./etcd-store.ts";
 

@@ -22,12 +22,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, constants as fsConstants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { link, lstat, mkdtemp, open, rename, rm, unlink } from "node:fs/promises";
+import { mkdtemp, open, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HousekeeperError } from "../errors.ts";
+import { AtomicFile, refuseExisting } from "../util/atomic-file.ts";
 import { removeOnExit } from "../util/remove-on-exit.ts";
 import type { ExportSortOptions } from "./export-sort.ts";
 import { checkNoDuplicateKeys } from "./export-sort.ts";
@@ -198,22 +198,6 @@ export async function exportToSink(
   };
 }
 
-/** `exportToSink` into a Node Writable, honouring its back-pressure (the Writable is not ended). */
-export function exportToWritable(
-  store: SchedulerStore,
-  writable: Writable,
-  options: ExportOptions = {},
-): Promise<ExportSummary> {
-  return exportToSink(
-    store,
-    (chunk) =>
-      new Promise<void>((resolve, reject) => {
-        writable.write(chunk, (error) => (error ? reject(error) : resolve()));
-      }),
-    options,
-  );
-}
-
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
@@ -312,49 +296,22 @@ export async function exportToFile(
   await refuseExisting(path);
   const tag = `${process.pid}-${randomBytes(6).toString("hex")}`;
   const spoolPath = join(dirname(path), `.${basename(path)}.${tag}.spool`);
-  const tempPath = join(dirname(path), `.${basename(path)}.${tag}.tmp`);
-  const forgetTemp = removeOnExit(tempPath);
-  let temp: FileHandle | undefined;
+  let temp: AtomicFile | undefined;
   try {
     return await withSpool(store, spoolPath, options, async (spooled) => {
-      temp = await open(tempPath, EXCLUSIVE | fsConstants.O_WRONLY, 0o600);
-      await temp.chmod(0o600);
-      const handle = temp;
-      const summary = await assemble(spooled, (chunk) => writeAll(handle, chunk));
-      await handle.sync();
-      await handle.close();
-      temp = undefined;
-      await placeWithoutClobbering(tempPath, path);
+      temp = await AtomicFile.open(path, {
+        existing: "refuse",
+        mode: 0o600,
+        tempName: `.${basename(path)}.${tag}.tmp`,
+      });
+      await temp.handle.chmod(0o600);
+      const file = temp;
+      const summary = await assemble(spooled, (chunk) => file.write(chunk));
+      await file.commit();
       return summary;
     });
   } finally {
-    await temp?.close().catch(() => undefined);
-    await removeQuietly(tempPath);
-    forgetTemp();
-  }
-}
-
-async function refuseExisting(path: string): Promise<void> {
-  try {
-    await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw new HousekeeperError("bad-input", `cannot check ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  throw new HousekeeperError("already-exists", `file '${path}' already exists`);
-}
-
-/** Hard-links temp to path (fails if path exists, so a file created meanwhile is never overwritten). */
-async function placeWithoutClobbering(tempPath: string, path: string): Promise<void> {
-  try {
-    await link(tempPath, path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new HousekeeperError("already-exists", `file '${path}' already exists`);
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw error;
-    // No hard links on this filesystem: check-then-rename (a race window remains, as in the Dapr CLI).
-    await refuseExisting(path);
-    await rename(tempPath, path);
+    await temp?.discard();
   }
 }
 

@@ -43,16 +43,9 @@ export interface CreateInstanceRequestMessage extends JspbMessage {
   setInput(value: StringValueMessage | undefined): void;
   setScheduledstarttimestamp(value: TimestampMessage | undefined): void;
 }
-export interface CreateInstanceResponseMessage {
-  getInstanceid(): string;
-}
 export interface GetInstanceRequestMessage extends JspbMessage {
   setInstanceid(value: string): void;
   setGetinputsandoutputs(value: boolean): void;
-}
-export interface GetInstanceResponseMessage {
-  getExists(): boolean;
-  getOrchestrationstate(): OrchestrationStateMessage | undefined;
 }
 export interface RaiseEventRequestMessage extends JspbMessage {
   setInstanceid(value: string): void;

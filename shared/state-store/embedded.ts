@@ -23,8 +23,8 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { errorMessage, HousekeeperError } from "../errors.ts";
-import { SAMPLE_APP, sampleInstanceSpecs } from "../testdata/sample-data.ts";
-import { writeInstances } from "../testdata/writer.ts";
+import { SAMPLE_APP, sampleInstanceSpecs } from "../sample-data/orderprocessing.ts";
+import { writeInstances } from "../sample-data/writer.ts";
 import type { StateBackend } from "./backend.ts";
 import { createSqliteDaprDatabase, openSqliteBackend } from "./sqlite.ts";
 

@@ -28,8 +28,8 @@ import {
   MongoClient,
   type MongoClientOptions,
 } from "mongodb";
-import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { networkTimeouts } from "../util/timeouts.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
 import { encodeUpsertStatement, MONGO_FIELDS, readRawValueField, readStringField } from "./mongodb-bson.ts";

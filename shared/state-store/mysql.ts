@@ -16,8 +16,8 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import mysql from "mysql2/promise";
-import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { networkTimeouts } from "../util/timeouts.ts";
 import type {
   EntryPage,
   GuardedDeletion,

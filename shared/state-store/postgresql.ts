@@ -7,8 +7,8 @@
  * The layout is detected from the table's columns, so one connection string works for either.
  */
 import pg from "pg";
-import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { networkTimeouts } from "../util/timeouts.ts";
 import type {
   EntryPage,
   GuardedDeletion,

@@ -10,8 +10,8 @@
  * Listing uses SCAN, whose guarantees are weaker than a SQL keyset scan; see scanKeys.
  */
 import { Redis, type RedisOptions } from "ioredis";
-import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { networkTimeouts } from "../util/timeouts.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ReadResult, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
 import { whatToCheck } from "./connect-hint.ts";

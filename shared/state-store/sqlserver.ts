@@ -11,8 +11,8 @@
  * The layout is detected from the table's columns at open.
  */
 import sql from "mssql";
-import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
+import { networkTimeouts } from "../util/timeouts.ts";
 import type { GuardedDeletion, GuardedGroup, KeyPage, ScanKeysRequest, StateBackend } from "./backend.ts";
 import { guardKeys, planGuardedDeletion } from "./backend.ts";
 import { whatToCheck } from "./connect-hint.ts";

@@ -18,10 +18,10 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { z } from "zod";
-import type { SecretResolver } from "../config/secrets.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
 import { isSidecarError, type SidecarError } from "../sidecar/errors.ts";
 import { instanceIdProblem } from "../sidecar/validation.ts";
+import type { SecretResolver } from "../util/secrets.ts";
 import {
   decodedBodyLength,
   lowerCaseHeaders,

@@ -8,9 +8,10 @@
  *   IDEMPOTENCY_REDIS_URL / --idempotency-redis-url  redis://… or a secret reference holding it
  *   neither                                        this process's memory (one execution environment only)
  */
-import type { SecretResolver } from "../config/secrets.ts";
-import { awsRequestHandler } from "../config/timeouts.ts";
+
 import { HousekeeperError } from "../errors.ts";
+import type { SecretResolver } from "../util/secrets.ts";
+import { awsRequestHandler } from "../util/timeouts.ts";
 import { type IdempotencyStore, lazyIdempotencyStore, MemoryIdempotencyStore } from "./idempotency.ts";
 import { RedisIdempotencyStore, redisReason } from "./redis-idempotency.ts";
 

@@ -6,11 +6,12 @@
  * Retries are short here: a webhook sender retries on its own, and API Gateway gives up after 30 s, so the client
  * retries only briefly (what cannot have taken effect: refused connections, 503/429) before the job answers 503.
  */
-import type { SecretResolver } from "../config/secrets.ts";
-import { sidecarTimeoutOptions } from "../config/timeouts.ts";
+
 import { HttpSidecarClient, type HttpSidecarClientOptions } from "../sidecar/http-client.ts";
 import type { RetryPolicy } from "../sidecar/retry.ts";
 import type { WorkflowSidecar } from "../sidecar/types.ts";
+import type { SecretResolver } from "../util/secrets.ts";
+import { sidecarTimeoutOptions } from "../util/timeouts.ts";
 
 export type WebhookSidecar = Pick<WorkflowSidecar, "start" | "raiseEvent" | "get">;
 

@@ -45,13 +45,6 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
 /** A header with more signatures than this is malformed (bounds the work an unauthenticated caller can ask for). */
 const MAX_SIGNATURES = 16;
 
-export const SIGNATURE_HEADERS: Record<AuthScheme, readonly string[]> = {
-  github: ["x-hub-signature-256"],
-  stripe: ["stripe-signature"],
-  "standard-webhooks": ["webhook-id", "webhook-timestamp", "webhook-signature"],
-  bearer: ["authorization"],
-};
-
 export function verifyRequest(scheme: AuthScheme, input: VerifyInput): VerifyResult {
   if (input.secrets.length === 0) return fail("no-secret");
   switch (scheme) {

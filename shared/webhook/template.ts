@@ -65,11 +65,6 @@ export function parseTemplate(text: string): Template {
   return { text, parts };
 }
 
-/** True when the template reads the parsed body (and so can only be rendered after the body was parsed). */
-export function readsBody(template: Template): boolean {
-  return template.parts.some((p) => "source" in p && p.source === "body");
-}
-
 export function renderTemplate(template: Template, input: TemplateInput): RenderResult {
   let value = "";
   for (const part of template.parts) {

@@ -7,10 +7,10 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appHintLine, knownApps, workflowAppOf } from "../../cli/app-hint.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { openSqliteBackend } from "../../shared/state-store/sqlite.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { createPostgresStateDatabase, createSqliteStateFile } from "../support/stores.ts";
 

@@ -3,8 +3,8 @@
  * Dapr SQLite state store with 1,200 instances; JSON keeps plain numbers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openSqliteBackend } from "../../shared/state-store/sqlite.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { count } from "../../shared/util/count.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { createSqliteStateFile } from "../support/stores.ts";

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { type CliRun, runHousekeeper } from "../support/cli.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 

@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

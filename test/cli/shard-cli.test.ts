@@ -5,15 +5,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { shardOf } from "../../shared/workflow/shard.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { createPostgresStateDatabase } from "../support/stores.ts";

@@ -10,12 +10,12 @@ import sqlite from "node-sqlite3-wasm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import type { InstanceSpec, Scenario } from "../../shared/sample-data/instance-builder.ts";
+import { EXPECTED_STATUS, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { instanceKeyPrefix, METADATA_KEY } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { createSqliteDaprDatabase, openSqliteBackend } from "../../shared/state-store/sqlite.ts";
-import type { InstanceSpec, Scenario } from "../../shared/testdata/instance-builder.ts";
-import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -9,7 +9,7 @@ import {
 } from "../../cli/workflow/history-rows.ts";
 import type { ListedInstance } from "../../cli/workflow/list-rows.ts";
 import { ageCell, compareCodePoints, compareListed, wideRecord } from "../../cli/workflow/list-rows.ts";
-import { buildInstance } from "../../shared/testdata/instance-builder.ts";
+import { buildInstance } from "../../shared/sample-data/instance-builder.ts";
 import type { HistoryEvent } from "../../shared/workflow/history-event.ts";
 import { dateToTimestamp, decodeHistoryEvent, encodeHistoryEvent } from "../../shared/workflow/history-event.ts";
 

@@ -5,11 +5,11 @@
 import { describe, expect, it } from "vitest";
 import { resolveEtcdSettings } from "../../shared/config/etcd.ts";
 import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { parseEtcdTlsSecret, resolveEtcdTls } from "../../shared/scheduler/etcd-tls-secret.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n";
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n";

@@ -17,9 +17,9 @@ import { purgeShardItems } from "../../infra/config.ts";
 import { purgeFunctionSettings, type ShardItem, type ShardSummary } from "../../shared/config/purge-function.ts";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
 import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { lambdaContext } from "../support/lambda.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 

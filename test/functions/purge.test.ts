@@ -16,9 +16,9 @@ vi.hoisted(() => {
 import { handler, type MergeResponse, type PurgeResponse } from "../../functions/purge/handler.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { lambdaContext } from "../support/lambda.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 

@@ -19,10 +19,10 @@ import { FilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
+import { buildSeed, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
 import { deleteAllSelection } from "../../shared/scheduler/keys.ts";
 import type { SchedulerSnapshot, SchedulerStore } from "../../shared/scheduler/store.ts";
-import { buildSeed, type SeedJob } from "../../shared/scheduler/testdata.ts";
 import { dumpStore, SEED_ENTRIES, SEEDS, TestStores } from "../scheduler/support.ts";
 
 let stores: TestStores;

@@ -14,11 +14,11 @@ import { manifestKeyOf, type ReminderBackupManifest } from "../../shared/jobs/re
 import { type ReminderRestoreResult, runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
 import { type ObjectStore, readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
+import { buildSeed } from "../../shared/sample-data/scheduler-jobs.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import { counterKeyOf, deleteAllSelection } from "../../shared/scheduler/keys.ts";
 import type { PutOptions, SchedulerStore, StoredEntry } from "../../shared/scheduler/store.ts";
-import { buildSeed } from "../../shared/scheduler/testdata.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
 
 let stores: TestStores;

@@ -6,13 +6,13 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { InstanceSpec } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { workflowKeyPrefix } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import type { InstanceSpec } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 import { dumpStore } from "../support/stores.ts";
 

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "v
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
 import { type OpenTargetPorts, runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
+import type { SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
-import type { SeedJob } from "../../shared/scheduler/testdata.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "shop", namespace: "default" };

@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
+import type { BuiltInstance, InstanceSpec } from "../../shared/sample-data/instance-builder.ts";
+import { EXPECTED_STATUS, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import type { BuiltInstance, InstanceSpec } from "../../shared/testdata/instance-builder.ts";
-import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { dumpStore, storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "shop", namespace: "default" };

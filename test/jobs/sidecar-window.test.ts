@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InstancePurger } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { storeFactories } from "../support/stores.ts";
 
 const APP = { appId: "window", namespace: "default" };

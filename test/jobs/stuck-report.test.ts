@@ -12,14 +12,14 @@ import type { ReminderIndex } from "../../shared/jobs/stuck-report/reminders.ts"
 import { SchedulerReminderIndex, toReminder } from "../../shared/jobs/stuck-report/reminders.ts";
 import type { InstanceReader } from "../../shared/jobs/stuck-report/scan.ts";
 import { runStuckReport } from "../../shared/jobs/stuck-report/scan.ts";
+import { instanceEntries } from "../../shared/sample-data/instance-builder.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { writeBatches } from "../../shared/scheduler/store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, multiEntryKey } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { instanceEntries } from "../../shared/testdata/instance-builder.ts";
 import { dateToTimestamp } from "../../shared/workflow/history-event.ts";
 import {
   DAY,

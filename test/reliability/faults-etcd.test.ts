@@ -8,8 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { runHousekeeper } from "../support/cli.ts";

@@ -19,8 +19,8 @@ import { handler, logger, metrics, ports } from "../../functions/reminder-backup
 import type { ReminderBackupResult } from "../../shared/jobs/reminder-backup.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { TestStores } from "../scheduler/support.ts";
 import { type FreezingProxy, startFreezingProxy } from "../support/faulty-peer.ts";
 import { lambdaContext } from "../support/lambda.ts";

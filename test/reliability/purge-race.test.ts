@@ -11,14 +11,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
+import { buildSeeds, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
-import { buildSeeds, type SeedJob } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, multiEntryKey } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
 import { dumpStore, storeFactories } from "../support/stores.ts";
 

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openRedisBackend, type RedisStateBackend } from "../../shared/state-store/redis.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { runHousekeeper } from "../support/cli.ts";
 import { dumpStore } from "../support/stores.ts";
 

@@ -19,9 +19,9 @@ import type { FilesystemObjectStore } from "../../shared/object-store/filesystem
 import { openFilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { writeBatches } from "../../shared/scheduler/store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";

@@ -17,9 +17,9 @@ import { SchedulerReminderIndex } from "../../shared/jobs/stuck-report/reminders
 import type { FilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
 import { openFilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { writeBatches } from "../../shared/scheduler/store.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";

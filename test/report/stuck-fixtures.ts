@@ -36,11 +36,11 @@
  *   s-past-retention      COMPLETED 40d ago (retention 30d)                             past-retention
  */
 import type { StuckReason } from "../../shared/jobs/stuck-report/model.ts";
-import type { SeedJob } from "../../shared/scheduler/testdata.ts";
+import type { BuiltInstance, InstanceSpec } from "../../shared/sample-data/instance-builder.ts";
+import { buildInstance, instanceEntries } from "../../shared/sample-data/instance-builder.ts";
+import type { SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
-import type { BuiltInstance, InstanceSpec } from "../../shared/testdata/instance-builder.ts";
-import { buildInstance, instanceEntries } from "../../shared/testdata/instance-builder.ts";
 import type { HistoryEvent } from "../../shared/workflow/history-event.ts";
 import { dateToTimestamp, encodeHistoryEvent } from "../../shared/workflow/history-event.ts";
 

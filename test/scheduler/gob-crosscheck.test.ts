@@ -14,9 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
 import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { offlineGoEnv } from "../support/go.ts";
 
 const run = promisify(execFile);

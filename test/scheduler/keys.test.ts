@@ -3,6 +3,7 @@
  * pkg/scheduler/server/internal/serialize), and the schema round trip of realistic values.
  */
 import { describe, expect, it } from "vitest";
+import { buildSeed, seedKeyAndMetadata } from "../../shared/sample-data/scheduler-jobs.ts";
 import {
   compareUtf8,
   counterKeyOf,
@@ -25,7 +26,6 @@ import {
   encodeStoredCounter,
   JOB_METADATA_TYPE_URL,
 } from "../../shared/scheduler/schema.ts";
-import { buildSeed, seedKeyAndMetadata } from "../../shared/scheduler/testdata.ts";
 
 const WF = "dapr.internal.default.my-app.workflow";
 const ACT = "dapr.internal.default.my-app.activity";

@@ -10,14 +10,14 @@ import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
 import { deleteOrphanReminders, type OrphanReminder, scanOrphanReminders } from "../../shared/jobs/orphan-reminders.ts";
+import type { SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import type { SeedJob } from "../../shared/scheduler/testdata.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresStateDatabase } from "../support/stores.ts";
 import { dumpStore, TestStores } from "./support.ts";
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { HousekeeperError } from "../../shared/errors.ts";
+import { buildSeed } from "../../shared/sample-data/scheduler-jobs.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import {
   exportFileEntries,
@@ -22,7 +23,6 @@ import { deleteAllJobs, deleteJobs, deleteSelection, getJobs, listJobs } from ".
 import type { FilterKind } from "../../shared/scheduler/keys.ts";
 import { deleteAllSelection, displayNameFromKey, instanceReminderSelection } from "../../shared/scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../../shared/scheduler/store.ts";
-import { buildSeed } from "../../shared/scheduler/testdata.ts";
 import { DEFAULT_NAMES, dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
 
 let stores: TestStores;

@@ -4,11 +4,11 @@
  * the keys below the root are exactly Dapr's layout.
  */
 import { randomBytes } from "node:crypto";
+import type { SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
+import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import type { StoredEntry } from "../../shared/scheduler/store.ts";
 import { writeBatches } from "../../shared/scheduler/store.ts";
-import type { SeedJob } from "../../shared/scheduler/testdata.ts";
-import { buildSeeds } from "../../shared/scheduler/testdata.ts";
 
 export function uniqueRoot(): string {
   return `t-${randomBytes(5).toString("hex")}/dapr/`;

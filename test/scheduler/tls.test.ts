@@ -14,17 +14,17 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
 import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
 import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
+import { buildSeed, buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { buildSeed, buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { createPostgresDatabase, freePort, uniqueDatabaseName } from "../support/servers.ts";
 
 function has(binary: string): boolean {

@@ -5,9 +5,9 @@
  * state store after each step.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { CUSTOM_STATUS_KEY, instanceKeyPrefix } from "../../shared/state-store/keys.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { decodeCustomStatus } from "../../shared/workflow/history-event.ts";
 import { type SidecarStandin, type SidecarStandinOptions, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { storeFactories } from "../support/stores.ts";

@@ -6,13 +6,13 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix } from "../../shared/state-store/keys.ts";
 import type { PostgresStateBackend } from "../../shared/state-store/postgresql.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
 const APP: AppRef = { appId: "shop", namespace: "default" };

@@ -4,13 +4,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildInstance, EXPECTED_STATUS, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { SAMPLE_APP, sampleInstanceSpecs } from "../../shared/sample-data/orderprocessing.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { openEmbeddedBackend } from "../../shared/state-store/embedded.ts";
 import { KEY_SEPARATOR, METADATA_KEY, workflowKeyPrefix } from "../../shared/state-store/keys.ts";
 import type { InstanceSummary } from "../../shared/state-store/workflow-store.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { buildInstance, EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { SAMPLE_APP, sampleInstanceSpecs } from "../../shared/testdata/sample-data.ts";
 import { describeStateBackendConformance } from "../support/backend-conformance.ts";
 
 const DAY = 24 * 3_600_000;

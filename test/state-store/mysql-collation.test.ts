@@ -8,13 +8,13 @@
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, workflowKeyPrefix } from "../../shared/state-store/keys.ts";
 import type { MysqlStateBackend } from "../../shared/state-store/mysql.ts";
 import { openMysqlBackend } from "../../shared/state-store/mysql.ts";
 import { createMysqlDaprTable, quoteMysqlIdentifier } from "../../shared/state-store/mysql-table.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import type { MysqlConnectionInfo } from "../support/servers.ts";
 import { uniqueDatabaseName } from "../support/servers.ts";
 import { dumpStore } from "../support/stores.ts";

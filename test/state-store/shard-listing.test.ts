@@ -5,6 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openRedisBackend } from "../../shared/state-store/redis.ts";
@@ -13,8 +15,6 @@ import {
   type InstanceSummary,
   WorkflowStateStore,
 } from "../../shared/state-store/workflow-store.ts";
-import { SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import type { Shard } from "../../shared/workflow/shard.ts";
 import { shardOf } from "../../shared/workflow/shard.ts";
 import { countingBackend } from "../support/counting-backend.ts";

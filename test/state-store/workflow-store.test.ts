@@ -3,14 +3,14 @@
  * runs, and checks the derived fields against what the Dapr runtime derives.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BuiltInstance, InstanceSpec } from "../../shared/sample-data/instance-builder.ts";
+import { EXPECTED_STATUS, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, METADATA_KEY, multiEntryKey } from "../../shared/state-store/keys.ts";
 import type { InstanceSummary, UnreadableInstance } from "../../shared/state-store/workflow-store.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
-import type { BuiltInstance, InstanceSpec } from "../../shared/testdata/instance-builder.ts";
-import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import { deriveState } from "../../shared/workflow/runtime-status.ts";
 import { storeFactories } from "../support/stores.ts";
 

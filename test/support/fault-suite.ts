@@ -10,11 +10,11 @@
  * are their reminders.
  */
 import { expect } from "vitest";
+import { buildSeeds, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
+import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
-import { buildSeeds, type SeedJob } from "../../shared/scheduler/testdata.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { type AppRef, parseWorkflowKey, workflowKeyPrefix } from "../../shared/state-store/keys.ts";
-import { writeInstances } from "../../shared/testdata/writer.ts";
 import type { CliRun } from "./cli.ts";
 import { runHousekeeper } from "./cli.ts";
 import type { ProcessControl } from "./servers.ts";

@@ -6,7 +6,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookServer, type WebhookServer } from "../../cli/webhook/server.ts";
-import { createSecretResolver } from "../../shared/config/secrets.ts";
+import { createSecretResolver } from "../../shared/util/secrets.ts";
 import { compileWebhookConfig } from "../../shared/webhook/routes.ts";
 import { capturingLogger, ROUTES, secretEnv } from "./helpers.ts";
 

@@ -4,7 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { buildInstance, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
+import { buildInstance, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
 import type { HistoryEvent } from "../../shared/workflow/history-event.ts";
 import { decodeHistoryEvent, encodeHistoryEvent, eventTypeOf } from "../../shared/workflow/history-event.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildInstance, EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
+import { buildInstance, EXPECTED_STATUS, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
 import type { HistoryEvent } from "../../shared/workflow/history-event.ts";
 import { decodeCustomStatus, decodeHistoryEvent, decodeMetadata } from "../../shared/workflow/history-event.ts";
 import { deriveState } from "../../shared/workflow/runtime-status.ts";

@@ -3,8 +3,8 @@
  * The job decides *whether* to notify (count ≥ threshold); the port only delivers.
  */
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { awsRequestHandler } from "../../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../../errors.ts";
+import { awsRequestHandler } from "../../util/timeouts.ts";
 import type { StuckSummary } from "./model.ts";
 
 export interface StuckNotification {

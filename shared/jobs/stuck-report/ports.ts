@@ -4,7 +4,6 @@
  * change; `close` releases everything (tests, shutdown).
  */
 import { resolveEtcdSettings } from "../../config/etcd.ts";
-import { createSecretResolver } from "../../config/secrets.ts";
 import type { StuckReportSettings } from "../../config/stuck-report.ts";
 import type { ObjectStore } from "../../object-store/object-store.ts";
 import { openObjectStore } from "../../object-store/open.ts";
@@ -13,6 +12,7 @@ import type { AppRef } from "../../state-store/keys.ts";
 import { openStateBackend } from "../../state-store/open.ts";
 import { WorkflowStateStore } from "../../state-store/workflow-store.ts";
 import { traced } from "../../tracing.ts";
+import { createSecretResolver } from "../../util/secrets.ts";
 import type { EtcdReminders } from "./etcd-reminders.ts";
 import type { SnsNotifier } from "./notify.ts";
 import type { PublishPorts } from "./publish.ts";
@@ -24,7 +24,7 @@ interface Slot<T> {
 }
 
 export class StuckReportPortsCache {
-  /** Secrets stay cached across warm invocations, with a finite expiry (shared/config/secrets.ts). */
+  /** Secrets stay cached across warm invocations, with a finite expiry (shared/util/secrets.ts). */
   private readonly secrets = createSecretResolver();
   private backend: Slot<StateBackend> | undefined;
   private scheduler: Slot<EtcdReminders> | undefined;

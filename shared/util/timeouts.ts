@@ -8,9 +8,9 @@
  * Both are Go durations (`5s`, `2m`) in HOUSEKEEPER_CONNECT_TIMEOUT / HOUSEKEEPER_REQUEST_TIMEOUT (the Lambda
  * functions' settings, and the CLI's `--connect-timeout` / `--request-timeout`, which set them). A timeout given in a
  * connection string itself (`connect_timeout=`, `connectTimeoutMS=`, `Connection Timeout=`) wins for that store.
+ * Here, below shared/config, because every adapter reads them (adapters may not import config).
  */
-import { HousekeeperError } from "../errors.ts";
-import { parseGoDuration } from "../workflow/instance-filter.ts";
+import { DURATION_DOORS, parseDuration } from "./duration.ts";
 
 export interface NetworkTimeouts {
   connectMs: number;
@@ -22,16 +22,9 @@ export const DEFAULT_TIMEOUTS: Readonly<NetworkTimeouts> = { connectMs: 10_000, 
 export const CONNECT_TIMEOUT_ENV = "HOUSEKEEPER_CONNECT_TIMEOUT";
 export const REQUEST_TIMEOUT_ENV = "HOUSEKEEPER_REQUEST_TIMEOUT";
 
-/** A positive Go duration in milliseconds (at least 1 ms); `what` names the flag or variable in the error. */
+/** A positive Go duration in milliseconds (at least 1 ms; no days); `what` names the flag or variable in the error. */
 export function parseTimeout(text: string, what: string): number {
-  let ms: number;
-  try {
-    ms = parseGoDuration(text.trim());
-  } catch {
-    throw new HousekeeperError("bad-input", `invalid ${what} "${text}": use a duration like 10s, 1m30s or 500ms`);
-  }
-  if (!(ms >= 1)) throw new HousekeeperError("bad-input", `invalid ${what} "${text}": must be at least 1ms`);
-  return Math.round(ms);
+  return Math.round(parseDuration(text, { ...DURATION_DOORS.timeout, what }));
 }
 
 /** Only the timeouts set in the environment (for clients with defaults of their own, such as the sidecar's). */

@@ -4,11 +4,12 @@
  * reminders are one-shot with a due time and a retry-forever constant failure policy; actor reminders and app jobs may
  * carry a schedule, TTL and repeats.
  */
+
+import { ACTIVITY_REMINDER_NAME, actorReminderKey, appJobKey, counterKeyOf } from "../scheduler/keys.ts";
+import type { AnyValue, JobMetadata, JobSpec, StoredJob } from "../scheduler/schema.ts";
+import { encodeJobMetadata, encodeStoredCounter, encodeStoredJob } from "../scheduler/schema.ts";
+import type { StoredEntry } from "../scheduler/store.ts";
 import { activityActorType, workflowActorType } from "../state-store/keys.ts";
-import { ACTIVITY_REMINDER_NAME, actorReminderKey, appJobKey, counterKeyOf } from "./keys.ts";
-import type { AnyValue, JobMetadata, JobSpec, StoredJob } from "./schema.ts";
-import { encodeJobMetadata, encodeStoredCounter, encodeStoredJob } from "./schema.ts";
-import type { StoredEntry } from "./store.ts";
 
 export type SeedTarget =
   | { app: string }
