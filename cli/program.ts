@@ -1,7 +1,7 @@
 /**
- * The `housekeeper` command tree. Command groups are separate modules (`cli/workflow/`, `scheduler`, `report`,
- * `retention`, `webhook`), each exporting a function that returns its commander Command; add new groups to
- * COMMAND_GROUPS.
+ * The `housekeeper` command tree. Each command group is a folder (`cli/workflow/`, `cli/scheduler/`, `cli/report/`,
+ * `cli/retention/`, `cli/webhook/`) whose index.ts exports `<group>Command(options?)` returning its commander Command;
+ * flags shared across groups are in `cli/flags/`, one module per concern. Add new groups to COMMAND_GROUPS.
  * Every command in the tree gets the same error handling: commander throws instead of exiting, and prints its own
  * errors as one `Error: …` line.
  */
@@ -22,7 +22,8 @@ import { setProgressMode } from "./output/progress-line.ts";
 interface CommandGroup {
   /** The group's name and aliases, as typed first on the command line. */
   names: readonly string[];
-  add: (program: Command) => Promise<void>;
+  /** Imports the group's folder and builds its Command (actions load later still, when one runs). */
+  load: () => Promise<Command>;
 }
 
 /**
@@ -31,20 +32,11 @@ interface CommandGroup {
  * on top of its own.
  */
 const COMMAND_GROUPS: readonly CommandGroup[] = [
-  {
-    names: ["workflow", "wf"],
-    add: async (p) => void p.addCommand((await import("./workflow/index.ts")).workflowCommand()),
-  },
-  {
-    names: ["retention"],
-    add: async (p) => void p.addCommand((await import("./retention/index.ts")).retentionCommand()),
-  },
-  { names: ["report"], add: async (p) => void p.addCommand((await import("./report/index.ts")).reportCommand()) },
-  { names: ["webhook"], add: async (p) => void p.addCommand((await import("./webhook/index.ts")).webhookCommand()) },
-  {
-    names: ["scheduler", "sched"],
-    add: async (p) => void (await import("./scheduler/index.ts")).registerSchedulerCommands(p),
-  },
+  { names: ["workflow", "wf"], load: async () => (await import("./workflow/index.ts")).workflowCommand() },
+  { names: ["retention"], load: async () => (await import("./retention/index.ts")).retentionCommand() },
+  { names: ["report"], load: async () => (await import("./report/index.ts")).reportCommand() },
+  { names: ["webhook"], load: async () => (await import("./webhook/index.ts")).webhookCommand() },
+  { names: ["scheduler", "sched"], load: async () => (await import("./scheduler/index.ts")).schedulerCommand() },
 ];
 
 function packageVersion(): string {
@@ -121,7 +113,7 @@ export async function createProgram(output: ProgramOutput = {}, args: readonly s
       configuredTimeouts(); // a bad value in the environment is refused before anything runs
     });
   const named = COMMAND_GROUPS.find((g) => g.names.includes(args[0] ?? ""));
-  for (const group of named ? [named] : COMMAND_GROUPS) await group.add(program);
+  for (const group of named ? [named] : COMMAND_GROUPS) program.addCommand(await group.load());
   program.addCommand(versionCommand(output));
   program.addCommand(completionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
   addExamples(program);

@@ -1,8 +1,7 @@
 /**
  * `housekeeper scheduler …`: the Dapr CLI's `dapr scheduler` commands (names, flags, columns, messages) reading the
  * Scheduler's etcd directly: list, get, delete, delete-all, export, import; plus `orphans` (cli/scheduler/orphans.ts),
- * which reads the state store too. Wire it in with
- * `registerSchedulerCommands(program)`.
+ * which reads the state store too. Its etcd flags live in cli/flags/etcd.ts.
  *
  * Differences from the Dapr CLI, on purpose: the etcd is named by flags (`--etcd-endpoints`, TLS files) instead of
  * localhost or a Kubernetes port-forward; `list` streams at one etcd revision and skips (and reports) values that do
@@ -12,12 +11,10 @@
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { FILTER_KINDS } from "../../shared/scheduler/keys.ts";
-import type { StoreOpener } from "./connection.ts";
-import { addEtcdOptions, addNamespaceOption, openStoreFromFlags } from "./connection.ts";
+import type { StoreOpener } from "../flags/etcd.ts";
+import { addEtcdOptions, addNamespaceOption, openStoreFromFlags } from "../flags/etcd.ts";
+import { outputOption } from "../flags/output.ts";
 import { orphansCommand } from "./orphans.ts";
-
-export const OUTPUT_FORMATS = ["short", "wide", "json", "yaml"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface SchedulerCliOptions {
   stdout?: Writable;
@@ -36,8 +33,8 @@ export interface Io {
 
 // Each action lives in ./run.ts, imported when the command runs: `--help` loads the command tree only.
 
-/** Adds the `scheduler` command group (alias `sched`) to `program`; returns the group. */
-export function registerSchedulerCommands(program: Command, options: SchedulerCliOptions = {}): Command {
+/** The `scheduler` command group (alias `sched`). */
+export function schedulerCommand(options: SchedulerCliOptions = {}): Command {
   const io: Io = {
     stdout: options.stdout ?? process.stdout,
     stderr: options.stderr ?? process.stderr,
@@ -58,12 +55,7 @@ export function registerSchedulerCommands(program: Command, options: SchedulerCl
   ]) {
     group.addCommand(sub);
   }
-  program.addCommand(group);
   return group;
-}
-
-function outputOption(): Option {
-  return new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("short");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import {
 import { compareUtf8 } from "../../shared/scheduler/keys.ts";
 import { count } from "../../shared/util/count.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
-import { connectionFlags, withWorkflowStore } from "../connection.ts";
+import { etcdFlags, withSchedulerStore } from "../flags/etcd.ts";
+import { shardFlag } from "../flags/shard-parse.ts";
+import { connectionFlags, withWorkflowStore } from "../flags/state-store.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
-import { shardFlag } from "../shard-flag.ts";
-import { etcdFlags, withSchedulerStore } from "./connection.ts";
 import type { FORMATS, OrphansIo } from "./orphans.ts";
 
 const HEADERS = ["NAME", "REASON", "INSTANCE_STATUS", "COUNT"] as const;

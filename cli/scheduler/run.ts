@@ -7,14 +7,15 @@ import { exportFileEntries, exportToFile, importEntries, spoolExportFile } from 
 import { deleteAllJobs, deleteJobs, getJobs, listJobs } from "../../shared/scheduler/jobs.ts";
 import type { FilterKind } from "../../shared/scheduler/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
+import type { EtcdFlags } from "../flags/etcd.ts";
+import { etcdFlags, namespaceFlag, withSchedulerStore } from "../flags/etcd.ts";
+import type { OutputFormat } from "../flags/output.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { renderTable, TableLayout } from "../output/table.ts";
-import type { EtcdFlags } from "./connection.ts";
-import { etcdFlags, namespaceFlag, withSchedulerStore } from "./connection.ts";
-import type { Io, OutputFormat } from "./index.ts";
+import type { Io } from "./index.ts";
 import type { ListedJob } from "./rows.ts";
 import {
   compareListed,

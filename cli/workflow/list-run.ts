@@ -10,15 +10,16 @@ import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.
 import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { inShard, type Shard } from "../../shared/workflow/shard.ts";
-import { writeAppHint } from "../app-hint.ts";
-import type { ConnectionFlags } from "../connection.ts";
-import { appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
+import type { OutputFormat } from "../flags/output.ts";
+import { shardFlag } from "../flags/shard-parse.ts";
+import type { ConnectionFlags } from "../flags/state-store.ts";
+import { appRef, connectionFlags, withWorkflowStore } from "../flags/state-store.ts";
+import { writeAppHint } from "../output/app-hint.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
-import { shardFlag } from "../shard-flag.ts";
-import type { ListOutputFormat, OutputFormat } from "./list.ts";
+import type { ListOutputFormat } from "./list.ts";
 import type { ListContext, ListedInstance } from "./list-rows.ts";
 import {
   compareListed,
