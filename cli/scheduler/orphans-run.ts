@@ -78,11 +78,28 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
           }
         }
         const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${count(n)}`).join(", ");
+        // --delete first counts (a whole pass over the reminders) to decide whether deleting is safe: show it too.
+        const countFirst = async () => {
+          const counted = { scanned: 0, selected: 0 };
+          const counting = Progress.start("scheduler orphans (counting)", () => counted, {
+            noun: "jobs",
+            selectedWord: "orphaned",
+          });
+          try {
+            return await countOrphanReminders(ports, {
+              shard,
+              onPage: (c) => {
+                counted.scanned = c.scanned;
+                counted.selected = c.total;
+              },
+            });
+          } finally {
+            counting.stop();
+          }
+        };
 
         if (opts.delete) {
-          const refusal = opts.force
-            ? undefined
-            : await orphanDeleteRefusal(store, await countOrphanReminders(ports, { shard }));
+          const refusal = opts.force ? undefined : await orphanDeleteRefusal(store, await countFirst());
           if (refusal) {
             throw new HousekeeperError(
               "bad-input",

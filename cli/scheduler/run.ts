@@ -141,7 +141,24 @@ export async function importAction(io: Io, cmd: Command): Promise<void> {
   // (streamed: never held whole; a file in Go's map order is checked for duplicate keys by an external sort), then
   // streamed into etcd in file order: exactly the bytes that were checked are written.
   const runSize = Number(process.env[IMPORT_RUN_SIZE_ENV]) || undefined;
-  const spooled = await spoolExportFile(inputFile, undefined, runSize === undefined ? {} : { runSize });
+  // Checking a large file takes a while before anything is written: the status line shows it too (entries decoded;
+  // then, for a file in Go's map order, entries past the duplicate check of all decoded).
+  let decoded = 0;
+  let checked: number | undefined;
+  const checking = Progress.start(
+    "scheduler import (checking)",
+    () => ({ scanned: decoded, ...(checked === undefined ? {} : { done: checked, total: decoded }) }),
+    { noun: "entries", doneWord: "checked" },
+  );
+  const spooled = await spoolExportFile(inputFile, undefined, {
+    ...(runSize === undefined ? {} : { runSize }),
+    onDecoded: (n) => {
+      decoded = n;
+    },
+    onChecked: (n) => {
+      checked = n;
+    },
+  }).finally(() => checking.stop());
   let written: number;
   try {
     ({ written } = await withSchedulerStore(
