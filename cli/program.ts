@@ -5,7 +5,6 @@
  * Every command in the tree gets the same error handling: commander throws instead of exiting, and prints its own
  * errors as one `Error: …` line.
  */
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import {
   CONNECT_TIMEOUT_ENV,
@@ -18,6 +17,7 @@ import { completionCommand } from "./completion.ts";
 import { errorLine } from "./errors.ts";
 import { addExamples } from "./examples.ts";
 import { setProgressMode } from "./output/progress-line.ts";
+import { packageVersion, versionCommand } from "./version.ts";
 
 interface CommandGroup {
   /** The group's name and aliases, as typed first on the command line. */
@@ -38,37 +38,6 @@ const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ["webhook"], load: async () => (await import("./webhook/index.ts")).webhookCommand() },
   { names: ["scheduler", "sched"], load: async () => (await import("./scheduler/index.ts")).schedulerCommand() },
 ];
-
-function packageVersion(): string {
-  // From the sources (cli/) or the build (dist/cli/, scripts/build-cli.ts).
-  for (const path of ["../package.json", "../../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === "dapr-housekeeper") return pkg.version ?? "0.0.0";
-    } catch {
-      // not there: try the next
-    }
-  }
-  return "0.0.0";
-}
-
-/** `housekeeper version [-o json]`, as `dapr version` does for the Dapr CLI. */
-function versionCommand(output: ProgramOutput): Command {
-  return new Command("version")
-    .description("print the housekeeper version and the Node.js version it runs on")
-    .option("-o, --output <format>", "text or json", "text")
-    .action((opts: { output: string }) => {
-      const write = output.writeOut ?? ((text: string) => process.stdout.write(text));
-      const versions = { housekeeperVersion: packageVersion(), nodeVersion: process.version };
-      if (opts.output === "json") write(`${JSON.stringify(versions, null, 2)}\n`);
-      else if (opts.output === "text") {
-        write(`Housekeeper version: ${versions.housekeeperVersion}\nNode.js version: ${versions.nodeVersion}\n`);
-      } else throw new HousekeeperError("bad-input", `invalid value "${opts.output}" for --output: text or json`);
-    });
-}
 
 export interface ProgramOutput {
   writeOut?: (text: string) => void;
@@ -114,7 +83,7 @@ export async function createProgram(output: ProgramOutput = {}, args: readonly s
     });
   const named = COMMAND_GROUPS.find((g) => g.names.includes(args[0] ?? ""));
   for (const group of named ? [named] : COMMAND_GROUPS) program.addCommand(await group.load());
-  program.addCommand(versionCommand(output));
+  program.addCommand(versionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
   program.addCommand(completionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
   addExamples(program);
 
