@@ -31,7 +31,7 @@ export interface Io {
   now: () => Date;
 }
 
-// Each action lives in ./run.ts, imported when the command runs: `--help` loads the command tree only.
+// Each action lives in ./jobs-run.ts (orphans': ./orphans-run.ts), imported when the command runs.
 
 /** The `scheduler` command group (alias `sched`). */
 export function schedulerCommand(options: SchedulerCliOptions = {}): Command {
@@ -69,7 +69,7 @@ function listCommand(io: Io): Command {
     .addOption(new Option("--filter <type>", "filter jobs by type").choices(FILTER_KINDS).default("all"));
   addNamespaceOption(command);
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => (await import("./run.ts")).listAction(io, cmd));
+  command.action(async (_options: unknown, cmd: Command) => (await import("./jobs-run.ts")).listAction(io, cmd));
   return command;
 }
 
@@ -88,7 +88,7 @@ function getCommand(io: Io): Command {
   addNamespaceOption(command);
   addEtcdOptions(command);
   command.action(async (names: string[], _options: unknown, cmd: Command) =>
-    (await import("./run.ts")).getAction(io, names, cmd),
+    (await import("./jobs-run.ts")).getAction(io, names, cmd),
   );
   return command;
 }
@@ -104,7 +104,7 @@ function deleteCommand(io: Io): Command {
   addNamespaceOption(command);
   addEtcdOptions(command);
   command.action(async (names: string[], _options: unknown, cmd: Command) =>
-    (await import("./run.ts")).deleteAction(io, names, cmd),
+    (await import("./jobs-run.ts")).deleteAction(io, names, cmd),
   );
   return command;
 }
@@ -120,7 +120,7 @@ function deleteAllCommand(io: Io): Command {
   addNamespaceOption(command);
   addEtcdOptions(command);
   command.action(async (prefix: string, _options: unknown, cmd: Command) =>
-    (await import("./run.ts")).deleteAllAction(io, prefix, cmd),
+    (await import("./jobs-run.ts")).deleteAllAction(io, prefix, cmd),
   );
   return command;
 }
@@ -133,7 +133,7 @@ function exportCommand(io: Io): Command {
     .description("Export all jobs and actor reminders, with their counters, to a file `dapr scheduler import` reads")
     .requiredOption("-o, --output-file <file>", "file to write (must not exist)");
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => (await import("./run.ts")).exportAction(io, cmd));
+  command.action(async (_options: unknown, cmd: Command) => (await import("./jobs-run.ts")).exportAction(io, cmd));
   return command;
 }
 
@@ -142,6 +142,6 @@ function importCommand(io: Io): Command {
     .description("Import jobs and actor reminders from a file written by `dapr scheduler export` (or ours)")
     .requiredOption("-f, --input-file <file>", "file to read");
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => (await import("./run.ts")).importAction(io, cmd));
+  command.action(async (_options: unknown, cmd: Command) => (await import("./jobs-run.ts")).importAction(io, cmd));
   return command;
 }

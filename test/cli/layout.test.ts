@@ -1,8 +1,8 @@
 /**
  * The CLI's layout (issue #14, item 6), read from the sources: one folder per command group, whose index.ts exports
  * `<group>Command`; a group imports from its own folder, `cli/flags/`, `cli/output/`, the top-level modules of `cli/`
- * and `shared/`, never from another group; `cli/flags/` and `cli/output/` import no group. Static imports only
- * (`import(…)` inside an action is how actions load lazily, and never crosses groups either).
+ * and `shared/`, never from another group (statically or with `import(…)`); `cli/flags/` and `cli/output/` import
+ * no group; a group's command modules load its actions with `import(…)` of its `*-run.ts` modules, never statically.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -54,6 +54,21 @@ describe("the CLI's layout", () => {
       }
     }
     expect(upward).toEqual([]);
+  });
+
+  it("a group's command modules load its actions lazily, from *-run.ts modules", () => {
+    const eager: string[] = [];
+    for (const file of files.filter((f) => (GROUPS as readonly string[]).includes(folderOf(f)))) {
+      if (file.endsWith("-run.ts")) continue;
+      const source = readFileSync(join(CLI, file), "utf8");
+      for (const m of source.matchAll(/import\s*\(\s*"(\.[^"]+)"/g)) {
+        if (!m[1]!.endsWith("-run.ts")) eager.push(`cli/${file}: import("${m[1]}") is not a *-run.ts module`);
+      }
+      for (const m of source.matchAll(/^import (?!type )[^;]*from "(\.[^"]+-run\.ts)"/gm)) {
+        eager.push(`cli/${file}: imports ${m[1]} statically`);
+      }
+    }
+    expect(eager).toEqual([]);
   });
 
   it("every group's index.ts exports <group>Command, and program.ts loads each through it", () => {
