@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { Command } from "commander";
 import pg from "pg";
 import Cursor from "pg-cursor";
-import { registerReportCommands } from "../cli/report/index.ts";
+import { reportCommand } from "../cli/report/index.ts";
 import { countOrphanReminders } from "../shared/jobs/orphan-reminders.ts";
 import { EtcdReminders } from "../shared/jobs/stuck-report/etcd-reminders.ts";
 import { runStuckReport } from "../shared/jobs/stuck-report/scan.ts";
@@ -51,7 +51,7 @@ if (args.child) {
   const started = performance.now();
   const program = new Command("housekeeper").exitOverride();
   const { createWriteStream } = await import("node:fs");
-  registerReportCommands(program, { stdout: createWriteStream("/dev/null"), stderr: createWriteStream("/dev/null") });
+  program.addCommand(reportCommand({ stdout: createWriteStream("/dev/null"), stderr: createWriteStream("/dev/null") }));
   const etcd = args["etcd-endpoint"] ? ["--etcd-endpoints", args["etcd-endpoint"]] : [];
   await program.parseAsync(
     ["report", "stuck", "-a", APP.appId, "-c", args.child, "-t", TABLE, "--format", "json", ...RETENTION, ...etcd],

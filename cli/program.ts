@@ -1,11 +1,10 @@
 /**
- * The `housekeeper` command tree. Command groups are separate modules (`cli/workflow/`, `scheduler`, `report`,
- * `retention`, `webhook`), each exporting a function that returns its commander Command; add new groups to
- * COMMAND_GROUPS.
+ * The `housekeeper` command tree. Each command group is a folder (`cli/workflow/`, `cli/scheduler/`, `cli/report/`,
+ * `cli/retention/`, `cli/webhook/`) whose index.ts exports `<group>Command(options?)` returning its commander Command;
+ * flags shared across groups are in `cli/flags/`, one module per concern. Add new groups to COMMAND_GROUPS.
  * Every command in the tree gets the same error handling: commander throws instead of exiting, and prints its own
  * errors as one `Error: …` line.
  */
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { HousekeeperError } from "../shared/errors.ts";
 import { CONNECT_TIMEOUT_ENV, configuredTimeouts, parseTimeout, REQUEST_TIMEOUT_ENV } from "../shared/util/timeouts.ts";
@@ -13,11 +12,13 @@ import { completionCommand } from "./completion.ts";
 import { errorLine } from "./errors.ts";
 import { addExamples } from "./examples.ts";
 import { setProgressMode } from "./output/progress-line.ts";
+import { packageVersion, versionCommand } from "./version.ts";
 
 interface CommandGroup {
   /** The group's name and aliases, as typed first on the command line. */
   names: readonly string[];
-  add: (program: Command) => Promise<void>;
+  /** Imports the group's folder and builds its Command (actions load later still, when one runs). */
+  load: () => Promise<Command>;
 }
 
 /**
@@ -26,52 +27,12 @@ interface CommandGroup {
  * on top of its own.
  */
 const COMMAND_GROUPS: readonly CommandGroup[] = [
-  {
-    names: ["workflow", "wf"],
-    add: async (p) => void p.addCommand((await import("./workflow/index.ts")).workflowCommand()),
-  },
-  {
-    names: ["retention"],
-    add: async (p) => void p.addCommand((await import("./retention/index.ts")).retentionCommand()),
-  },
-  { names: ["report"], add: async (p) => void p.addCommand((await import("./report/index.ts")).reportCommand()) },
-  { names: ["webhook"], add: async (p) => void p.addCommand((await import("./webhook/index.ts")).webhookCommand()) },
-  {
-    names: ["scheduler", "sched"],
-    add: async (p) => void (await import("./scheduler/index.ts")).registerSchedulerCommands(p),
-  },
+  { names: ["workflow", "wf"], load: async () => (await import("./workflow/index.ts")).workflowCommand() },
+  { names: ["retention"], load: async () => (await import("./retention/index.ts")).retentionCommand() },
+  { names: ["report"], load: async () => (await import("./report/index.ts")).reportCommand() },
+  { names: ["webhook"], load: async () => (await import("./webhook/index.ts")).webhookCommand() },
+  { names: ["scheduler", "sched"], load: async () => (await import("./scheduler/index.ts")).schedulerCommand() },
 ];
-
-function packageVersion(): string {
-  // From the sources (cli/) or the build (dist/cli/, scripts/build-cli.ts).
-  for (const path of ["../package.json", "../../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === "dapr-housekeeper") return pkg.version ?? "0.0.0";
-    } catch {
-      // not there: try the next
-    }
-  }
-  return "0.0.0";
-}
-
-/** `housekeeper version [-o json]`, as `dapr version` does for the Dapr CLI. */
-function versionCommand(output: ProgramOutput): Command {
-  return new Command("version")
-    .description("print the housekeeper version and the Node.js version it runs on")
-    .option("-o, --output <format>", "text or json", "text")
-    .action((opts: { output: string }) => {
-      const write = output.writeOut ?? ((text: string) => process.stdout.write(text));
-      const versions = { housekeeperVersion: packageVersion(), nodeVersion: process.version };
-      if (opts.output === "json") write(`${JSON.stringify(versions, null, 2)}\n`);
-      else if (opts.output === "text") {
-        write(`Housekeeper version: ${versions.housekeeperVersion}\nNode.js version: ${versions.nodeVersion}\n`);
-      } else throw new HousekeeperError("bad-input", `invalid value "${opts.output}" for --output: text or json`);
-    });
-}
 
 export interface ProgramOutput {
   writeOut?: (text: string) => void;
@@ -116,8 +77,8 @@ export async function createProgram(output: ProgramOutput = {}, args: readonly s
       configuredTimeouts(); // a bad value in the environment is refused before anything runs
     });
   const named = COMMAND_GROUPS.find((g) => g.names.includes(args[0] ?? ""));
-  for (const group of named ? [named] : COMMAND_GROUPS) await group.add(program);
-  program.addCommand(versionCommand(output));
+  for (const group of named ? [named] : COMMAND_GROUPS) program.addCommand(await group.load());
+  program.addCommand(versionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
   program.addCommand(completionCommand(output.writeOut ?? ((text: string) => process.stdout.write(text))));
   addExamples(program);
 

@@ -1,7 +1,7 @@
 /**
- * The live status line of long commands (`workflow list`, `workflow purge`, `report stuck`, `scheduler orphans`,
- * `scheduler export`, `scheduler import`, `retention run`), on stderr only, so stdout stays exactly the command's
- * output.
+ * The live status line of long commands (`workflow list`, also `-o ids`; `workflow purge`, `report stuck`,
+ * `scheduler orphans`, also its count before `--delete`; `scheduler export`, `scheduler import`, also while it checks
+ * the file; `retention run`), on stderr only, so stdout stays exactly the command's output.
  *
  * On a terminal the line stays at the bottom: a timer redraws it in place four times a second (counts, rate, elapsed
  * time, ETA when the total is known), and every line the command prints goes through `print`, which erases the status,
@@ -77,17 +77,20 @@ export class Progress {
     return progress;
   }
 
-  /** Writes one line of the command's output (to stdout or stderr) above the status line, which is redrawn. */
-  print(out: Out, text: string): void {
+  /**
+   * Writes one line of the command's output (to stdout or stderr) above the status line, which is redrawn. Returns
+   * what `out.write` returned, so a caller can wait for 'drain' (see OutputSink).
+   */
+  print(out: Out, text: string): boolean {
     if (this.kind !== "tty" || !this.shown || (out !== this.stream && !out.isTTY)) {
       // Output that does not reach the terminal (stdout into a pipe or file) leaves the status line alone.
-      out.write(text);
-      return;
+      return out.write(text);
     }
     this.stream.write(ERASE);
     this.shown = false;
-    out.write(text);
+    const flushed = out.write(text);
     this.draw();
+    return flushed;
   }
 
   /** Erases the line and stops redrawing; idempotent. */

@@ -12,7 +12,14 @@ export class OutputSink {
   private parts: string[] = [];
   private size = 0;
 
-  constructor(private readonly stream: Writable = process.stdout) {}
+  /**
+   * `write` replaces `stream.write` for the chunks (e.g. Progress.print, so the status line is redrawn below them);
+   * it must return what the stream's write returned, and the sink waits for the stream's 'drain'.
+   */
+  constructor(
+    private readonly stream: Writable = process.stdout,
+    private readonly writeChunk: (chunk: string) => boolean = (chunk) => stream.write(chunk),
+  ) {}
 
   async write(text: string): Promise<void> {
     this.parts.push(text);
@@ -25,7 +32,7 @@ export class OutputSink {
     const chunk = this.parts.join("");
     this.parts = [];
     this.size = 0;
-    if (!this.stream.write(chunk)) {
+    if (!this.writeChunk(chunk)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           this.stream.off("error", onError);

@@ -14,3 +14,16 @@ const PREFIX: Record<StatusKind, string> = {
 export function statusLine(kind: StatusKind, text: string, platform: NodeJS.Platform = process.platform): string {
   return `${platform === "win32" ? "" : PREFIX[kind]}${text}\n`;
 }
+
+/** Prints the status lines of the `workflow` commands that talk to the sidecar, on stdout. */
+export class StatusPrinter {
+  constructor(private readonly io: { stdout: Pick<NodeJS.WritableStream, "write">; platform: NodeJS.Platform }) {}
+
+  info(text: string): void {
+    this.io.stdout.write(statusLine("info", text, this.io.platform));
+  }
+
+  success(text: string): void {
+    this.io.stdout.write(statusLine("success", text, this.io.platform));
+  }
+}

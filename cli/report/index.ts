@@ -1,7 +1,4 @@
-/**
- * `housekeeper report …`: reports about an app's workflow instances. Today: `report stuck`. Wire it in with
- * `registerReportCommands(program)` (or add `reportCommand` to COMMAND_GROUPS).
- */
+/** `housekeeper report …`: reports about an app's workflow instances. Today: `report stuck`. */
 import type { Writable } from "node:stream";
 import { Command } from "commander";
 import type { ReminderOpener } from "./stuck.ts";
@@ -27,12 +24,5 @@ export function reportCommand(options: ReportCliOptions = {}): Command {
     "Reports about an app's workflow instances, read directly from the state store (and the Scheduler's etcd)",
   );
   group.addCommand(stuckCommand(io));
-  return group;
-}
-
-/** Adds the `report` command group to `program`; returns the group. */
-export function registerReportCommands(program: Command, options: ReportCliOptions = {}): Command {
-  const group = reportCommand(options);
-  program.addCommand(group);
   return group;
 }

@@ -18,16 +18,16 @@ import type { WorkflowStateStore } from "../../shared/state-store/workflow-store
 import { AtomicFile } from "../../shared/util/atomic-file.ts";
 import { count } from "../../shared/util/count.ts";
 import { DURATION_DOORS, parseDuration, parseStatusDurations } from "../../shared/util/duration.ts";
-import { writeAppHint } from "../app-hint.ts";
-import type { ConnectionFlags } from "../connection.ts";
-import { connectionFlags, withWorkflowStore } from "../connection.ts";
 import { stuckFound } from "../exit-codes.ts";
+import type { EtcdFlags } from "../flags/etcd.ts";
+import { etcdStoreOptions, optionalEtcdFlags } from "../flags/etcd.ts";
+import { shardFlag } from "../flags/shard-parse.ts";
+import type { ConnectionFlags } from "../flags/state-store.ts";
+import { connectionFlags, withWorkflowStore } from "../flags/state-store.ts";
+import { writeAppHint } from "../output/app-hint.ts";
 import { Progress } from "../output/progress-line.ts";
 import { OutputSink } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
-import type { EtcdFlags } from "../scheduler/connection.ts";
-import { etcdStoreOptions, optionalEtcdFlags } from "../scheduler/connection.ts";
-import { shardFlag } from "../shard-flag.ts";
 import type { StuckFlags, StuckFormat, StuckIo } from "./stuck.ts";
 import { TABLE_HEADERS, tableCells } from "./stuck.ts";
 

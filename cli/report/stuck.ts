@@ -15,10 +15,10 @@ import { Command, Option } from "commander";
 import type { StuckRecord } from "../../shared/jobs/stuck-report/model.ts";
 import { WATCHED_STATUSES } from "../../shared/jobs/stuck-report/model.ts";
 import type { ReminderSource } from "../../shared/jobs/stuck-report/reminders.ts";
-import { addConnectionOptions } from "../connection.ts";
-import type { EtcdFlags } from "../scheduler/connection.ts";
-import { addEtcdOptions } from "../scheduler/connection.ts";
-import { shardOption } from "../shard-option.ts";
+import type { EtcdFlags } from "../flags/etcd.ts";
+import { addEtcdOptions } from "../flags/etcd.ts";
+import { shardOption } from "../flags/shard.ts";
+import { addConnectionOptions } from "../flags/state-store.ts";
 
 export const STUCK_FORMATS = ["table", "json", "csv", "html"] as const;
 export type StuckFormat = (typeof STUCK_FORMATS)[number];

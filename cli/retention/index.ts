@@ -28,6 +28,6 @@ export function retentionCommand(): Command {
         .default("text"),
     )
     // Imported when the command runs: `--help` loads the command tree only.
-    .action(async (opts: RetentionRunFlags) => (await import("./run.ts")).retentionRunAction(opts));
+    .action(async (opts: RetentionRunFlags) => (await import("./retention-run.ts")).retentionRunAction(opts));
   return group;
 }

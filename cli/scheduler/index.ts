@@ -1,8 +1,7 @@
 /**
  * `housekeeper scheduler …`: the Dapr CLI's `dapr scheduler` commands (names, flags, columns, messages) reading the
  * Scheduler's etcd directly: list, get, delete, delete-all, export, import; plus `orphans` (cli/scheduler/orphans.ts),
- * which reads the state store too. Wire it in with
- * `registerSchedulerCommands(program)`.
+ * which reads the state store too. Its etcd flags live in cli/flags/etcd.ts.
  *
  * Differences from the Dapr CLI, on purpose: the etcd is named by flags (`--etcd-endpoints`, TLS files) instead of
  * localhost or a Kubernetes port-forward; `list` streams at one etcd revision and skips (and reports) values that do
@@ -12,12 +11,10 @@
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { FILTER_KINDS } from "../../shared/scheduler/keys.ts";
-import type { StoreOpener } from "./connection.ts";
-import { addEtcdOptions, addNamespaceOption, openStoreFromFlags } from "./connection.ts";
+import type { StoreOpener } from "../flags/etcd.ts";
+import { addEtcdOptions, addNamespaceOption, openStoreFromFlags } from "../flags/etcd.ts";
+import { outputOption } from "../flags/output.ts";
 import { orphansCommand } from "./orphans.ts";
-
-export const OUTPUT_FORMATS = ["short", "wide", "json", "yaml"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface SchedulerCliOptions {
   stdout?: Writable;
@@ -34,10 +31,10 @@ export interface Io {
   now: () => Date;
 }
 
-// Each action lives in ./run.ts, imported when the command runs: `--help` loads the command tree only.
+// Each action lives in ./jobs-run.ts (orphans': ./orphans-run.ts), imported when the command runs.
 
-/** Adds the `scheduler` command group (alias `sched`) to `program`; returns the group. */
-export function registerSchedulerCommands(program: Command, options: SchedulerCliOptions = {}): Command {
+/** The `scheduler` command group (alias `sched`). */
+export function schedulerCommand(options: SchedulerCliOptions = {}): Command {
   const io: Io = {
     stdout: options.stdout ?? process.stdout,
     stderr: options.stderr ?? process.stderr,
@@ -58,12 +55,7 @@ export function registerSchedulerCommands(program: Command, options: SchedulerCl
   ]) {
     group.addCommand(sub);
   }
-  program.addCommand(group);
   return group;
-}
-
-function outputOption(): Option {
-  return new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("short");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -77,7 +69,7 @@ function listCommand(io: Io): Command {
     .addOption(new Option("--filter <type>", "filter jobs by type").choices(FILTER_KINDS).default("all"));
   addNamespaceOption(command);
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => (await import("./run.ts")).listAction(io, cmd));
+  command.action(async (_options: unknown, cmd: Command) => (await import("./jobs-run.ts")).listAction(io, cmd));
   return command;
 }
 
@@ -96,7 +88,7 @@ function getCommand(io: Io): Command {
   addNamespaceOption(command);
   addEtcdOptions(command);
   command.action(async (names: string[], _options: unknown, cmd: Command) =>
-    (await import("./run.ts")).getAction(io, names, cmd),
+    (await import("./jobs-run.ts")).getAction(io, names, cmd),
   );
   return command;
 }
@@ -112,7 +104,7 @@ function deleteCommand(io: Io): Command {
   addNamespaceOption(command);
   addEtcdOptions(command);
   command.action(async (names: string[], _options: unknown, cmd: Command) =>
-    (await import("./run.ts")).deleteAction(io, names, cmd),
+    (await import("./jobs-run.ts")).deleteAction(io, names, cmd),
   );
   return command;
 }
@@ -128,7 +120,7 @@ function deleteAllCommand(io: Io): Command {
   addNamespaceOption(command);
   addEtcdOptions(command);
   command.action(async (prefix: string, _options: unknown, cmd: Command) =>
-    (await import("./run.ts")).deleteAllAction(io, prefix, cmd),
+    (await import("./jobs-run.ts")).deleteAllAction(io, prefix, cmd),
   );
   return command;
 }
@@ -141,7 +133,7 @@ function exportCommand(io: Io): Command {
     .description("Export all jobs and actor reminders, with their counters, to a file `dapr scheduler import` reads")
     .requiredOption("-o, --output-file <file>", "file to write (must not exist)");
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => (await import("./run.ts")).exportAction(io, cmd));
+  command.action(async (_options: unknown, cmd: Command) => (await import("./jobs-run.ts")).exportAction(io, cmd));
   return command;
 }
 
@@ -150,6 +142,6 @@ function importCommand(io: Io): Command {
     .description("Import jobs and actor reminders from a file written by `dapr scheduler export` (or ours)")
     .requiredOption("-f, --input-file <file>", "file to read");
   addEtcdOptions(command);
-  command.action(async (_options: unknown, cmd: Command) => (await import("./run.ts")).importAction(io, cmd));
+  command.action(async (_options: unknown, cmd: Command) => (await import("./jobs-run.ts")).importAction(io, cmd));
   return command;
 }

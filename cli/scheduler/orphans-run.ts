@@ -11,12 +11,12 @@ import {
 import { compareUtf8 } from "../../shared/scheduler/keys.ts";
 import { count } from "../../shared/util/count.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
-import { connectionFlags, withWorkflowStore } from "../connection.ts";
+import { etcdFlags, withSchedulerStore } from "../flags/etcd.ts";
+import { shardFlag } from "../flags/shard-parse.ts";
+import { connectionFlags, withWorkflowStore } from "../flags/state-store.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { TableLayout } from "../output/table.ts";
-import { shardFlag } from "../shard-flag.ts";
-import { etcdFlags, withSchedulerStore } from "./connection.ts";
 import type { FORMATS, OrphansIo } from "./orphans.ts";
 
 const HEADERS = ["NAME", "REASON", "INSTANCE_STATUS", "COUNT"] as const;
@@ -78,11 +78,28 @@ export async function orphansAction(io: OrphansIo, cmd: Command): Promise<void> 
           }
         }
         const reasons = () => [...byReason].map(([reason, n]) => `${reason} ${count(n)}`).join(", ");
+        // --delete first counts (a whole pass over the reminders) to decide whether deleting is safe: show it too.
+        const countFirst = async () => {
+          const counted = { scanned: 0, selected: 0 };
+          const counting = Progress.start("scheduler orphans (counting)", () => counted, {
+            noun: "jobs",
+            selectedWord: "orphaned",
+          });
+          try {
+            return await countOrphanReminders(ports, {
+              shard,
+              onPage: (c) => {
+                counted.scanned = c.scanned;
+                counted.selected = c.total;
+              },
+            });
+          } finally {
+            counting.stop();
+          }
+        };
 
         if (opts.delete) {
-          const refusal = opts.force
-            ? undefined
-            : await orphanDeleteRefusal(store, await countOrphanReminders(ports, { shard }));
+          const refusal = opts.force ? undefined : await orphanDeleteRefusal(store, await countFirst());
           if (refusal) {
             throw new HousekeeperError(
               "bad-input",

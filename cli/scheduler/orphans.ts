@@ -12,10 +12,10 @@
  */
 import type { Writable } from "node:stream";
 import { Command, Option } from "commander";
-import { addConnectionOptions } from "../connection.ts";
-import { shardOption } from "../shard-option.ts";
-import type { StoreOpener } from "./connection.ts";
-import { addEtcdOptions } from "./connection.ts";
+import type { StoreOpener } from "../flags/etcd.ts";
+import { addEtcdOptions } from "../flags/etcd.ts";
+import { shardOption } from "../flags/shard.ts";
+import { addConnectionOptions } from "../flags/state-store.ts";
 
 export const FORMATS = ["short", "json", "yaml"] as const;
 

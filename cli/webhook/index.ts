@@ -62,6 +62,6 @@ export function webhookCommand(): Command {
       `${DEFAULT_RECEIVE_TIMEOUT_MS / 1000}s`,
     )
     // Imported when the command runs: `--help` loads the command tree only.
-    .action(async (_options: unknown, cmd: Command) => (await import("./serve.ts")).serveAction(cmd));
+    .action(async (_options: unknown, cmd: Command) => (await import("./serve-run.ts")).serveAction(cmd));
   return webhook;
 }

@@ -1,8 +1,9 @@
 /** What `housekeeper workflow history` runs (cli/workflow/history.ts defines the command). */
 import type { Writable } from "node:stream";
 import { HousekeeperError } from "../../shared/errors.ts";
-import type { ConnectionFlags } from "../connection.ts";
-import { withWorkflowStore } from "../connection.ts";
+import type { OutputFormat } from "../flags/output.ts";
+import type { ConnectionFlags } from "../flags/state-store.ts";
+import { withWorkflowStore } from "../flags/state-store.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { goYamlList } from "../output/go-yaml.ts";
 import { OutputSink } from "../output/sink.ts";
@@ -15,7 +16,6 @@ import {
   historyShortCells,
   historyWideCells,
 } from "./history-rows.ts";
-import type { OutputFormat } from "./list.ts";
 
 export interface HistoryRun {
   flags: ConnectionFlags;

@@ -4,9 +4,9 @@
  * docs/dapr-state-store.md §5.3. `-o short|wide` print Dapr's tables; `-o json|yaml` print the wide rows as records.
  */
 import { Command } from "commander";
-import { addConnectionOptions, connectionFlags } from "../connection.ts";
-import type { OutputFormat } from "./list.ts";
-import { outputOption } from "./list.ts";
+import type { OutputFormat } from "../flags/output.ts";
+import { outputOption } from "../flags/output.ts";
+import { addConnectionOptions, connectionFlags } from "../flags/state-store.ts";
 
 export function historyCommand(): Command {
   const command = new Command("history")

@@ -1,9 +1,10 @@
 /**
- * The `workflow` command group. Each subcommand lives in its own module and is added here; later ones (`run`,
- * `purge`, …) follow the same pattern: export a `xxxCommand(): Command` and add it to the list below.
+ * The `workflow` command group: `list` and `history` read the state store; the control commands (control.ts) and
+ * `purge` go through the sidecar (purge also directly). Each subcommand module exports its Command(s); their actions
+ * are in a `*-run.ts` module imported when the command runs.
  */
 import { Command } from "commander";
-import { registerWorkflowControlCommands } from "../workflow-control/index.ts";
+import { controlCommands } from "./control.ts";
 import { historyCommand } from "./history.ts";
 import { listCommand } from "./list.ts";
 import { purgeCommand } from "./purge.ts";
@@ -14,8 +15,6 @@ export function workflowCommand(): Command {
     .description(
       "Workflow instances: list and history read directly from Dapr's state store; run, raise-event, suspend, resume, terminate, rerun and purge through the Dapr sidecar",
     );
-  for (const sub of [listCommand(), historyCommand()]) group.addCommand(sub);
-  registerWorkflowControlCommands(group);
-  group.addCommand(purgeCommand());
+  for (const sub of [listCommand(), historyCommand(), ...controlCommands(), purgeCommand()]) group.addCommand(sub);
   return group;
 }

@@ -10,15 +10,16 @@ import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.
 import type { InstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { buildInstanceFilter } from "../../shared/workflow/instance-filter.ts";
 import { inShard, type Shard } from "../../shared/workflow/shard.ts";
-import { writeAppHint } from "../app-hint.ts";
-import type { ConnectionFlags } from "../connection.ts";
-import { appRef, connectionFlags, withWorkflowStore } from "../connection.ts";
+import type { OutputFormat } from "../flags/output.ts";
+import { shardFlag } from "../flags/shard-parse.ts";
+import type { ConnectionFlags } from "../flags/state-store.ts";
+import { appRef, connectionFlags, withWorkflowStore } from "../flags/state-store.ts";
+import { writeAppHint } from "../output/app-hint.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { TableLayout } from "../output/table.ts";
-import { shardFlag } from "../shard-flag.ts";
-import type { ListOutputFormat, OutputFormat } from "./list.ts";
+import type { ListOutputFormat } from "./list.ts";
 import type { ListContext, ListedInstance } from "./list-rows.ts";
 import {
   compareListed,
@@ -73,28 +74,41 @@ export async function runListIds(run: {
   stdout?: Writable;
   stderr?: Writable;
 }): Promise<number> {
+  const stdout = run.stdout ?? process.stdout;
   const stderr = run.stderr ?? process.stderr;
   const app = appRef(run.flags);
   return withWorkflowStore(run.flags, async (store) => {
-    const sink = new OutputSink(run.stdout ?? process.stdout);
+    let scanned = 0;
     let listed = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await store.backend.scanKeys({
-        prefix: workflowKeyPrefix(app),
-        suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
-        pageSize: 1000,
-        cursor,
-      });
-      for (const key of page.keys) {
-        const parsed = parseWorkflowKey(app, key);
-        if (parsed?.stateKey !== METADATA_KEY || !inShard(parsed.instanceId, run.shard)) continue;
-        listed++;
-        await sink.write(`${parsed.instanceId}\n`);
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    await sink.flush();
+    // IDs are printed as they are read (no sort), so the line is redrawn below each chunk of them.
+    const progress = Progress.start("workflow list", () => ({ scanned, selected: listed }), {
+      noun: "instances",
+      selectedWord: "listed",
+    });
+    try {
+      const sink = new OutputSink(stdout, (chunk) => progress.print(stdout, chunk));
+      let cursor: string | undefined;
+      do {
+        const page = await store.backend.scanKeys({
+          prefix: workflowKeyPrefix(app),
+          suffix: `${KEY_SEPARATOR}${METADATA_KEY}`,
+          pageSize: 1000,
+          cursor,
+        });
+        for (const key of page.keys) {
+          const parsed = parseWorkflowKey(app, key);
+          if (parsed?.stateKey !== METADATA_KEY) continue;
+          scanned++;
+          if (!inShard(parsed.instanceId, run.shard)) continue;
+          listed++;
+          await sink.write(`${parsed.instanceId}\n`);
+        }
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      await sink.flush();
+    } finally {
+      progress.stop();
+    }
     if (listed === 0) {
       stderr.write(
         statusLine("failure", `No workflow found in namespace "${app.namespace}" for app ID "${app.appId}"`),

@@ -9,15 +9,9 @@
  */
 import { Command, Option } from "commander";
 import { RUNTIME_STATUSES } from "../../shared/workflow/status-names.ts";
-import { addConnectionOptions } from "../connection.ts";
-import { shardOption } from "../shard-option.ts";
-
-export const OUTPUT_FORMATS = ["short", "wide", "json", "yaml"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-export function outputOption(): Option {
-  return new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("short");
-}
+import { OUTPUT_FORMATS } from "../flags/output.ts";
+import { shardOption } from "../flags/shard.ts";
+import { addConnectionOptions } from "../flags/state-store.ts";
 
 /** `list` also prints bare instance IDs (dapr/cli cmd/workflow/list.go `outputFormatIDs`). */
 export const LIST_OUTPUT_FORMATS = [...OUTPUT_FORMATS, "ids"] as const;

@@ -10,15 +10,16 @@ import { sidecarTimeoutOptions } from "../../shared/util/timeouts.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
 import { FINISHED_STATUSES } from "../../shared/workflow/status-names.ts";
-import { writeAppHint } from "../app-hint.ts";
-import { connectionFlags, requireNamedStore, withWorkflowStore } from "../connection.ts";
+import type { EtcdFlags } from "../flags/etcd.ts";
+import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../flags/etcd.ts";
+import { shardFlag } from "../flags/shard-parse.ts";
+import { sidecarFlags } from "../flags/sidecar.ts";
+import { connectionFlags, requireNamedStore, withWorkflowStore } from "../flags/state-store.ts";
+import { writeAppHint } from "../output/app-hint.ts";
 import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";
-import { statusLine } from "../output/status.ts";
-import type { EtcdFlags } from "../scheduler/connection.ts";
-import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../scheduler/connection.ts";
-import { shardFlag } from "../shard-flag.ts";
-import { purgeInstances, StatusPrinter, sidecarFlags } from "../workflow-control/index.ts";
+import { StatusPrinter, statusLine } from "../output/status.ts";
+import { purgeInstances } from "./purge-by-id.ts";
 
 export interface PurgeFlags {
   all?: boolean;

@@ -8,10 +8,10 @@
  *  - a bulk purge never selects a non-terminal instance, even with --force (which stays for purging by ID).
  */
 import { Command, Option } from "commander";
-import { addConnectionOptions } from "../connection.ts";
-import { addEtcdOptions } from "../scheduler/connection.ts";
-import { shardOption } from "../shard-option.ts";
-import { sidecarOptions } from "../workflow-control/index.ts";
+import { addEtcdOptions } from "../flags/etcd.ts";
+import { shardOption } from "../flags/shard.ts";
+import { sidecarOptions } from "../flags/sidecar.ts";
+import { addConnectionOptions } from "../flags/state-store.ts";
 import type { PurgeFlags } from "./purge-run.ts";
 
 export function purgeCommand(): Command {

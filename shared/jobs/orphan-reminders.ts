@@ -188,10 +188,10 @@ export interface OrphanCount {
   isComplete: boolean;
 }
 
-/** Counts the app's orphan reminders; `shouldStop` is asked after each page. */
+/** Counts the app's orphan reminders; `onPage` is told the count so far and `shouldStop` asked after each page. */
 export async function countOrphanReminders(
   ports: OrphanPorts,
-  options: OrphanScanOptions & { shouldStop?: () => boolean } = {},
+  options: OrphanScanOptions & { shouldStop?: () => boolean; onPage?: (count: Readonly<OrphanCount>) => void } = {},
 ): Promise<OrphanCount> {
   const count: OrphanCount = {
     scanned: 0,
@@ -203,6 +203,7 @@ export async function countOrphanReminders(
     count.scanned += page.scanned;
     for (const orphan of page.orphans) count.byReason[orphan.reason]++;
     count.total += page.orphans.length;
+    options.onPage?.(count);
     if (options.shouldStop?.()) {
       count.isComplete = false;
       break;

@@ -33,6 +33,8 @@ export interface ExportSortOptions {
   tempDir?: string;
   /** Called as each sort run is spilled to disk (tests: proves several runs were merged). */
   onSpill?: (directory: string, runCount: number) => void;
+  /** Called with how many entries the duplicate check has passed so far (the CLI's status line). */
+  onChecked?: (checked: number) => void;
 }
 
 /** Where one entry of an export file lies: its map, its name (key below the map's root), its value's bytes. */
@@ -109,8 +111,10 @@ export async function* sortedEntryRefs(path: string, options: ExportSortOptions 
 
 /** Refuses an export file on disk that holds a key twice in one map, in bounded memory (see sortedEntryRefs). */
 export async function checkNoDuplicateKeys(path: string, options: ExportSortOptions = {}): Promise<void> {
+  let checked = 0;
   for await (const _ of sortedEntryRefs(path, options)) {
     // only the duplicate check matters here
+    options.onChecked?.(++checked);
   }
 }
 

@@ -356,7 +356,7 @@ export function validateExportEntry(entry: ExportEntry): void {
  */
 export async function validateExportFileAt(
   path: string,
-  options: ExportSortOptions = {},
+  options: ExportSortOptions & ExportCheckProgress = {},
 ): Promise<{ jobs: number; counters: number; sorted: boolean }> {
   const wrap = (error: unknown): never => {
     if (error instanceof HousekeeperError) throw error;
@@ -366,6 +366,7 @@ export async function validateExportFileAt(
     duplicateCheck: "while-sorted",
   });
   let summary: ExportFileSummary;
+  let decoded = 0;
   try {
     for (;;) {
       const step = await entries.next();
@@ -374,12 +375,21 @@ export async function validateExportFileAt(
         break;
       }
       validateExportEntry(step.value);
+      options.onDecoded?.(++decoded);
     }
     if (!summary.sorted) await checkNoDuplicateKeys(path, options);
   } catch (error) {
     return wrap(error);
   }
   return { jobs: summary.jobs, counters: summary.counters, sorted: summary.sorted };
+}
+
+/** What checking an export file reports as it goes (the CLI's status line). */
+export interface ExportCheckProgress {
+  /** Entries decoded and validated so far, in the first pass. */
+  onDecoded?: (decoded: number) => void;
+  /** Entries past the duplicate check so far, in the second pass (only files whose keys are out of order). */
+  onChecked?: (checked: number) => void;
 }
 
 export interface SpooledExportFile {
@@ -401,7 +411,7 @@ export interface SpooledExportFile {
 export async function spoolExportFile(
   path: string,
   dir: string = tmpdir(),
-  options: Pick<ExportSortOptions, "runSize"> = {},
+  options: Pick<ExportSortOptions, "runSize"> & ExportCheckProgress = {},
 ): Promise<SpooledExportFile> {
   const spoolDir = await mkdtemp(join(dir, "housekeeper-import-"));
   const forget = removeOnExit(spoolDir);

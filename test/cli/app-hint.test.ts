@@ -6,7 +6,7 @@
  */
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appHintLine, knownApps, workflowAppOf } from "../../cli/app-hint.ts";
+import { appHintLine, knownApps, workflowAppOf } from "../../cli/output/app-hint.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";

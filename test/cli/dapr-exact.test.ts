@@ -148,7 +148,7 @@ describe("output bytes as the Dapr CLI writes them", () => {
     expect(run).toMatchObject({
       code: 0,
       stdout: "",
-      // Dapr's line exactly, then our hint naming the apps the store holds (cli/app-hint.ts).
+      // Dapr's line exactly, then our hint naming the apps the store holds (cli/output/app-hint.ts).
       stderr: expect.stringMatching(
         /^\u274c {2}No workflow found in namespace "default" for app ID "nobody"\nhint: [^\n]+\n$/,
       ),
@@ -186,7 +186,7 @@ describe("workflow list -o ids (dapr/cli cmd/workflow/list.go)", () => {
     expect(run).toMatchObject({
       code: 0,
       stdout: "",
-      // Dapr's line exactly, then our hint naming the apps the store holds (cli/app-hint.ts).
+      // Dapr's line exactly, then our hint naming the apps the store holds (cli/output/app-hint.ts).
       stderr: expect.stringMatching(
         /^\u274c {2}No workflow found in namespace "default" for app ID "nobody"\nhint: [^\n]+\n$/,
       ),

@@ -5,11 +5,13 @@
  * line on a non-terminal. The commands read the embedded sample store, a real PostgreSQL and a real etcd.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { clock, Progress, type ProgressStream, renderCounts, setProgressMode } from "../../cli/output/progress-line.ts";
+import { validateExportFileAt } from "../../shared/scheduler/export.ts";
+import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
 import { SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
 import { createPostgresStateDatabase } from "../support/stores.ts";
 
@@ -87,7 +89,7 @@ describe("Progress", () => {
     const counts = { scanned: 0, selected: 0 };
     const progress = Progress.start("workflow list", () => counts, { noun: "instances", stream, intervalMs: 60_000 });
     counts.scanned = 1234;
-    progress.print(stream, "a line\n");
+    expect(progress.print(stream, "a line\n")).toBe(true); // the stream's answer, for back-pressure
     progress.stop();
     progress.stop();
     expect(writes).toEqual([
@@ -141,6 +143,31 @@ describe("Progress", () => {
   });
 });
 
+describe("what scheduler import's check reports to its status line", () => {
+  it("entries decoded, then, for a file out of key order (Go's map order), entries past the duplicate check", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hk-progress-check-"));
+    try {
+      const value = SEED_ENTRIES.find((e) => e.key.startsWith("dapr/jobs/"))!.value;
+      const keys = ["dapr/jobs/app||default||x||b", "dapr/jobs/app||default||x||a", "dapr/jobs/app||default||x||c"];
+      const seen = async (sortKeys: boolean) => {
+        const path = join(dir, `${sortKeys}.bin`);
+        writeFileSync(
+          path,
+          encodeExportFile({ jobs: keys.map((k) => [k, value] as const), counters: [] }, { sortKeys }),
+        );
+        const decoded: number[] = [];
+        const checked: number[] = [];
+        await validateExportFileAt(path, { onDecoded: (n) => decoded.push(n), onChecked: (n) => checked.push(n) });
+        return { decoded, checked };
+      };
+      expect(await seen(false)).toEqual({ decoded: [1, 2, 3], checked: [1, 2, 3] });
+      expect(await seen(true)).toEqual({ decoded: [1, 2, 3], checked: [] }); // in order: no second pass
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("the CLI on a terminal and off it", () => {
   let cwd: string;
   beforeAll(async () => {
@@ -181,6 +208,25 @@ describe("the CLI on a terminal and off it", () => {
       expect(lines[lines.indexOf(line) + 1]).toMatch(/^\r<EL>workflow purge: /);
     expect(run.terminal).toMatch(/workflow purge: 106 instances scanned, [1-9]\d* would be purged · /);
     expect(run.terminal).toMatch(/\r<EL>\S*\s+\d+ workflow instance\(s\) would be purged \(scanned 106\)/);
+  });
+
+  it("workflow list -o ids: the line while the IDs stream, redrawn below them on a terminal; stdout unchanged", async () => {
+    const ids = ["workflow", "list", "-a", "orderprocessing", "-o", "ids"];
+    const tty = await onTerminal(cwd, ids);
+    expect(tty.code, tty.terminal).toBe(0);
+    expect(tty.terminal).toMatch(/\r<EL>workflow list: \d+ instances scanned, \d+ listed · [\d,]+\/s · \d+s/);
+    expect(tty.terminal.endsWith("\r<EL>")).toBe(true);
+    expect(tty.stdout).not.toContain(ESC);
+    const off = await piped(cwd, ids);
+    expect(off.code).toBe(0);
+    expect(off.stdout).toBe(tty.stdout);
+    expect(off.stdout.split("\n").length).toBe(107); // the sample's 106 IDs, one a line
+    expect(off.stderr).not.toContain("scanned");
+    // IDs on the terminal too: the line is erased before them and drawn again below them.
+    const shared = await onTerminal(cwd, ids, { stdoutToTerminal: true });
+    expect(shared.code, shared.terminal).toBe(0);
+    const lastId = off.stdout.trimEnd().split("\n").at(-1)!;
+    expect(shared.terminal).toContain(`${lastId}\r\n\r<EL>workflow list: 106 instances scanned, 106 listed · `);
   });
 
   it("report stuck: the line on stderr, the table on stdout untouched", async () => {
@@ -229,6 +275,16 @@ describe("the CLI on a terminal and off it", () => {
       expect(orphans.terminal).toMatch(/\r<EL>scheduler orphans: \d+ jobs scanned, \d+ orphaned · /);
       expect(orphans.stdout).not.toContain(ESC);
 
+      // --delete counts first (here the store holds no instance of the app, so it then refuses): that pass shows too.
+      const orphanArgs = ["scheduler", "orphans", "-a", "orders", "-c", url, ...etcd, "--etcd-root", source.root];
+      const counted = await onTerminal(cwd, [...orphanArgs, "--delete"]);
+      expect(counted.code, counted.terminal).toBe(2);
+      expect(counted.terminal).toMatch(
+        /\r<EL>scheduler orphans \(counting\): \d+ jobs scanned, \d+ orphaned · [\d,]+\/s · \d+s/,
+      );
+      expect(counted.terminal).toMatch(/\r<EL>Error: .*add --force\r\n$/);
+      expect(counted.stdout).toBe("");
+
       const file = join(cwd, "export.bin");
       const exported = await onTerminal(cwd, ["scheduler", "export", "-o", file, ...etcd, "--etcd-root", source.root]);
       expect(exported.code, exported.terminal).toBe(0);
@@ -237,6 +293,9 @@ describe("the CLI on a terminal and off it", () => {
 
       const imported = await onTerminal(cwd, ["scheduler", "import", "-f", file, ...etcd, "--etcd-root", target.root]);
       expect(imported.code, imported.terminal).toBe(0);
+      // First the check of the file (nothing written yet), then the writes.
+      expect(imported.terminal).toMatch(/\r<EL>scheduler import \(checking\): \d+ entries scanned · /);
+      expect(imported.terminal.indexOf("(checking)")).toBeLessThan(imported.terminal.indexOf("written"));
       expect(imported.terminal).toContain(
         `\r<EL>scheduler import: ${SEED_ENTRIES.length} entries scanned, 0/${SEED_ENTRIES.length} written · `,
       );

@@ -1,5 +1,5 @@
 /**
- * `housekeeper report stuck` end to end, in process (the command group as registerReportCommands adds it), against a
+ * `housekeeper report stuck` end to end, in process (the command group as reportCommand builds it), against a
  * real PostgreSQL holding the stuck-report fixture and the real etcd holding its reminders (an isolated key root via
  * the hidden --etcd-root flag): every format, --out, the thresholds, and one-line errors for bad flags.
  */
@@ -12,7 +12,7 @@ import { Command, CommanderError } from "commander";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderTable } from "../../cli/output/table.ts";
-import { registerReportCommands } from "../../cli/report/index.ts";
+import { reportCommand } from "../../cli/report/index.ts";
 import { TABLE_HEADERS, tableCells } from "../../cli/report/stuck.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { CSV_COLUMNS } from "../../shared/jobs/stuck-report/formats/csv.ts";
@@ -69,7 +69,7 @@ async function cli(...args: string[]): Promise<{ out: string; err: string }> {
   const stdout = new Capture();
   const stderr = new Capture();
   const program = new Command("housekeeper");
-  registerReportCommands(program, { stdout, stderr, now: () => NOW });
+  program.addCommand(reportCommand({ stdout, stderr, now: () => NOW }));
   const configure = (command: Command) => {
     command.exitOverride().configureOutput({
       writeOut: (t) => stdout.write(t),

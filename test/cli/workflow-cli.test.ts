@@ -332,7 +332,7 @@ describe("housekeeper workflow list", () => {
     expect(run).toMatchObject({
       code: 0,
       stdout: "",
-      // Dapr's line exactly, then our hint naming the apps the store holds (cli/app-hint.ts).
+      // Dapr's line exactly, then our hint naming the apps the store holds (cli/output/app-hint.ts).
       stderr: expect.stringMatching(
         /^\u274c {2}No workflow found in namespace "staging" for app ID "nobody"\nhint: [^\n]+\n$/,
       ),

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { registerReportCommands } from "../../cli/report/index.ts";
+import { reportCommand } from "../../cli/report/index.ts";
 import { publishStuckReport } from "../../shared/jobs/stuck-report/publish.ts";
 import { SchedulerReminderIndex } from "../../shared/jobs/stuck-report/reminders.ts";
 import type { FilesystemObjectStore } from "../../shared/object-store/filesystem.ts";
@@ -78,7 +78,7 @@ async function cli(...args: string[]): Promise<{ out: string; err: string }> {
   const stdout = new Capture();
   const stderr = new Capture();
   const program = new Command("housekeeper");
-  registerReportCommands(program, { stdout, stderr, now: () => NOW });
+  program.addCommand(reportCommand({ stdout, stderr, now: () => NOW }));
   program.exitOverride();
   await program.parseAsync([
     "node",

@@ -10,7 +10,7 @@ import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
 import { renderTable } from "../../cli/output/table.ts";
-import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
+import { schedulerCommand } from "../../cli/scheduler/index.ts";
 import { SHORT_HEADERS } from "../../cli/scheduler/rows.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
@@ -46,7 +46,7 @@ async function cli(store: EtcdSchedulerStore | undefined, ...args: string[]): Pr
   const stdout = new Capture();
   const stderr = new Capture();
   const program = new Command("housekeeper");
-  registerSchedulerCommands(program, { stdout, stderr, now: () => NOW });
+  program.addCommand(schedulerCommand({ stdout, stderr, now: () => NOW }));
   const configure = (command: Command) => {
     command.exitOverride().configureOutput({
       writeOut: (t) => stdout.write(t),

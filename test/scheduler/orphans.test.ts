@@ -8,7 +8,7 @@
 import { Writable } from "node:stream";
 import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
+import { schedulerCommand } from "../../cli/scheduler/index.ts";
 import { deleteOrphanReminders, type OrphanReminder, scanOrphanReminders } from "../../shared/jobs/orphan-reminders.ts";
 import type { SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
 import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
@@ -113,12 +113,14 @@ function cli(args: string[], connection: string[] = ["-c", url]): Promise<{ stdo
       },
     });
   const program = new Command("housekeeper").exitOverride();
-  registerSchedulerCommands(program, {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    // The command closes what it opens: hand it a view of the test's store whose close does nothing.
-    openStore: async () => Object.create(scheduler, { close: { value: async () => {} } }),
-  });
+  program.addCommand(
+    schedulerCommand({
+      stdout: sink((s) => (stdout += s)),
+      stderr: sink((s) => (stderr += s)),
+      // The command closes what it opens: hand it a view of the test's store whose close does nothing.
+      openStore: async () => Object.create(scheduler, { close: { value: async () => {} } }),
+    }),
+  );
   return program
     .parseAsync(["node", "housekeeper", "scheduler", "orphans", "-a", APP.appId, ...connection, ...args])
     .then(() => ({ stdout, stderr }));

@@ -12,7 +12,7 @@ import { Writable } from "node:stream";
 import { Command } from "commander";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
+import { schedulerCommand } from "../../cli/scheduler/index.ts";
 import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
@@ -186,7 +186,7 @@ describe.skipIf(!AVAILABLE)("etcd over TLS with client certificates", () => {
       },
     });
     const program = new Command("housekeeper").exitOverride();
-    registerSchedulerCommands(program, { stdout, stderr: stdout });
+    program.addCommand(schedulerCommand({ stdout, stderr: stdout }));
     await program.parseAsync([
       "node",
       "housekeeper",
@@ -276,7 +276,7 @@ describe.skipIf(!AVAILABLE)("etcd over TLS with client certificates", () => {
 
   it("a missing certificate file is bad input", async () => {
     const program = new Command("housekeeper").exitOverride();
-    registerSchedulerCommands(program);
+    program.addCommand(schedulerCommand());
     await expect(
       program.parseAsync([
         "node",

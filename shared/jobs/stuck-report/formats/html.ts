@@ -154,7 +154,7 @@ function chart(summary: StuckSummary): string {
 }
 
 /**
- * What to run next, per reason: commands of this CLI (cli/workflow, cli/workflow-control, cli/scheduler) with the
+ * What to run next, per reason: commands of this CLI (cli/workflow, cli/scheduler) with the
  * report's app filled in. The connection string is left to -c or HOUSEKEEPER_CONNECTION_STRING: a report never
  * carries credentials.
  */

@@ -4,10 +4,10 @@
  */
 import type { Command } from "commander";
 import { Option } from "commander";
-import { HousekeeperError } from "../shared/errors.ts";
-import type { StateBackend } from "../shared/state-store/backend.ts";
-import type { AppRef } from "../shared/state-store/keys.ts";
-import type { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import type { StateBackend } from "../../shared/state-store/backend.ts";
+import type { AppRef } from "../../shared/state-store/keys.ts";
+import type { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 
 export const CONNECTION_STRING_ENV = "HOUSEKEEPER_CONNECTION_STRING";
 /** `-c embedded`: the sample store, named on purpose (destructive commands accept it only so). */
@@ -111,10 +111,10 @@ export function requireNamedStore(flags: ConnectionFlags, what: string): void {
 export async function openBackend(flags: ConnectionFlags): Promise<StateBackend> {
   if (flags.connectionString !== undefined && flags.connectionString !== EMBEDDED_STORE) {
     // Imported lazily: each door pulls in only the drivers it uses, and `--help` stays fast.
-    const { openStateBackend } = await import("../shared/state-store/open.ts");
+    const { openStateBackend } = await import("../../shared/state-store/open.ts");
     return openStateBackend(flags.connectionString, { tableName: flags.tableName, databaseName: flags.databaseName });
   }
-  const { openEmbeddedBackend } = await import("../shared/state-store/embedded.ts");
+  const { openEmbeddedBackend } = await import("../../shared/state-store/embedded.ts");
   // Said on every run, on stderr (stdout stays clean): results from the sample are never mistaken for a real store's.
   process.stderr.write(
     `using the embedded sample store in ./.housekeeper/ (app orderprocessing); -c or ${CONNECTION_STRING_ENV} names a real store\n`,
@@ -129,7 +129,7 @@ export async function withWorkflowStore<T>(
   fn: (store: WorkflowStateStore) => Promise<T>,
 ): Promise<T> {
   // Imported here, not at the top: the command tree (and `--help`) must not load the store code.
-  const { WorkflowStateStore } = await import("../shared/state-store/workflow-store.ts");
+  const { WorkflowStateStore } = await import("../../shared/state-store/workflow-store.ts");
   const backend = await openBackend(flags);
   if (backend.advice) process.stderr.write(`note: ${backend.advice}\n`);
   try {

@@ -7,14 +7,15 @@ import { exportFileEntries, exportToFile, importEntries, spoolExportFile } from 
 import { deleteAllJobs, deleteJobs, getJobs, listJobs } from "../../shared/scheduler/jobs.ts";
 import type { FilterKind } from "../../shared/scheduler/keys.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
+import type { EtcdFlags } from "../flags/etcd.ts";
+import { etcdFlags, namespaceFlag, withSchedulerStore } from "../flags/etcd.ts";
+import type { OutputFormat } from "../flags/output.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { Progress } from "../output/progress-line.ts";
 import { JsonArrayWriter, OutputSink, YamlListWriter } from "../output/sink.ts";
 import { statusLine } from "../output/status.ts";
 import { renderTable, TableLayout } from "../output/table.ts";
-import type { EtcdFlags } from "./connection.ts";
-import { etcdFlags, namespaceFlag, withSchedulerStore } from "./connection.ts";
-import type { Io, OutputFormat } from "./index.ts";
+import type { Io } from "./index.ts";
 import type { ListedJob } from "./rows.ts";
 import {
   compareListed,
@@ -140,7 +141,24 @@ export async function importAction(io: Io, cmd: Command): Promise<void> {
   // (streamed: never held whole; a file in Go's map order is checked for duplicate keys by an external sort), then
   // streamed into etcd in file order: exactly the bytes that were checked are written.
   const runSize = Number(process.env[IMPORT_RUN_SIZE_ENV]) || undefined;
-  const spooled = await spoolExportFile(inputFile, undefined, runSize === undefined ? {} : { runSize });
+  // Checking a large file takes a while before anything is written: the status line shows it too (entries decoded;
+  // then, for a file in Go's map order, entries past the duplicate check of all decoded).
+  let decoded = 0;
+  let checked: number | undefined;
+  const checking = Progress.start(
+    "scheduler import (checking)",
+    () => ({ scanned: decoded, ...(checked === undefined ? {} : { done: checked, total: decoded }) }),
+    { noun: "entries", doneWord: "checked" },
+  );
+  const spooled = await spoolExportFile(inputFile, undefined, {
+    ...(runSize === undefined ? {} : { runSize }),
+    onDecoded: (n) => {
+      decoded = n;
+    },
+    onChecked: (n) => {
+      checked = n;
+    },
+  }).finally(() => checking.stop());
   let written: number;
   try {
     ({ written } = await withSchedulerStore(

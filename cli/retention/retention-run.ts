@@ -7,7 +7,7 @@ import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { count } from "../../shared/util/count.ts";
 import { createSecretResolver } from "../../shared/util/secrets.ts";
-import { openBackend } from "../connection.ts";
+import { openBackend } from "../flags/state-store.ts";
 import { goJsonIndent } from "../output/go-format.ts";
 import { Progress } from "../output/progress-line.ts";
 import { withChildren } from "../output/purge-decision.ts";

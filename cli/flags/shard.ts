@@ -2,7 +2,7 @@
  * `--shard K/N` (1-based, as Playwright's `--shard=2/4`) for the commands that scan an app: `workflow list`,
  * `workflow purge`, `report stuck` and `scheduler orphans`. The value is parsed in the action (parseShardFlag), so a
  * bad one ends with the usual one-line error and exit 2 before any store is opened. The parser lives in
- * shard-flag.ts, which only the (lazily loaded) actions import: `--help` loads nothing of shared/ or zod.
+ * shard-parse.ts, which only the (lazily loaded) actions import: `--help` loads nothing of shared/ or zod.
  */
 import { Option } from "commander";
 

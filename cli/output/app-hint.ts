@@ -6,10 +6,10 @@
  * (dapr/dapr pkg/actors/state/state.go, pkg/runtime/wfengine/state/state.go; see shared/state-store/keys.ts).
  */
 
-import type { StateBackend } from "../shared/state-store/backend.ts";
-import type { AppRef } from "../shared/state-store/keys.ts";
-import { KEY_SEPARATOR, METADATA_KEY } from "../shared/state-store/keys.ts";
-import { count } from "../shared/util/count.ts";
+import type { StateBackend } from "../../shared/state-store/backend.ts";
+import type { AppRef } from "../../shared/state-store/keys.ts";
+import { KEY_SEPARATOR, METADATA_KEY } from "../../shared/state-store/keys.ts";
+import { count } from "../../shared/util/count.ts";
 
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 5;

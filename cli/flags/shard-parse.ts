@@ -1,6 +1,6 @@
-/** The parsed `--shard` of a command (see shard-option.ts); imported by actions only, since it loads zod. */
+/** The parsed `--shard` of a command (see shard.ts); imported by actions only, since it loads zod. */
 import type { Command } from "commander";
-import { parseShardFlag, type Shard } from "../shared/workflow/shard.ts";
+import { parseShardFlag, type Shard } from "../../shared/workflow/shard.ts";
 
 /** The parsed `--shard`, or undefined when it is not given. */
 export function shardFlag(cmd: Command): Shard | undefined {
