@@ -24,7 +24,8 @@
 import { z } from "zod";
 import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
 import type { ObjectStoreConfig } from "../object-store/open.ts";
-import { DURATION_DOORS, durationSchema } from "../util/duration.ts";
+import { DURATION_DOORS } from "../util/duration.ts";
+import { durationSchema } from "../util/duration-schema.ts";
 import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
 import { parseOrThrow, scheduledEventInput } from "./parse.ts";
 

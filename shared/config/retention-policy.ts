@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
-import { DURATION_DOORS, durationSchema } from "../util/duration.ts";
+import { DURATION_DOORS } from "../util/duration.ts";
+import { durationSchema } from "../util/duration-schema.ts";
 import { formatIssues } from "../util/zod-issues.ts";
 import { TERMINAL_STATUS_NAMES } from "../workflow/status-names.ts";
 import { targetSchema } from "./target.ts";

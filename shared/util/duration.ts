@@ -9,7 +9,6 @@
  *                                    parseAgeThreshold refuses a negative age in its own words
  *   timeout         no    1ms        network timeouts: Go durations only, like Dapr's own timeout flags
  */
-import { z } from "zod";
 import { HousekeeperError } from "../errors.ts";
 
 const NS_PER_MS = 1e6;
@@ -109,18 +108,6 @@ export function parseDuration(text: string, rules: DurationRules): number {
     return fail(rules.min === 0 ? "must not be negative" : `must be at least ${rules.min}ms`);
   }
   return ms;
-}
-
-/** A zod string giving the milliseconds of parseDuration; its error is parseDuration's line. */
-export function durationSchema(rules: DurationRules) {
-  return z.string().transform((text, ctx) => {
-    try {
-      return parseDuration(text, rules);
-    } catch (error) {
-      ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
-      return z.NEVER;
-    }
-  });
 }
 
 /**

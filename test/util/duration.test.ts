@@ -7,12 +7,12 @@ import { retentionRulesSchema } from "../../shared/config/retention-policy.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import {
   DURATION_DOORS,
-  durationSchema,
   parseDuration,
   parseGoDuration,
   parseRfc3339,
   parseStatusDurations,
 } from "../../shared/util/duration.ts";
+import { durationSchema } from "../../shared/util/duration-schema.ts";
 import { parseTimeout } from "../../shared/util/timeouts.ts";
 import { parseAgeThreshold } from "../../shared/workflow/instance-filter.ts";
 
