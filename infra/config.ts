@@ -14,12 +14,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { ShardItem } from "../shared/config/purge-function.ts";
-import { reminderBackupEventSchema } from "../shared/config/reminder-backup.ts";
+import { reminderBackupEventSchema } from "../functions/reminder-backup/settings.ts";
+import { stuckReportEventSchema } from "../functions/stuck-report/settings.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
-import { stuckReportEventSchema } from "../shared/config/stuck-report.ts";
 import type { Target } from "../shared/config/target.ts";
 import { parseTimeout } from "../shared/config/timeouts.ts";
+import type { ShardItem } from "../shared/jobs/purge-shards.ts";
 import { webhookConfigSchema } from "../shared/webhook/routes.ts";
 import { MAX_SHARDS } from "../shared/workflow/shard.ts";
 
@@ -317,7 +317,7 @@ export const housekeeperConfigSchema = z
         checkReminders: z.boolean().default(true),
         /** Publish to the notifications topic when this many instances are stuck (NOTIFY_THRESHOLD); 0: never. */
         notifyThreshold: z.number().int().min(0).default(1),
-        /** Extra environment (OLDER_THAN, THRESHOLD_*, RETENTION, REPORT_FORMATS, ...; see shared/config). */
+        /** Extra environment (OLDER_THAN, THRESHOLD_*, RETENTION, REPORT_FORMATS, ...; see functions/stuck-report/settings.ts). */
         environment: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).default({}),
         /** The schedule's input: per-run overrides, checked against the function's event schema. */
         input: z.record(z.string(), z.unknown()).default({}),

@@ -2,7 +2,6 @@
 import type { Command } from "commander";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { parseTimeout } from "../../shared/config/timeouts.ts";
-import { loadWebhookConfigFile } from "../../shared/config/webhook.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DEFAULT_SIDECAR_URL } from "../../shared/sidecar/defaults.ts";
 import {
@@ -10,6 +9,7 @@ import {
   idempotencyBackend,
   openIdempotencyStore,
 } from "../../shared/webhook/open-idempotency.ts";
+import { loadWebhookConfigFile } from "../../shared/webhook/routes-file.ts";
 import type { ServeFlags } from "./index.ts";
 import { startWebhookServer } from "./server.ts";
 

@@ -9,20 +9,16 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import {
-  type MergeRequest,
-  type PurgeFunctionSettings,
-  purgeFunctionSettings,
-} from "../../shared/config/purge-function.ts";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
-import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
+import { type MergeRequest, mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
 import { traced, traceHandler } from "../../shared/tracing.ts";
+import { type PurgeFunctionSettings, purgeFunctionSettings } from "./settings.ts";
 
 export const logger = new Logger({ serviceName: "purge" });
 export const metrics = new Metrics({

@@ -1,7 +1,7 @@
 /**
  * Scheduled reminder backup (EventBridge Scheduler → Lambda): exports the Scheduler's jobs and counters to S3 in the
  * `dapr scheduler export` format with a manifest, and applies retention. Configuration: environment variables and
- * the schedule's input (shared/config/reminder-backup.ts). A failure is logged with its code, counted, and rethrown
+ * the schedule's input (./settings.ts). A failure is logged with its code, counted, and rethrown
  * so that the invocation fails (Scheduler retries, then its dead-letter queue).
  */
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -10,11 +10,11 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { type ReminderBackupResult, runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
 import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { traceHandler } from "../../shared/tracing.ts";
+import { reminderBackupSettings } from "./settings.ts";
 
 export const logger = new Logger({ serviceName: "reminder-backup" });
 export const metrics = new Metrics({

@@ -11,11 +11,11 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { reminderRestoreSettings } from "../../shared/config/reminder-restore.ts";
 import { type ErrorCode, errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { type ReminderRestoreResult, runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
 import { traceHandler } from "../../shared/tracing.ts";
+import { reminderRestoreSettings } from "./settings.ts";
 
 export const logger = new Logger({ serviceName: "reminder-restore" });
 export const metrics = new Metrics({

@@ -2,7 +2,7 @@
  * Scheduled stuck-workflow report (EventBridge Scheduler → Lambda): for each configured app, scans the actor state
  * store (and the Scheduler's etcd when ETCD_ENDPOINTS is set), writes the JSON/CSV/HTML reports and a summary to the
  * object store under a dated key, and notifies SNS when the count reaches the threshold. Configuration: environment
- * variables and the schedule's input (shared/config/stuck-report.ts). Metrics: StuckInstances per app and per
+ * variables and the schedule's input (./settings.ts). Metrics: StuckInstances per app and per
  * reason (dimension `Reason`), InstancesScanned, UnreadableInstances. A failure is logged with its code, counted and
  * rethrown, so the invocation fails (the Scheduler retries, then its dead-letter queue).
  */
@@ -12,11 +12,11 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
 import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { StuckReportPortsCache } from "../../shared/jobs/stuck-report/ports.ts";
 import { publishStuckReport, STUCK_REASONS } from "../../shared/jobs/stuck-report.ts";
 import { traceHandler } from "../../shared/tracing.ts";
+import { stuckReportSettings } from "./settings.ts";
 
 export const logger = new Logger({ serviceName: "stuck-report" });
 export const metrics = new Metrics({

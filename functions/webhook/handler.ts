@@ -1,7 +1,7 @@
 /**
  * The webhook function (API Gateway HTTP API payload v2, or a Lambda Function URL: the same event shape): verifies the
  * sender's signature over the raw body, then starts a workflow or raises an event through the Dapr sidecar, once per
- * delivery (shared/webhook/job.ts). Settings come from the environment (shared/config/webhook.ts) and are validated
+ * delivery (shared/webhook/job.ts). Settings come from the environment (./settings.ts) and are validated
  * at init; the sidecar client, the idempotency store and the secret cache live at module scope, so warm invocations
  * reuse them (secrets expire from the cache after WEBHOOK_SECRET_MAX_AGE_SECONDS, so rotation is picked up).
  */
@@ -11,13 +11,13 @@ import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
-import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
 import { errorMessage } from "../../shared/errors.ts";
 import { traced, traceHandler } from "../../shared/tracing.ts";
 import type { IdempotencyStore } from "../../shared/webhook/idempotency.ts";
 import { createWebhookJob } from "../../shared/webhook/job.ts";
 import { openIdempotencyStore } from "../../shared/webhook/open-idempotency.ts";
 import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
+import { webhookFunctionSettings } from "./settings.ts";
 
 export const logger = new Logger({ serviceName: "webhook" });
 

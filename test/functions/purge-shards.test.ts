@@ -13,9 +13,10 @@ vi.hoisted(() => {
 });
 
 import { handler, type MergeResponse, type PurgeResponse } from "../../functions/purge/handler.ts";
+import { purgeFunctionSettings } from "../../functions/purge/settings.ts";
 import { purgeShardItems } from "../../infra/config.ts";
-import { purgeFunctionSettings, type ShardItem, type ShardSummary } from "../../shared/config/purge-function.ts";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
+import type { ShardItem, ShardSummary } from "../../shared/jobs/purge-shards.ts";
 import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";

@@ -13,7 +13,7 @@ import { Command } from "commander";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerSchedulerCommands } from "../../cli/scheduler/index.ts";
-import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
+import { reminderBackupSettings } from "../../functions/reminder-backup/settings.ts";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";

@@ -3,9 +3,10 @@
  * state backend, the Scheduler's etcd (EtcdReminders), the object store and the SNS client. A client is replaced when its settings
  * change; `close` releases everything (tests, shutdown).
  */
+
+import type { StuckReportSettings } from "../../../functions/stuck-report/settings.ts";
 import { resolveEtcdSettings } from "../../config/etcd.ts";
 import { createSecretResolver } from "../../config/secrets.ts";
-import type { StuckReportSettings } from "../../config/stuck-report.ts";
 import type { ObjectStore } from "../../object-store/object-store.ts";
 import { openObjectStore } from "../../object-store/open.ts";
 import type { StateBackend } from "../../state-store/backend.ts";

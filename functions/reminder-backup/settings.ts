@@ -22,12 +22,12 @@
  */
 
 import { z } from "zod";
-import { HousekeeperError } from "../errors.ts";
-import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
-import type { ObjectStoreConfig } from "../object-store/open.ts";
-import { parseGoDuration } from "../workflow/instance-filter.ts";
-import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
-import { parseOrThrow, scheduledEventInput } from "./parse.ts";
+import { type EtcdSettings, etcdSettingsFromEnv } from "../../shared/config/etcd.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import type { ReminderBackupConfig } from "../../shared/jobs/reminder-backup.ts";
+import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
+import { parseGoDuration } from "../../shared/workflow/instance-filter.ts";
+import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
 /** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`). */
 export function parseRetentionDuration(text: string): number {
@@ -157,5 +157,3 @@ export function reminderBackupSettings(env: NodeJS.ProcessEnv, event: unknown): 
   };
   return { ...storageSettings(e), job };
 }
-
-export { parseOrThrow };

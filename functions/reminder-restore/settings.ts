@@ -1,15 +1,15 @@
 /**
  * Configuration of the reminder restore function: the same storage environment as the backup (see
- * shared/config/reminder-backup.ts) plus the invocation's request, validated with zod.
+ * functions/reminder-backup/settings.ts) plus the invocation's request, validated with zod.
  *
  *   { "backupKey": "reminders/dapr-system/20260125T093015.123Z.bin" | "latest",
  *     "dryRun": false, "conflictPolicy": "skip-existing" | "overwrite", "prefix": "workflow/my-app",
  *     "daprNamespace": "default", "allowMissingManifest": false }
  */
 import { z } from "zod";
-import type { ReminderRestoreRequest } from "../jobs/reminder-restore.ts";
-import { parseOrThrow } from "./parse.ts";
-import { reminderStorageEnvSchema, type StorageSettings, storageSettings } from "./reminder-backup.ts";
+import type { ReminderRestoreRequest } from "../../shared/jobs/reminder-restore.ts";
+import { reminderStorageEnvSchema, type StorageSettings, storageSettings } from "../reminder-backup/settings.ts";
+import { parseOrThrow } from "../support/parse.ts";
 
 export const reminderRestoreEventSchema = z
   .object({
