@@ -3,28 +3,21 @@
  * policy within the invocation's time (stopping cleanly before it runs out), stores a run report, emits metrics, and
  * returns `{purged, skipped, failed, isComplete, continuationToken}` so the next run continues where this one stopped.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { createSecretResolver } from "../../shared/config/secrets.ts";
-import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
 import { type MergeRequest, mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
 import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
-import { traced, traceHandler } from "../../shared/tracing.ts";
+import { traced } from "../../shared/tracing.ts";
+import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
 import { type PurgeFunctionSettings, purgeFunctionSettings } from "./settings.ts";
 
-export const logger = new Logger({ serviceName: "purge" });
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper",
-  serviceName: "purge",
-});
+const kit = lambdaKit("purge");
+export const { logger, metrics } = kit;
 /** Module scope: secrets stay cached across warm invocations (with a finite expiry). */
 const secrets = createSecretResolver();
 
@@ -146,14 +139,9 @@ export async function purge(
       reportKey,
     };
   } catch (error) {
-    const code = error instanceof HousekeeperError ? error.code : "internal";
-    metrics.addMetric("PurgeRunFailed", MetricUnit.Count, 1);
-    logger.error("retention purge failed", { code, reason: errorMessage(error) });
+    logFailure(kit, error, { message: "retention purge failed", metric: "PurgeRunFailed" });
     throw error;
   }
 }
 
-export const handler = middy(purge)
-  .use(injectLambdaContext(logger))
-  .use(traceHandler("purge"))
-  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+export const handler = lambdaHandler(kit, purge);
