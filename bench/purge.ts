@@ -14,7 +14,6 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { runRetentionPurge } from "../shared/jobs/retention-purge.ts";
-import { schedulerReminderCleaner, sidecarPurger } from "../shared/jobs/target-ports.ts";
 import { openEtcdSchedulerStore } from "../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../shared/scheduler/store.ts";
 import type { SeedJob } from "../shared/scheduler/testdata.ts";
@@ -25,6 +24,7 @@ import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-st
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../shared/testdata/writer.ts";
+import { schedulerReminderCleaner, sidecarPurger } from "../shared/wiring/target-ports.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
 import { startLatencySidecar, time } from "./support/run.ts";
 

@@ -15,7 +15,7 @@ import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { reminderBackupEventSchema } from "../functions/reminder-backup/settings.ts";
-import { stuckReportEventSchema } from "../functions/stuck-report/settings.ts";
+import { stuckReportEnvSchema, stuckReportEventSchema } from "../functions/stuck-report/settings.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
 import type { Target } from "../shared/config/target.ts";
 import { parseTimeout } from "../shared/config/timeouts.ts";
@@ -104,6 +104,8 @@ const etcdSchema = z
     tlsSecretArn: secretArn.optional(),
   })
   .strict();
+
+type StuckReportEnvName = keyof typeof stuckReportEnvSchema.shape;
 
 const daprName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only");
 
@@ -318,7 +320,9 @@ export const housekeeperConfigSchema = z
         /** Publish to the notifications topic when this many instances are stuck (NOTIFY_THRESHOLD); 0: never. */
         notifyThreshold: z.number().int().min(0).default(1),
         /** Extra environment (OLDER_THAN, THRESHOLD_*, RETENTION, REPORT_FORMATS, ...; see functions/stuck-report/settings.ts). */
-        environment: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).default({}),
+        environment: z
+          .partialRecord(z.enum(Object.keys(stuckReportEnvSchema.shape) as [StuckReportEnvName]), z.string())
+          .default({}),
         /** The schedule's input: per-run overrides, checked against the function's event schema. */
         input: z.record(z.string(), z.unknown()).default({}),
         ...tuning,

@@ -26,6 +26,12 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { purgeEnvSchema } from "../functions/purge/settings.ts";
+import { reminderBackupEnvSchema, reminderStorageEnvSchema } from "../functions/reminder-backup/settings.ts";
+import { reminderRestoreEnvSchema } from "../functions/reminder-restore/settings.ts";
+import { stuckReportEnvSchema } from "../functions/stuck-report/settings.ts";
+import { type FunctionEnv, functionEnvironment } from "../functions/support/env.ts";
+import { webhookEnvSchema } from "../functions/webhook/settings.ts";
 import { parseRetentionPolicy } from "../shared/config/retention-policy.ts";
 import { CONNECT_TIMEOUT_ENV, REQUEST_TIMEOUT_ENV } from "../shared/config/timeouts.ts";
 import { type HousekeeperConfig, purgeShardItems } from "./config.ts";
@@ -132,7 +138,7 @@ export class HousekeeperStack extends Stack {
     const group = scheduled ? new ScheduleGroup(this, "Schedules", {}) : undefined;
 
     const scheduler = config.scheduler;
-    const etcdEnv = scheduler
+    const etcdEnv: FunctionEnv<typeof reminderStorageEnvSchema> & FunctionEnv<typeof stuckReportEnvSchema> = scheduler
       ? {
           ETCD_ENDPOINTS: scheduler.etcd.endpoints.join(","),
           ETCD_KEY_ROOT: scheduler.etcd.keyRoot,
@@ -176,7 +182,7 @@ export class HousekeeperStack extends Stack {
       const fn = makeFunction("Purge", purge, {
         name: "purge",
         description: "dapr-housekeeper: retention purge of terminal workflow instances",
-        environment: env({
+        environment: functionEnvironment(purgeEnvSchema, {
           REPORT_BUCKET: bucketName,
           REPORT_PREFIX: prefixes.purgeReports,
           SAFETY_MARGIN_MS: purge.safetyMarginSeconds * 1000,
@@ -216,7 +222,7 @@ export class HousekeeperStack extends Stack {
       const fn = makeFunction("StuckReport", stuck, {
         name: "stuck-report",
         description: "dapr-housekeeper: report of stuck workflow instances",
-        environment: env({
+        environment: functionEnvironment(stuckReportEnvSchema, {
           ...stuck.environment,
           STATE_STORE_CONNECTION_STRING: stuck.connectionStringSecretArn,
           STATE_STORE_TABLE: stuck.stateStoreTable,
@@ -254,7 +260,7 @@ export class HousekeeperStack extends Stack {
     }
 
     // Reminder backup and restore.
-    const storageEnv = env({
+    const storageEnv = functionEnvironment(reminderStorageEnvSchema, {
       ...etcdEnv,
       BACKUP_BUCKET: bucketName,
       BACKUP_PREFIX: prefixes.backups,
@@ -267,7 +273,7 @@ export class HousekeeperStack extends Stack {
         description: "dapr-housekeeper: backup of the Dapr Scheduler's jobs and reminders",
         environment: {
           ...storageEnv,
-          ...env({
+          ...functionEnvironment(reminderBackupEnvSchema, {
             DAPR_NAMESPACE: backup.daprNamespace,
             REMINDER_PREFIX: backup.reminderPrefix,
             RETENTION_KEEP_LAST: backup.keepLast,
@@ -292,7 +298,10 @@ export class HousekeeperStack extends Stack {
       const fn = makeFunction("ReminderRestore", restore, {
         name: "reminder-restore",
         description: "dapr-housekeeper: restore of the Dapr Scheduler's jobs and reminders from a backup (on demand)",
-        environment: { ...storageEnv, ...env({ DAPR_NAMESPACE: restore.daprNamespace }) },
+        environment: {
+          ...storageEnv,
+          ...functionEnvironment(reminderRestoreEnvSchema, { DAPR_NAMESPACE: restore.daprNamespace }),
+        },
       });
       this.storage.grantPrefix(fn.role, prefixes.backups, { read: true, list: true });
       secrets.grantRead(fn.role, etcdSecretArns);
@@ -308,7 +317,7 @@ export class HousekeeperStack extends Stack {
       const fn = makeFunction("Webhook", webhook, {
         name: "webhook",
         description: "dapr-housekeeper: webhooks that start workflows and raise events",
-        environment: env({
+        environment: functionEnvironment(webhookEnvSchema, {
           WEBHOOK_ROUTES: JSON.stringify(webhook.routes),
           DAPR_HTTP_ENDPOINT: webhook.sidecarUrl,
           DAPR_APP_ID: webhook.appId,

@@ -9,17 +9,19 @@ import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
 import { type MergeRequest, mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
-import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
 import { traced } from "../../shared/tracing.ts";
+import { AdapterCache, settingsKey } from "../../shared/wiring/adapter-cache.ts";
+import { targetPortsOpener } from "../../shared/wiring/target-ports.ts";
 import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
 import { type PurgeFunctionSettings, purgeFunctionSettings } from "./settings.ts";
 
 const kit = lambdaKit("purge");
 export const { logger, metrics } = kit;
-/** Module scope: secrets stay cached across warm invocations (with a finite expiry). */
+/** Module scope: secrets stay cached across warm invocations (with a finite expiry), and so do the connections. */
 const secrets = createSecretResolver();
+export const ports = new AdapterCache();
 
 /** Failures listed in the response (all of them are in the stored report): Step Functions caps a state at 256 KB. */
 const RESPONSE_FAILURE_LIMIT = 50;
@@ -54,13 +56,15 @@ async function storeReport(
   settings: PurgeFunctionSettings,
   write: (store: ObjectStore, prefix: string) => Promise<string>,
 ): Promise<string | undefined> {
-  if (!settings.reports) return undefined;
-  const store = traced("s3", openObjectStore(settings.reports.store));
-  try {
-    return await write(store, settings.reports.prefix);
-  } finally {
-    await store.close();
-  }
+  const reports = settings.reports;
+  if (!reports) return undefined;
+  const store = await ports.get(
+    "reports",
+    settingsKey(reports.store),
+    () => traced("s3", openObjectStore(reports.store)),
+    (s) => s.close(),
+  );
+  return await write(store, reports.prefix);
 }
 
 async function merge(settings: PurgeFunctionSettings, request: MergeRequest): Promise<MergeResponse> {
@@ -92,7 +96,7 @@ export async function purge(
     const settings = purgeFunctionSettings(process.env, event);
     if (settings.merge) return await merge(settings, settings.merge);
     const report = await runRetentionPolicy(settings.policy, {
-      openTarget: targetPortsOpener(secrets),
+      openTarget: targetPortsOpener(secrets, undefined, ports),
       continuationToken: settings.continuationToken,
       timeLeftMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       safetyMarginMs: settings.safetyMarginMs,

@@ -21,6 +21,21 @@ import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
 import { formatShard, shardSchema } from "../../shared/workflow/shard.ts";
 import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
+/**
+ * Environment (all optional):
+ *   RETENTION_POLICY   the default policy as JSON, when the event carries none
+ *   REPORT_BUCKET      S3 bucket for the run reports (none: logged only), under REPORT_PREFIX (`reports/purge`)
+ *   S3_ENDPOINT        custom endpoint of an S3-compatible store (path-style addressing is then used)
+ *   SAFETY_MARGIN_MS   stop this long before the invocation's time runs out (default 60000; a bad value: the default)
+ */
+export const purgeEnvSchema = z.object({
+  RETENTION_POLICY: z.string().optional(),
+  REPORT_BUCKET: z.string().optional(),
+  REPORT_PREFIX: z.string().optional(),
+  S3_ENDPOINT: z.string().optional(),
+  SAFETY_MARGIN_MS: z.string().optional(),
+});
+
 export const purgeEventSchema = z
   .object({
     policy: z.unknown().optional(),
@@ -48,7 +63,8 @@ export interface PurgeFunctionSettings {
   safetyMarginMs: number;
 }
 
-export function purgeFunctionSettings(env: NodeJS.ProcessEnv, event: unknown): PurgeFunctionSettings {
+export function purgeFunctionSettings(processEnv: NodeJS.ProcessEnv, event: unknown): PurgeFunctionSettings {
+  const env = parseOrThrow(purgeEnvSchema, processEnv, "environment");
   const input = parseOrThrow(purgeEventSchema, scheduledEventInput(event), "purge event");
   let policyInput = input.policy;
   if (policyInput === undefined) {

@@ -7,7 +7,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { type ReminderBackupResult, runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
 import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
 import { reminderBackupSettings } from "./settings.ts";
 

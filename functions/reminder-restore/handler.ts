@@ -8,8 +8,8 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { type ErrorCode, HousekeeperError } from "../../shared/errors.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { type ReminderRestoreResult, runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
 import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
 import { reminderRestoreSettings } from "./settings.ts";
 

@@ -11,6 +11,9 @@ import type { ReminderRestoreRequest } from "../../shared/jobs/reminder-restore.
 import { reminderStorageEnvSchema, type StorageSettings, storageSettings } from "../reminder-backup/settings.ts";
 import { parseOrThrow } from "../support/parse.ts";
 
+/** The restore reads the backups where the backup function writes them: the same storage environment. */
+export const reminderRestoreEnvSchema = reminderStorageEnvSchema;
+
 export const reminderRestoreEventSchema = z
   .object({
     backupKey: z
@@ -40,7 +43,7 @@ export interface ReminderRestoreSettings extends StorageSettings {
 
 /** Environment + invocation payload → validated settings; HousekeeperError("bad-input") naming every problem. */
 export function reminderRestoreSettings(env: NodeJS.ProcessEnv, event: unknown): ReminderRestoreSettings {
-  const e = parseOrThrow(reminderStorageEnvSchema, env, "environment");
+  const e = parseOrThrow(reminderRestoreEnvSchema, env, "environment");
   const input = parseOrThrow(reminderRestoreEventSchema, event ?? {}, "request");
   const request: ReminderRestoreRequest = {
     backupKey: input.backupKey,

@@ -8,8 +8,8 @@
  */
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { StuckReportPortsCache } from "../../shared/jobs/stuck-report/ports.ts";
 import { publishStuckReport, STUCK_REASONS } from "../../shared/jobs/stuck-report.ts";
+import { StuckReportPortsCache } from "../../shared/wiring/stuck-report-ports.ts";
 import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
 import { stuckReportSettings } from "./settings.ts";
 

@@ -32,7 +32,7 @@
  */
 
 import { z } from "zod";
-import { type EtcdSettings, etcdSettingsFromEnv } from "../../shared/config/etcd.ts";
+import { etcdSettingsFromEnv } from "../../shared/config/etcd.ts";
 import { parseStatusDurations, parseThreshold, TERMINAL_STATUS_LIST } from "../../shared/config/stuck-report.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { WatchedStatus } from "../../shared/jobs/stuck-report/model.ts";
@@ -42,6 +42,7 @@ import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
 import type { ReportFormat } from "../../shared/report/writer.ts";
 import { REPORT_FORMATS } from "../../shared/report/writer.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
+import type { StuckReportPortSettings } from "../../shared/wiring/stuck-report-ports.ts";
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
 import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
@@ -143,13 +144,8 @@ export const stuckReportEventSchema = z
   })
   .strict();
 
-export interface StuckReportSettings {
-  connection: { connectionString: string; tableName?: string };
+export interface StuckReportSettings extends StuckReportPortSettings {
   apps: AppRef[];
-  /** Present: check reminders in this etcd. */
-  etcd?: EtcdSettings;
-  objectStore: ObjectStoreConfig;
-  sns?: { topicArn: string; endpoint?: string; region?: string };
   job: PublishOptions;
 }
 

@@ -15,7 +15,7 @@
 import { z } from "zod";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { formatIssues } from "../../shared/util/zod-issues.ts";
-import { type IdempotencyBackend, idempotencyBackend } from "../../shared/webhook/open-idempotency.ts";
+import { type IdempotencyBackend, idempotencyBackend } from "../../shared/webhook/idempotency-backend.ts";
 import { parseWebhookConfig, type WebhookConfig } from "../../shared/webhook/routes.ts";
 import { loadWebhookConfigFile } from "../../shared/webhook/routes-file.ts";
 
@@ -24,7 +24,7 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
-const envSchema = z
+export const webhookEnvSchema = z
   .object({
     WEBHOOK_ROUTES: optionalText,
     WEBHOOK_ROUTES_FILE: optionalText,
@@ -54,7 +54,7 @@ export interface WebhookFunctionSettings {
 }
 
 export function webhookFunctionSettings(env: NodeJS.ProcessEnv): WebhookFunctionSettings {
-  const parsed = envSchema.safeParse(env);
+  const parsed = webhookEnvSchema.safeParse(env);
   if (!parsed.success) {
     const issues = formatIssues(parsed.error, { root: "environment" });
     throw new HousekeeperError("bad-input", `webhook function settings are not valid: ${issues}`);

@@ -12,7 +12,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
 });
 
-import { handler, type MergeResponse, type PurgeResponse } from "../../functions/purge/handler.ts";
+import { handler, type MergeResponse, type PurgeResponse, ports } from "../../functions/purge/handler.ts";
 import { purgeFunctionSettings } from "../../functions/purge/settings.ts";
 import { purgeShardItems } from "../../infra/config.ts";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
@@ -137,8 +137,9 @@ describe("purge state machine logic: sharded purge = unsharded purge", () => {
     vi.stubEnv("REPORT_BUCKET", "");
     vi.stubEnv("SAFETY_MARGIN_MS", "1000");
   }, 120_000);
-  afterAll(() => {
+  afterAll(async () => {
     vi.unstubAllEnvs();
+    await ports.close();
   });
 
   it("4 + 2 shards run concurrently, then merged: the same instances purged, the same counts", async () => {

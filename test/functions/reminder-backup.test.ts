@@ -15,11 +15,11 @@ vi.hoisted(() => {
 import { handler, metrics, ports } from "../../functions/reminder-backup/handler.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { ReminderBackupResult } from "../../shared/jobs/reminder-backup.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { decodeExportFile } from "../../shared/scheduler/gob.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
 import { SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
 import { lambdaContext } from "../support/lambda.ts";
 

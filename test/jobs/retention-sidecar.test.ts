@@ -9,7 +9,6 @@ import type { Target } from "../../shared/config/target.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import type { TargetPorts } from "../../shared/jobs/retention-run.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
-import { sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { HttpSidecarClient } from "../../shared/sidecar/http-client.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
@@ -18,6 +17,7 @@ import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import type { InstanceSpec } from "../../shared/testdata/instance-builder.ts";
 import { EXPECTED_STATUS, SCENARIOS } from "../../shared/testdata/instance-builder.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { sidecarPurger } from "../../shared/wiring/target-ports.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { dumpStore, storeFactories } from "../support/stores.ts";
 

@@ -10,7 +10,6 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import type { SchedulerStore } from "../../shared/scheduler/store.ts";
 import { buildSeeds, type SeedJob } from "../../shared/scheduler/testdata.ts";
@@ -19,6 +18,7 @@ import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, multiEntryKey } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { schedulerReminderCleaner } from "../../shared/wiring/target-ports.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
 import { dumpStore, storeFactories } from "../support/stores.ts";
 

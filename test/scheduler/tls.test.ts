@@ -18,13 +18,13 @@ import { createSecretResolver } from "../../shared/config/secrets.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
-import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { buildSeed, buildSeeds } from "../../shared/scheduler/testdata.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { writeInstances } from "../../shared/testdata/writer.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
+import { targetPortsOpener } from "../../shared/wiring/target-ports.ts";
 import { createPostgresDatabase, freePort, uniqueDatabaseName } from "../support/servers.ts";
 
 function has(binary: string): boolean {
