@@ -14,10 +14,11 @@ import { openObjectStore } from "../../shared/object-store/open.ts";
 import { traced } from "../../shared/tracing.ts";
 import { AdapterCache, settingsKey } from "../../shared/wiring/adapter-cache.ts";
 import { targetPortsOpener } from "../../shared/wiring/target-ports.ts";
-import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
 import { type PurgeFunctionSettings, purgeFunctionSettings } from "./settings.ts";
 
-const kit = lambdaKit("purge");
+const kit = meteredKit("purge");
 export const { logger, metrics } = kit;
 /** Module scope: secrets stay cached across warm invocations (with a finite expiry), and so do the connections. */
 const secrets = createSecretResolver();

@@ -8,10 +8,11 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { type ReminderBackupResult, runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
 import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
-import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
 import { reminderBackupSettings } from "./settings.ts";
 
-const kit = lambdaKit("reminder-backup");
+const kit = meteredKit("reminder-backup");
 export const { logger, metrics } = kit;
 /** Module scope: reused by warm invocations. */
 export const ports = new ReminderPortsCache();

@@ -10,10 +10,11 @@ import type { Context } from "aws-lambda";
 import { type ErrorCode, HousekeeperError } from "../../shared/errors.ts";
 import { type ReminderRestoreResult, runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
 import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
-import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
 import { reminderRestoreSettings } from "./settings.ts";
 
-const kit = lambdaKit("reminder-restore");
+const kit = meteredKit("reminder-restore");
 export const { logger, metrics } = kit;
 /** Module scope: reused by warm invocations. */
 export const ports = new ReminderPortsCache();

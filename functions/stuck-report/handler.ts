@@ -10,10 +10,11 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { publishStuckReport, STUCK_REASONS } from "../../shared/jobs/stuck-report.ts";
 import { StuckReportPortsCache } from "../../shared/wiring/stuck-report-ports.ts";
-import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
 import { stuckReportSettings } from "./settings.ts";
 
-const kit = lambdaKit("stuck-report");
+const kit = meteredKit("stuck-report");
 export const { logger, metrics } = kit;
 /** Module scope: reused by warm invocations. */
 export const ports = new StuckReportPortsCache();

@@ -1,12 +1,12 @@
 /**
- * What every Lambda handler shares: its Powertools logger and metrics, the middy chain (logger context, X-Ray when
- * on, metrics flushed after each invocation) and one shape for a failed run's log line and metric. A handler module
- * creates its kit at module scope, so warm invocations reuse it.
+ * What every Lambda handler shares: its Powertools logger, the middy chain (logger context, X-Ray when on, then the
+ * metrics flush of a metered kit, functions/support/metrics.ts) and one shape for a failed run's log line and
+ * metric. A handler module creates its kit at module scope, so warm invocations reuse it. No metrics code is
+ * imported here: a function without metrics (the webhook) does not load it at cold start.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import middy, { type MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 import { type ErrorCode, errorMessage, HousekeeperError } from "../../shared/errors.ts";
@@ -17,33 +17,34 @@ export interface LambdaKit {
   readonly logger: Logger;
   /** Undefined for a function that emits no metrics of its own (the webhook). */
   readonly metrics: Metrics | undefined;
+  /** Runs after tracing: the metrics flush of a metered kit (an invocation that adds no metric emits nothing). */
+  readonly middleware: readonly MiddlewareObj[];
+  /** Adds 1 (Count) to a metric; nothing without metrics. */
+  readonly count: (metric: string) => void;
 }
 
-/** Logger and (unless `metrics: false`) metrics under the function's service name. */
-export function lambdaKit<M extends boolean = true>(
+/** A kit with a logger under the function's service name (metrics: functions/support/metrics.ts). */
+export function lambdaKit(
   serviceName: string,
-  options: { metrics?: M } = {},
-): LambdaKit & { metrics: M extends false ? undefined : Metrics } {
-  const logger = new Logger({ serviceName });
-  const metrics =
-    options.metrics === false
-      ? undefined
-      : new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper", serviceName });
-  return { serviceName, logger, metrics } as LambdaKit & { metrics: M extends false ? undefined : Metrics };
+  metered?: Pick<LambdaKit, "metrics" | "middleware" | "count">,
+): LambdaKit {
+  return {
+    serviceName,
+    logger: new Logger({ serviceName }),
+    metrics: metered?.metrics,
+    middleware: metered?.middleware ?? [],
+    count: metered?.count ?? (() => {}),
+  };
 }
 
-/**
- * The handler wrapped in the chain every function uses: the logger's Lambda context, tracing, then the metrics
- * flush (an invocation that adds no metric emits nothing), then any middleware of the function's own.
- */
+/** The handler wrapped in the chain every function uses, then any middleware of the function's own. */
 export function lambdaHandler<E, R>(
   kit: LambdaKit,
   run: (event: E, context: Context) => Promise<R>,
   ...extra: MiddlewareObj[]
 ) {
   let chain = middy(run).use(injectLambdaContext(kit.logger)).use(traceHandler(kit.serviceName));
-  if (kit.metrics) chain = chain.use(logMetrics(kit.metrics, { throwOnEmptyMetrics: false }));
-  for (const m of extra) chain = chain.use(m);
+  for (const m of [...kit.middleware, ...extra]) chain = chain.use(m);
   return chain;
 }
 
@@ -58,6 +59,6 @@ export function logFailure(
   error: unknown,
   how: { message: string; metric?: string; level?: "error" | "warn" },
 ): void {
-  if (how.metric) kit.metrics?.addMetric(how.metric, MetricUnit.Count, 1);
+  if (how.metric) kit.count(how.metric);
   kit.logger[how.level ?? "error"](how.message, { code: failureCode(error), reason: errorMessage(error) });
 }

@@ -16,7 +16,7 @@ import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
 import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
 import { webhookFunctionSettings } from "./settings.ts";
 
-const kit = lambdaKit("webhook", { metrics: false });
+const kit = lambdaKit("webhook");
 export const { logger } = kit;
 
 const settings = webhookFunctionSettings(process.env);
