@@ -14,7 +14,6 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { runRetentionPurge } from "../shared/jobs/retention-purge.ts";
-import { schedulerReminderCleaner, sidecarPurger } from "../shared/jobs/target-ports.ts";
 import type { InstanceSpec } from "../shared/sample-data/instance-builder.ts";
 import type { SeedJob } from "../shared/sample-data/scheduler-jobs.ts";
 import { buildSeeds } from "../shared/sample-data/scheduler-jobs.ts";
@@ -25,6 +24,7 @@ import { HttpSidecarClient } from "../shared/sidecar/http-client.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
+import { schedulerReminderCleaner, sidecarPurger } from "../shared/wiring/target-ports.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
 import { startLatencySidecar, time } from "./support/run.ts";
 

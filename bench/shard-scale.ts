@@ -2,7 +2,6 @@ import { parseArgs } from "node:util";
 import pLimit from "p-limit";
 import pg from "pg";
 import { runRetentionPurge } from "../shared/jobs/retention-purge.ts";
-import { schedulerReminderCleaner, sidecarPurger } from "../shared/jobs/target-ports.ts";
 import type { InstanceSpec } from "../shared/sample-data/instance-builder.ts";
 import { buildSeeds, type SeedJob } from "../shared/sample-data/scheduler-jobs.ts";
 import { writeInstances } from "../shared/sample-data/writer.ts";
@@ -12,6 +11,7 @@ import { HttpSidecarClient } from "../shared/sidecar/http-client.ts";
 import type { AppRef } from "../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../shared/state-store/workflow-store.ts";
+import { schedulerReminderCleaner, sidecarPurger } from "../shared/wiring/target-ports.ts";
 import { startEtcd, startPostgres } from "../test/support/servers.ts";
 import { startLatencySidecar, time } from "./support/run.ts";
 

@@ -6,116 +6,44 @@
  *   3. the `housekeeper:configFile` context value, a path relative to the project root (cdk.json points it at
  *      `infra/config.example.json`; `npx cdk synth -c housekeeper:configFile=deploy/prod.json` picks another).
  *
- * Every key is documented next to its schema below and shown in `infra/config.example.json`. The policies and
- * schedule inputs are checked with the very schemas the functions use (shared/config), so a bad policy fails
- * `cdk synth`, not the first scheduled run.
+ * Every key is documented next to its schema (below; each function's section in infra/config/functions.ts) and shown
+ * in `infra/config.example.json`. The policies and schedule inputs are checked with the very schemas the functions
+ * use (functions/<name>/settings.ts, shared/config), so a bad policy fails `cdk synth`, not the first scheduled run.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { ShardItem } from "../shared/config/purge-function.ts";
-import { reminderBackupEventSchema } from "../shared/config/reminder-backup.ts";
+import { reminderBackupEventSchema } from "../functions/reminder-backup/settings.ts";
+import { stuckReportEventSchema } from "../functions/stuck-report/settings.ts";
 import { retentionPolicySchema } from "../shared/config/retention-policy.ts";
-import { stuckReportEventSchema } from "../shared/config/stuck-report.ts";
 import type { Target } from "../shared/config/target.ts";
+import type { ShardItem } from "../shared/jobs/purge-shards.ts";
 import { DURATION_DOORS, parseDuration } from "../shared/util/duration.ts";
-import { parseTimeout } from "../shared/util/timeouts.ts";
 import { webhookConfigSchema } from "../shared/webhook/routes.ts";
-import { MAX_SHARDS } from "../shared/workflow/shard.ts";
+import {
+  daprName,
+  etcdSchema,
+  keyPrefix,
+  kmsKeyArn,
+  logRetentionDays,
+  SECRET_ARN_PATTERN,
+  timeoutText,
+} from "./config/common.ts";
+import {
+  purgeSectionSchema,
+  reminderBackupSectionSchema,
+  reminderRestoreSectionSchema,
+  stuckReportSectionSchema,
+  webhookSectionSchema,
+} from "./config/functions.ts";
+
+export { SECRET_ARN_PATTERN };
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const CONFIG_ENV_VAR = "HOUSEKEEPER_CONFIG";
 export const CONFIG_CONTEXT_KEY = "housekeeper:config";
 export const CONFIG_FILE_CONTEXT_KEY = "housekeeper:configFile";
-
-/** A complete Secrets Manager ARN: it ends in the 6-character suffix Secrets Manager appends to the name. */
-export const SECRET_ARN_PATTERN =
-  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
-
-const secretArn = z
-  .string()
-  .regex(
-    SECRET_ARN_PATTERN,
-    "a complete Secrets Manager ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>)",
-  );
-
-const timeoutText = z.string().superRefine((text, ctx) => {
-  try {
-    parseTimeout(text, "timeout");
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-  }
-});
-
-/** RETENTION_KEEP_WITHIN as the reminder backup function reads it (shared/util/duration.ts, the `age` door). */
-const keepWithinText = z.string().superRefine((text, ctx) => {
-  try {
-    parseDuration(text, DURATION_DOORS.age);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-  }
-});
-
-const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "a KMS key ARN");
-
-/** Retention values CloudWatch Logs accepts. */
-const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
-
-const logRetentionDays = z
-  .number()
-  .int()
-  .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
-    message: `one of ${LOG_RETENTION_DAYS.join(", ")}`,
-  });
-
-/** An S3 key prefix without leading or trailing slash. */
-const keyPrefix = z
-  .string()
-  .regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/, "a key prefix like `reminders` or `reports/purge`");
-
-const scheduleSchema = z
-  .object({
-    /** `cron(0 3 * * ? *)` or `rate(6 hours)` (EventBridge Scheduler syntax). */
-    expression: z.string().regex(/^(cron|rate)\(.+\)$/, "cron(...) or rate(...)"),
-    /** IANA time zone the cron expression is in. */
-    timezone: z.string().min(1).default("UTC"),
-    /** Flexible time window: the run starts at a random time within this many minutes (0 = exactly on time). */
-    flexibleWindowMinutes: z.number().int().min(0).max(1440).default(15),
-    enabled: z.boolean().default(true),
-    /** Retries of a delivery the target refused (throttling, missing permission) before the dead-letter queue. */
-    retryAttempts: z.number().int().min(0).max(185).default(3),
-    /** Give up (dead-letter queue) on a delivery older than this. */
-    maxEventAgeMinutes: z.number().int().min(1).max(1440).default(60),
-  })
-  .strict();
-
-const tuning = {
-  memoryMb: z.number().int().min(128).max(10240),
-  timeoutSeconds: z.number().int().min(1).max(900),
-  /** Reserved concurrency; omit for none. Also the throttle of a Function URL. */
-  reservedConcurrency: z.number().int().min(1).optional(),
-  /** Place the function in the VPC of `network` (needed to reach the state store, the sidecar, etcd). */
-  inVpc: z.boolean().default(true),
-};
-
-const etcdSchema = z
-  .object({
-    /** host:port (or http(s)://host:port) of the Dapr Scheduler's etcd. */
-    endpoints: z.array(z.string().min(1)).min(1),
-    /** Where Dapr's `dapr/` keys live in that etcd (default `dapr/`). */
-    keyRoot: z.string().endsWith("/").optional(),
-    /**
-     * Secret holding JSON {"ca": PEM, "cert": PEM, "key": PEM} (each optional, cert and key together): a private CA
-     * and/or a client certificate for etcd's TLS. An https:// endpoint alone uses the public root CAs.
-     */
-    tlsSecretArn: secretArn.optional(),
-  })
-  .strict();
-
-const daprName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only");
 
 export const housekeeperConfigSchema = z
   .object({
@@ -255,158 +183,11 @@ export const housekeeperConfigSchema = z
       })
       .strict()
       .optional(),
-    purge: z
-      .object({
-        enabled: z.boolean().default(true),
-        /**
-         * The retention policy, exactly as `housekeeper retention run --policy` takes it. Secrets in it
-         * (connectionString, apiToken) must be complete Secrets Manager ARNs: the stack grants the purge function
-         * read access to exactly those.
-         */
-        policy: z.record(z.string(), z.unknown()),
-        schedule: scheduleSchema,
-        /**
-         * `state-machine`: the schedule starts a Step Functions execution whose Distributed Map runs every (target,
-         * shard) in parallel, each invoking the function again with its continuation token until complete, then
-         * merges the shards' reports (infra/constructs/purge-state-machine.ts).
-         * `function`: the schedule invokes the function once per run; a run cut short continues at the next one.
-         */
-        invoke: z.enum(["state-machine", "function"]).default("state-machine"),
-        ...tuning,
-        memoryMb: tuning.memoryMb.default(1024),
-        timeoutSeconds: tuning.timeoutSeconds.default(900),
-        /** Stop purging this long before the invocation's time runs out (SAFETY_MARGIN_MS). */
-        safetyMarginSeconds: z.number().int().min(0).max(600).default(60),
-        stateMachine: z
-          .object({
-            /**
-             * Child executions (target shards) running at the same time, over all targets: the Distributed Map's
-             * MaxConcurrency. Each runs one purge function at a time, so this also bounds the function's concurrency.
-             */
-            maxConcurrency: z.number().int().min(1).max(1000).default(4),
-            /**
-             * Shards per target: one number for every target, or per target keyed by `appId` or `namespace/appId`
-             * (others get 1). Each shard is one child execution of the Distributed Map; 1 = the whole target.
-             */
-            shards: z
-              .union([
-                z.number().int().min(1).max(MAX_SHARDS),
-                z.record(z.string().min(1), z.number().int().min(1).max(MAX_SHARDS)),
-              ])
-              .default(1),
-            /**
-             * Child executions that may fail outright (time out, abort, fail without a summary) before the map
-             * stops starting the rest: the Distributed Map's ToleratedFailurePercentage. A shard whose purge fails
-             * still returns its summary, is named at the end and fails the execution, without stopping the others.
-             */
-            toleratedFailurePercentage: z.number().min(0).max(100).default(100),
-            /** Invocations per target before the execution fails (a runaway guard, not a budget). */
-            maxInvocationsPerTarget: z.number().int().min(1).max(3000).default(200),
-            timeoutHours: z
-              .number()
-              .min(1)
-              .max(24 * 365)
-              .default(24),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .optional(),
-    stuckReport: z
-      .object({
-        enabled: z.boolean().default(true),
-        schedule: scheduleSchema,
-        /** The actor state store's connection string, stored in Secrets Manager (STATE_STORE_CONNECTION_STRING). */
-        connectionStringSecretArn: secretArn,
-        stateStoreTable: z.string().min(1).optional(),
-        /** The apps reported on (APP_IDS); one StuckInstances alarm each. */
-        appIds: z.array(daprName).min(1),
-        daprNamespace: daprName.default("default"),
-        /** Check reminders in the Scheduler's etcd (`scheduler.etcd`) to flag instances with none. */
-        checkReminders: z.boolean().default(true),
-        /** Publish to the notifications topic when this many instances are stuck (NOTIFY_THRESHOLD); 0: never. */
-        notifyThreshold: z.number().int().min(0).default(1),
-        /** Extra environment (OLDER_THAN, THRESHOLD_*, RETENTION, REPORT_FORMATS, ...; see shared/config). */
-        environment: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).default({}),
-        /** The schedule's input: per-run overrides, checked against the function's event schema. */
-        input: z.record(z.string(), z.unknown()).default({}),
-        ...tuning,
-        memoryMb: tuning.memoryMb.default(1024),
-        timeoutSeconds: tuning.timeoutSeconds.default(900),
-      })
-      .strict()
-      .optional(),
-    reminderBackup: z
-      .object({
-        enabled: z.boolean().default(true),
-        schedule: scheduleSchema,
-        /** RETENTION_KEEP_LAST */
-        keepLast: z.number().int().min(0).optional(),
-        /** RETENTION_KEEP_WITHIN: Go duration (`720h`) or days (`30d`). */
-        keepWithin: keepWithinText.optional(),
-        /** Back up only jobs under this display-name prefix (REMINDER_PREFIX), e.g. `workflow/my-app`. */
-        reminderPrefix: z.string().optional(),
-        daprNamespace: daprName.optional(),
-        input: z.record(z.string(), z.unknown()).default({}),
-        ...tuning,
-        memoryMb: tuning.memoryMb.default(512),
-        timeoutSeconds: tuning.timeoutSeconds.default(300),
-      })
-      .strict()
-      .optional(),
-    reminderRestore: z
-      .object({
-        enabled: z.boolean().default(true),
-        daprNamespace: daprName.optional(),
-        ...tuning,
-        memoryMb: tuning.memoryMb.default(1024),
-        timeoutSeconds: tuning.timeoutSeconds.default(900),
-        /** /tmp in MB: the restore spools the backup there while it verifies and writes it; must hold the file. */
-        ephemeralStorageMb: z.number().int().min(512).max(10240).default(2048),
-      })
-      .strict()
-      .optional(),
-    webhook: z
-      .object({
-        enabled: z.boolean().default(true),
-        /** `http-api`: API Gateway HTTP API (throttling, access logs). `function-url`: a Lambda Function URL. */
-        exposure: z.enum(["http-api", "function-url"]).default("http-api"),
-        /**
-         * The routes file's content (WEBHOOK_ROUTES): `{ maxBodyBytes, idempotency, routes: [...] }`, checked with the
-         * function's own schema (shared/webhook/routes.ts). Signing secrets in it must be complete Secrets Manager
-         * ARNs: the stack grants the function read access to exactly those.
-         */
-        routes: z.record(z.string(), z.unknown()),
-        /** The Dapr sidecar's HTTP API the webhook talks to (DAPR_HTTP_ENDPOINT). */
-        sidecarUrl: z.url(),
-        /** The app hosting the workflows, if not the sidecar's own (DAPR_APP_ID). */
-        appId: daprName.optional(),
-        /** The Dapr API token in Secrets Manager (DAPR_API_TOKEN holds this ARN). */
-        daprApiTokenSecretArn: secretArn.optional(),
-        /**
-         * A secret holding the redis:// URL of a Redis to keep delivery IDs in (IDEMPOTENCY_REDIS_URL holds this
-         * ARN). Omitted (the default): the stack creates a DynamoDB table for them (IDEMPOTENCY_TABLE), shared by
-         * every execution environment.
-         */
-        idempotencyRedisUrlSecretArn: secretArn.optional(),
-        /** How long a fetched secret is cached (WEBHOOK_SECRET_MAX_AGE_SECONDS). */
-        secretMaxAgeSeconds: z.number().int().min(0).optional(),
-        /** Secrets granted besides those found in the routes. */
-        extraSecretArns: z.array(secretArn).default([]),
-        throttle: z
-          .object({
-            rateLimit: z.number().min(1).default(50),
-            burstLimit: z.number().int().min(1).default(100),
-          })
-          .strict()
-          .prefault({}),
-        ...tuning,
-        memoryMb: tuning.memoryMb.default(512),
-        timeoutSeconds: tuning.timeoutSeconds.default(29),
-      })
-      .strict()
-      .optional(),
+    purge: purgeSectionSchema.optional(),
+    stuckReport: stuckReportSectionSchema.optional(),
+    reminderBackup: reminderBackupSectionSchema.optional(),
+    reminderRestore: reminderRestoreSectionSchema.optional(),
+    webhook: webhookSectionSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {

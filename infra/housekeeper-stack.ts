@@ -3,6 +3,10 @@
  * machine, the webhook endpoint, the bucket for backups and reports, secrets by reference, VPC placement, alarms and
  * a dashboard — all from one validated configuration (infra/config.ts).
  *
+ * Each function's part (its function, schedule, permissions) is in infra/stack/<function>.ts; each builds the
+ * function's environment with functionEnvironment() against the function's own env schema (functions/<name>/
+ * settings.ts), so a variable the function does not read fails `tsc` (test/infra/env-contract.test.ts checks the rest).
+ *
  * Environment each function gets (besides NODE_OPTIONS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL):
  *   purge             REPORT_BUCKET, REPORT_PREFIX, SAFETY_MARGIN_MS, HOUSEKEEPER_VERSION
  *   stuck-report      STATE_STORE_CONNECTION_STRING (a secret ARN), STATE_STORE_TABLE, APP_IDS, DAPR_NAMESPACE,
@@ -20,25 +24,27 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from "aws-cdk-lib";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { parseRetentionPolicy } from "../shared/config/retention-policy.ts";
 import { CONNECT_TIMEOUT_ENV, REQUEST_TIMEOUT_ENV } from "../shared/util/timeouts.ts";
-import { type HousekeeperConfig, purgeShardItems } from "./config.ts";
-import { HousekeeperFunction, type HousekeeperFunctionProps, PROJECT_ROOT } from "./constructs/housekeeper-function.ts";
+import type { HousekeeperConfig } from "./config.ts";
+import { HousekeeperFunction, PROJECT_ROOT } from "./constructs/housekeeper-function.ts";
 import { Monitoring, Notifications } from "./constructs/monitoring.ts";
 import { acknowledge } from "./constructs/nag.ts";
 import { Network } from "./constructs/network.ts";
-import { PurgeStateMachine } from "./constructs/purge-state-machine.ts";
-import { ScheduledJob } from "./constructs/scheduled-job.ts";
-import { SecretReferences, secretArnsIn } from "./constructs/secrets.ts";
+import type { PurgeStateMachine } from "./constructs/purge-state-machine.ts";
+import { SecretReferences } from "./constructs/secrets.ts";
 import { Storage } from "./constructs/storage.ts";
-import { WebhookEndpoint } from "./constructs/webhook-endpoint.ts";
-import { WebhookIdempotencyTable } from "./constructs/webhook-idempotency-table.ts";
+import type { WebhookEndpoint } from "./constructs/webhook-endpoint.ts";
+import type { WebhookIdempotencyTable } from "./constructs/webhook-idempotency-table.ts";
+import type { StackContext } from "./stack/context.ts";
+import { addPurge } from "./stack/purge.ts";
+import { addReminderFunctions } from "./stack/reminders.ts";
+import { addStuckReport } from "./stack/stuck-report.ts";
+import { addWebhook } from "./stack/webhook.ts";
 
 export interface HousekeeperStackProps extends StackProps {
   config: HousekeeperConfig;
@@ -103,7 +109,6 @@ export class HousekeeperStack extends Stack {
       accessLogsBucketName: config.storage.accessLogsBucketName,
     });
     const bucketName = this.storage.bucket.bucketName;
-    const prefixes = config.storage.prefixes;
 
     const network = config.network ? new Network(this, "Network", config.network) : undefined;
     const secrets = new SecretReferences(this, "Secrets", { kmsKeyArns: config.secretsKmsKeyArns });
@@ -132,214 +137,52 @@ export class HousekeeperStack extends Stack {
     const group = scheduled ? new ScheduleGroup(this, "Schedules", {}) : undefined;
 
     const scheduler = config.scheduler;
-    const etcdEnv = scheduler
-      ? {
-          ETCD_ENDPOINTS: scheduler.etcd.endpoints.join(","),
-          ETCD_KEY_ROOT: scheduler.etcd.keyRoot,
-          ETCD_TLS_SECRET: scheduler.etcd.tlsSecretArn,
-        }
-      : {};
-    const etcdSecretArns = scheduler?.etcd.tlsSecretArn ? [scheduler.etcd.tlsSecretArn] : [];
-
-    const makeFunction = (
-      id: string,
-      settings: {
-        memoryMb: number;
-        timeoutSeconds: number;
-        reservedConcurrency?: number | undefined;
-        ephemeralStorageMb?: number | undefined;
-        inVpc: boolean;
+    const ctx: StackContext = {
+      stack: this,
+      config,
+      key,
+      removalPolicy,
+      logRetention,
+      storage: this.storage,
+      bucketName,
+      secrets,
+      notifications,
+      deadLetterQueue: dlq,
+      scheduleGroup: group,
+      etcdEnv: scheduler
+        ? {
+            ETCD_ENDPOINTS: scheduler.etcd.endpoints.join(","),
+            ETCD_KEY_ROOT: scheduler.etcd.keyRoot,
+            ETCD_TLS_SECRET: scheduler.etcd.tlsSecretArn,
+          }
+        : {},
+      etcdSecretArns: scheduler?.etcd.tlsSecretArn ? [scheduler.etcd.tlsSecretArn] : [],
+      addFunction: (id, tuning, rest) => {
+        const f = new HousekeeperFunction(this, id, {
+          ...rest,
+          memoryMb: tuning.memoryMb,
+          timeoutSeconds: tuning.timeoutSeconds,
+          reservedConcurrency: tuning.reservedConcurrency,
+          ephemeralStorageMb: tuning.ephemeralStorageMb,
+          environment: { HOUSEKEEPER_VERSION: VERSION, ...timeoutEnvironment(config), ...rest.environment },
+          logRetention,
+          logLevel: config.logLevel,
+          metricsNamespace: config.metricsNamespace,
+          removalPolicy,
+          network: tuning.inVpc ? network?.placement : undefined,
+        });
+        this.functions[rest.name] = f;
+        return f;
       },
-      rest: Pick<HousekeeperFunctionProps, "name" | "description" | "environment" | "onAsyncFailure">,
-    ) => {
-      const f = new HousekeeperFunction(this, id, {
-        ...rest,
-        memoryMb: settings.memoryMb,
-        timeoutSeconds: settings.timeoutSeconds,
-        reservedConcurrency: settings.reservedConcurrency,
-        ephemeralStorageMb: settings.ephemeralStorageMb,
-        environment: { HOUSEKEEPER_VERSION: VERSION, ...timeoutEnvironment(config), ...rest.environment },
-        logRetention,
-        logLevel: config.logLevel,
-        metricsNamespace: config.metricsNamespace,
-        removalPolicy,
-        network: settings.inVpc ? network?.placement : undefined,
-      });
-      this.functions[rest.name] = f;
-      return f;
     };
 
-    // Retention purge.
-    const purge = config.purge;
-    if (purge?.enabled) {
-      const viaStateMachine = purge.invoke === "state-machine";
-      const fn = makeFunction("Purge", purge, {
-        name: "purge",
-        description: "dapr-housekeeper: retention purge of terminal workflow instances",
-        environment: env({
-          REPORT_BUCKET: bucketName,
-          REPORT_PREFIX: prefixes.purgeReports,
-          SAFETY_MARGIN_MS: purge.safetyMarginSeconds * 1000,
-        }),
-        onAsyncFailure: viaStateMachine ? undefined : { queue: dlq!, retryAttempts: 0 },
-      });
-      this.storage.grantPrefix(fn.role, prefixes.purgeReports, { write: true });
-      secrets.grantRead(fn.role, secretArnsIn(purge.policy));
-      const input = { policy: purge.policy };
-      if (viaStateMachine) {
-        this.purgeStateMachine = new PurgeStateMachine(this, "PurgeLoop", {
-          purgeFunction: fn.fn,
-          functionTimeoutSeconds: purge.timeoutSeconds,
-          items: purgeShardItems(parseRetentionPolicy(purge.policy).targets, purge.stateMachine.shards),
-          maxConcurrency: purge.stateMachine.maxConcurrency,
-          toleratedFailurePercentage: purge.stateMachine.toleratedFailurePercentage,
-          maxInvocationsPerTarget: purge.stateMachine.maxInvocationsPerTarget,
-          timeoutHours: purge.stateMachine.timeoutHours,
-          logRetention,
-          removalPolicy,
-        });
-      }
-      new ScheduledJob(this, "PurgeSchedule", {
-        description: "dapr-housekeeper retention purge",
-        settings: purge.schedule,
-        target: this.purgeStateMachine ? { stateMachine: this.purgeStateMachine.stateMachine } : { function: fn.fn },
-        input,
-        deadLetterQueue: dlq!,
-        group: group!,
-      });
-    }
-
-    // Stuck-workflow report.
-    const stuck = config.stuckReport;
-    if (stuck?.enabled) {
-      const notify = stuck.notifyThreshold > 0;
-      const fn = makeFunction("StuckReport", stuck, {
-        name: "stuck-report",
-        description: "dapr-housekeeper: report of stuck workflow instances",
-        environment: env({
-          ...stuck.environment,
-          STATE_STORE_CONNECTION_STRING: stuck.connectionStringSecretArn,
-          STATE_STORE_TABLE: stuck.stateStoreTable,
-          APP_IDS: stuck.appIds.join(","),
-          DAPR_NAMESPACE: stuck.daprNamespace,
-          ...(stuck.checkReminders ? etcdEnv : {}),
-          REPORT_BUCKET: bucketName,
-          REPORT_PREFIX: prefixes.stuckReports,
-          ...(notify ? { SNS_TOPIC_ARN: notifications.topic.topicArn, NOTIFY_THRESHOLD: stuck.notifyThreshold } : {}),
-        }),
-        onAsyncFailure: { queue: dlq!, retryAttempts: 1 },
-      });
-      this.storage.grantPrefix(fn.role, prefixes.stuckReports, { write: true });
-      secrets.grantRead(fn.role, [stuck.connectionStringSecretArn, ...(stuck.checkReminders ? etcdSecretArns : [])]);
-      if (notify) {
-        fn.allow(new PolicyStatement({ actions: ["sns:Publish"], resources: [notifications.topic.topicArn] }));
-        if (key && !config.notifications.topicArn) {
-          fn.allow(
-            new PolicyStatement({
-              actions: ["kms:Decrypt", "kms:GenerateDataKey"],
-              resources: [key.keyArn],
-              conditions: { StringEquals: { "kms:ViaService": `sns.${this.region}.amazonaws.com` } },
-            }),
-          );
-        }
-      }
-      new ScheduledJob(this, "StuckReportSchedule", {
-        description: "dapr-housekeeper stuck-workflow report",
-        settings: stuck.schedule,
-        target: { function: fn.fn },
-        input: stuck.input,
-        deadLetterQueue: dlq!,
-        group: group!,
-      });
-    }
-
-    // Reminder backup and restore.
-    const storageEnv = env({
-      ...etcdEnv,
-      BACKUP_BUCKET: bucketName,
-      BACKUP_PREFIX: prefixes.backups,
-      SCHEDULER_NAMESPACE: scheduler?.namespace,
-    });
-    const backup = config.reminderBackup;
-    if (backup?.enabled) {
-      const fn = makeFunction("ReminderBackup", backup, {
-        name: "reminder-backup",
-        description: "dapr-housekeeper: backup of the Dapr Scheduler's jobs and reminders",
-        environment: {
-          ...storageEnv,
-          ...env({
-            DAPR_NAMESPACE: backup.daprNamespace,
-            REMINDER_PREFIX: backup.reminderPrefix,
-            RETENTION_KEEP_LAST: backup.keepLast,
-            RETENTION_KEEP_WITHIN: backup.keepWithin,
-          }),
-        },
-        onAsyncFailure: { queue: dlq!, retryAttempts: 1 },
-      });
-      this.storage.grantPrefix(fn.role, prefixes.backups, { read: true, write: true, delete: true, list: true });
-      secrets.grantRead(fn.role, etcdSecretArns);
-      new ScheduledJob(this, "ReminderBackupSchedule", {
-        description: "dapr-housekeeper reminder backup",
-        settings: backup.schedule,
-        target: { function: fn.fn },
-        input: backup.input,
-        deadLetterQueue: dlq!,
-        group: group!,
-      });
-    }
-    const restore = config.reminderRestore;
-    if (restore?.enabled) {
-      const fn = makeFunction("ReminderRestore", restore, {
-        name: "reminder-restore",
-        description: "dapr-housekeeper: restore of the Dapr Scheduler's jobs and reminders from a backup (on demand)",
-        environment: { ...storageEnv, ...env({ DAPR_NAMESPACE: restore.daprNamespace }) },
-      });
-      this.storage.grantPrefix(fn.role, prefixes.backups, { read: true, list: true });
-      secrets.grantRead(fn.role, etcdSecretArns);
-    }
-
-    // Webhook.
-    const webhook = config.webhook;
-    if (webhook?.enabled) {
-      const idempotencyTable = webhook.idempotencyRedisUrlSecretArn
-        ? undefined
-        : new WebhookIdempotencyTable(this, "WebhookIdempotency", { key, removalPolicy });
-      this.webhookIdempotencyTable = idempotencyTable;
-      const fn = makeFunction("Webhook", webhook, {
-        name: "webhook",
-        description: "dapr-housekeeper: webhooks that start workflows and raise events",
-        environment: env({
-          WEBHOOK_ROUTES: JSON.stringify(webhook.routes),
-          DAPR_HTTP_ENDPOINT: webhook.sidecarUrl,
-          DAPR_APP_ID: webhook.appId,
-          DAPR_API_TOKEN: webhook.daprApiTokenSecretArn,
-          IDEMPOTENCY_TABLE: idempotencyTable?.table.tableName,
-          IDEMPOTENCY_REDIS_URL: webhook.idempotencyRedisUrlSecretArn,
-          WEBHOOK_SECRET_MAX_AGE_SECONDS: webhook.secretMaxAgeSeconds,
-        }),
-      });
-      secrets.grantRead(fn.role, [
-        ...secretArnsIn(webhook.routes),
-        ...(webhook.daprApiTokenSecretArn ? [webhook.daprApiTokenSecretArn] : []),
-        ...(webhook.idempotencyRedisUrlSecretArn ? [webhook.idempotencyRedisUrlSecretArn] : []),
-        ...webhook.extraSecretArns,
-      ]);
-      idempotencyTable?.grantUse(fn.role);
-      this.webhook = new WebhookEndpoint(this, "WebhookEndpoint", {
-        webhookFunction: fn.fn,
-        exposure: webhook.exposure,
-        throttle: webhook.throttle,
-        logRetention,
-        removalPolicy,
-      });
-      new CfnOutput(this, "WebhookUrl", { value: this.webhook.url, description: "Base URL of the webhook routes" });
-      if (idempotencyTable) {
-        new CfnOutput(this, "WebhookDeliveriesTable", {
-          value: idempotencyTable.table.tableName,
-          description: "DynamoDB table of the webhook's delivery IDs",
-        });
-      }
-    }
+    // One part per function (infra/stack/), in the stack's own scope.
+    this.purgeStateMachine = addPurge(ctx);
+    addStuckReport(ctx);
+    addReminderFunctions(ctx);
+    const webhook = addWebhook(ctx);
+    this.webhook = webhook?.endpoint;
+    this.webhookIdempotencyTable = webhook?.idempotencyTable;
 
     new Monitoring(this, "Monitoring", {
       topic: notifications.topic,
@@ -353,7 +196,9 @@ export class HousekeeperStack extends Stack {
       functions: Object.values(this.functions),
       deadLetterQueue: dlq,
       purgeStateMachine: this.purgeStateMachine?.stateMachine,
-      stuckApps: stuck?.enabled ? stuck.appIds.map((app) => `${stuck.daprNamespace}/${app}`) : [],
+      stuckApps: config.stuckReport?.enabled
+        ? config.stuckReport.appIds.map((app) => `${config.stuckReport?.daprNamespace}/${app}`)
+        : [],
       webhook: this.webhook,
     });
 

@@ -1,6 +1,5 @@
 /** What `housekeeper webhook serve` runs (cli/webhook/index.ts defines the command and says what it does). */
 import type { Command } from "commander";
-import { loadWebhookConfigFile } from "../../shared/config/webhook.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { DEFAULT_SIDECAR_URL } from "../../shared/sidecar/defaults.ts";
 import { createSecretResolver } from "../../shared/util/secrets.ts";
@@ -10,6 +9,7 @@ import {
   idempotencyBackend,
   openIdempotencyStore,
 } from "../../shared/webhook/open-idempotency.ts";
+import { loadWebhookConfigFile } from "../../shared/webhook/routes-file.ts";
 import type { ServeFlags } from "./index.ts";
 import { startWebhookServer } from "./server.ts";
 

@@ -3,34 +3,26 @@
  * policy within the invocation's time (stopping cleanly before it runs out), stores a run report, emits metrics, and
  * returns `{purged, skipped, failed, isComplete, continuationToken}` so the next run continues where this one stopped.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import {
-  type MergeRequest,
-  type PurgeFunctionSettings,
-  purgeFunctionSettings,
-} from "../../shared/config/purge-function.ts";
-import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { purgeReportKey, writePurgeReport } from "../../shared/jobs/purge-report.ts";
-import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
+import { type MergeRequest, mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
-import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import type { ObjectStore } from "../../shared/object-store/object-store.ts";
 import { openObjectStore } from "../../shared/object-store/open.ts";
-import { traced, traceHandler } from "../../shared/tracing.ts";
+import { traced } from "../../shared/tracing.ts";
 import { createSecretResolver } from "../../shared/util/secrets.ts";
+import { AdapterCache, settingsKey } from "../../shared/wiring/adapter-cache.ts";
+import { targetPortsOpener } from "../../shared/wiring/target-ports.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
+import { type PurgeFunctionSettings, purgeFunctionSettings } from "./settings.ts";
 
-export const logger = new Logger({ serviceName: "purge" });
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper",
-  serviceName: "purge",
-});
-/** Module scope: secrets stay cached across warm invocations (with a finite expiry). */
+const kit = meteredKit("purge");
+export const { logger, metrics } = kit;
+/** Module scope: secrets stay cached across warm invocations (with a finite expiry), and so do the connections. */
 const secrets = createSecretResolver();
+export const ports = new AdapterCache();
 
 /** Failures listed in the response (all of them are in the stored report): Step Functions caps a state at 256 KB. */
 const RESPONSE_FAILURE_LIMIT = 50;
@@ -65,13 +57,15 @@ async function storeReport(
   settings: PurgeFunctionSettings,
   write: (store: ObjectStore, prefix: string) => Promise<string>,
 ): Promise<string | undefined> {
-  if (!settings.reports) return undefined;
-  const store = traced("s3", openObjectStore(settings.reports.store));
-  try {
-    return await write(store, settings.reports.prefix);
-  } finally {
-    await store.close();
-  }
+  const reports = settings.reports;
+  if (!reports) return undefined;
+  const store = await ports.get(
+    "reports",
+    settingsKey(reports.store),
+    () => traced("s3", openObjectStore(reports.store)),
+    (s) => s.close(),
+  );
+  return await write(store, reports.prefix);
 }
 
 async function merge(settings: PurgeFunctionSettings, request: MergeRequest): Promise<MergeResponse> {
@@ -103,7 +97,7 @@ export async function purge(
     const settings = purgeFunctionSettings(process.env, event);
     if (settings.merge) return await merge(settings, settings.merge);
     const report = await runRetentionPolicy(settings.policy, {
-      openTarget: targetPortsOpener(secrets),
+      openTarget: targetPortsOpener(secrets, undefined, ports),
       continuationToken: settings.continuationToken,
       timeLeftMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       safetyMarginMs: settings.safetyMarginMs,
@@ -150,14 +144,9 @@ export async function purge(
       reportKey,
     };
   } catch (error) {
-    const code = error instanceof HousekeeperError ? error.code : "internal";
-    metrics.addMetric("PurgeRunFailed", MetricUnit.Count, 1);
-    logger.error("retention purge failed", { code, reason: errorMessage(error) });
+    logFailure(kit, error, { message: "retention purge failed", metric: "PurgeRunFailed" });
     throw error;
   }
 }
 
-export const handler = middy(purge)
-  .use(injectLambdaContext(logger))
-  .use(traceHandler("purge"))
-  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+export const handler = lambdaHandler(kit, purge);

@@ -1,26 +1,19 @@
 /**
  * Scheduled reminder backup (EventBridge Scheduler → Lambda): exports the Scheduler's jobs and counters to S3 in the
  * `dapr scheduler export` format with a manifest, and applies retention. Configuration: environment variables and
- * the schedule's input (shared/config/reminder-backup.ts). A failure is logged with its code, counted, and rethrown
+ * the schedule's input (./settings.ts). A failure is logged with its code, counted, and rethrown
  * so that the invocation fails (Scheduler retries, then its dead-letter queue).
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
-import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { type ReminderBackupResult, runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
-import { traceHandler } from "../../shared/tracing.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
+import { reminderBackupSettings } from "./settings.ts";
 
-export const logger = new Logger({ serviceName: "reminder-backup" });
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper",
-  serviceName: "reminder-backup",
-});
+const kit = meteredKit("reminder-backup");
+export const { logger, metrics } = kit;
 /** Module scope: reused by warm invocations. */
 export const ports = new ReminderPortsCache();
 
@@ -45,14 +38,9 @@ export async function backupReminders(event: unknown, _context?: Context): Promi
     });
     return result;
   } catch (error) {
-    const code = error instanceof HousekeeperError ? error.code : "internal";
-    metrics.addMetric("BackupFailed", MetricUnit.Count, 1);
-    logger.error("reminder backup failed", { code, reason: errorMessage(error) });
+    logFailure(kit, error, { message: "reminder backup failed", metric: "BackupFailed" });
     throw error;
   }
 }
 
-export const handler = middy(backupReminders)
-  .use(injectLambdaContext(logger))
-  .use(traceHandler("reminder-backup"))
-  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+export const handler = lambdaHandler(kit, backupReminders);

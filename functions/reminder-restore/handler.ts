@@ -5,23 +5,17 @@
  * for bad input and for every refusal the job explains (corrupt backup, missing manifest, ...). A restore that fails
  * midway is `ok: true` with `result.isComplete: false` and the keys it wrote; run the same request again to finish.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { reminderRestoreSettings } from "../../shared/config/reminder-restore.ts";
-import { type ErrorCode, errorMessage, HousekeeperError } from "../../shared/errors.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
+import { type ErrorCode, HousekeeperError } from "../../shared/errors.ts";
 import { type ReminderRestoreResult, runReminderRestore } from "../../shared/jobs/reminder-restore.ts";
-import { traceHandler } from "../../shared/tracing.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
+import { reminderRestoreSettings } from "./settings.ts";
 
-export const logger = new Logger({ serviceName: "reminder-restore" });
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper",
-  serviceName: "reminder-restore",
-});
+const kit = meteredKit("reminder-restore");
+export const { logger, metrics } = kit;
 /** Module scope: reused by warm invocations. */
 export const ports = new ReminderPortsCache();
 
@@ -58,17 +52,12 @@ export async function restoreReminders(event: unknown, _context?: Context): Prom
     return { ok: true, result };
   } catch (error) {
     if (!(error instanceof HousekeeperError)) {
-      logger.error("reminder restore failed unexpectedly", { reason: errorMessage(error) });
-      metrics.addMetric("RestoreFailed", MetricUnit.Count, 1);
+      logFailure(kit, error, { message: "reminder restore failed unexpectedly", metric: "RestoreFailed" });
       throw error;
     }
-    metrics.addMetric("RestoreRefused", MetricUnit.Count, 1);
-    logger.warn("reminder restore refused", { code: error.code, reason: error.message });
+    logFailure(kit, error, { message: "reminder restore refused", metric: "RestoreRefused", level: "warn" });
     return { ok: false, error: { code: error.code, message: error.message } };
   }
 }
 
-export const handler = middy(restoreReminders)
-  .use(injectLambdaContext(logger))
-  .use(traceHandler("reminder-restore"))
-  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+export const handler = lambdaHandler(kit, restoreReminders);

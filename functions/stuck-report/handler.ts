@@ -2,28 +2,21 @@
  * Scheduled stuck-workflow report (EventBridge Scheduler → Lambda): for each configured app, scans the actor state
  * store (and the Scheduler's etcd when ETCD_ENDPOINTS is set), writes the JSON/CSV/HTML reports and a summary to the
  * object store under a dated key, and notifies SNS when the count reaches the threshold. Configuration: environment
- * variables and the schedule's input (shared/config/stuck-report.ts). Metrics: StuckInstances per app and per
+ * variables and the schedule's input (./settings.ts). Metrics: StuckInstances per app and per
  * reason (dimension `Reason`), InstancesScanned, UnreadableInstances. A failure is logged with its code, counted and
  * rethrown, so the invocation fails (the Scheduler retries, then its dead-letter queue).
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
-import { errorMessage, HousekeeperError } from "../../shared/errors.ts";
 import { STUCK_REASONS } from "../../shared/jobs/stuck-report/model.ts";
-import { StuckReportPortsCache } from "../../shared/jobs/stuck-report/ports.ts";
 import { publishStuckReport } from "../../shared/jobs/stuck-report/publish.ts";
-import { traceHandler } from "../../shared/tracing.ts";
+import { StuckReportPortsCache } from "../../shared/wiring/stuck-report-ports.ts";
+import { lambdaHandler, logFailure } from "../support/kit.ts";
+import { meteredKit } from "../support/metrics.ts";
+import { stuckReportSettings } from "./settings.ts";
 
-export const logger = new Logger({ serviceName: "stuck-report" });
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "DaprHousekeeper",
-  serviceName: "stuck-report",
-});
+const kit = meteredKit("stuck-report");
+export const { logger, metrics } = kit;
 /** Module scope: reused by warm invocations. */
 export const ports = new StuckReportPortsCache();
 
@@ -89,14 +82,9 @@ export async function reportStuck(event: unknown, context?: Context): Promise<St
     }
     return response;
   } catch (error) {
-    const code = error instanceof HousekeeperError ? error.code : "internal";
-    metrics.addMetric("StuckReportFailed", MetricUnit.Count, 1);
-    logger.error("stuck report failed", { code, message: errorMessage(error) });
+    logFailure(kit, error, { message: "stuck report failed", metric: "StuckReportFailed" });
     throw error;
   }
 }
 
-export const handler = middy(reportStuck)
-  .use(injectLambdaContext(logger))
-  .use(traceHandler("stuck-report"))
-  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+export const handler = lambdaHandler(kit, reportStuck);

@@ -1,25 +1,23 @@
 /**
  * The webhook function (API Gateway HTTP API payload v2, or a Lambda Function URL: the same event shape): verifies the
  * sender's signature over the raw body, then starts a workflow or raises an event through the Dapr sidecar, once per
- * delivery (shared/webhook/job.ts). Settings come from the environment (shared/config/webhook.ts) and are validated
+ * delivery (shared/webhook/job.ts). Settings come from the environment (./settings.ts) and are validated
  * at init; the sidecar client, the idempotency store and the secret cache live at module scope, so warm invocations
  * reuse them (secrets expire from the cache after WEBHOOK_SECRET_MAX_AGE_SECONDS, so rotation is picked up).
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
-import { errorMessage } from "../../shared/errors.ts";
-import { traced, traceHandler } from "../../shared/tracing.ts";
+import { traced } from "../../shared/tracing.ts";
 import { createSecretResolver } from "../../shared/util/secrets.ts";
 import type { IdempotencyStore } from "../../shared/webhook/idempotency.ts";
 import { createWebhookJob } from "../../shared/webhook/job.ts";
 import { openIdempotencyStore } from "../../shared/webhook/open-idempotency.ts";
 import { webhookSidecarSource } from "../../shared/webhook/sidecar.ts";
+import { lambdaHandler, lambdaKit, logFailure } from "../support/kit.ts";
+import { webhookFunctionSettings } from "./settings.ts";
 
-export const logger = new Logger({ serviceName: "webhook" });
+const kit = lambdaKit("webhook");
+export const { logger } = kit;
 
 const settings = webhookFunctionSettings(process.env);
 const secrets = createSecretResolver({ maxAgeSeconds: settings.secretMaxAgeSeconds });
@@ -62,13 +60,12 @@ export async function dispose(): Promise<void> {
   await Promise.allSettled([sidecar.close(), idempotency.close()]);
 }
 
-export const handler = middy(webhook)
-  .use(injectLambdaContext(logger))
-  .use(traceHandler("webhook"))
-  .use(
-    httpErrorHandler({
-      // The job answers every failure itself; this only guards against a bug, and says nothing more than "500".
-      logger: (error: unknown) => logger.error("unhandled webhook failure", { reason: errorMessage(error) }),
-      fallbackMessage: JSON.stringify({ error: "internal error" }),
-    }),
-  );
+export const handler = lambdaHandler(
+  kit,
+  webhook,
+  httpErrorHandler({
+    // The job answers every failure itself; this only guards against a bug, and says nothing more than "500".
+    logger: (error: unknown) => logFailure(kit, error, { message: "unhandled webhook failure" }),
+    fallbackMessage: JSON.stringify({ error: "internal error" }),
+  }),
+);

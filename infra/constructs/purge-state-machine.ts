@@ -38,7 +38,7 @@ import {
 } from "aws-cdk-lib/aws-stepfunctions";
 import { LambdaInvoke } from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
-import type { ShardItem } from "../../shared/config/purge-function.ts";
+import type { ShardItem } from "../../shared/jobs/purge-shards.ts";
 import { acknowledge, acknowledgeInvokeVersions, nagReference } from "./nag.ts";
 
 /** A shard's error as carried in its summary: enough to act on, small enough for 500 of them in one state. */

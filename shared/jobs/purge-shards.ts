@@ -3,10 +3,45 @@
  * item the map was given is accounted for: a shard whose summary says it failed, or that returned no summary at all
  * (its child execution failed, timed out or was aborted), is named in `failedShards`.
  */
-import type { MergeRequest, ShardItem, ShardSummary } from "../config/purge-function.ts";
-import { shardSummarySchema } from "../config/purge-function.ts";
+import { z } from "zod";
 import type { RetentionPolicy } from "../config/retention-policy.ts";
-import { formatShard } from "../workflow/shard.ts";
+import { formatShard, shardSchema } from "../workflow/shard.ts";
+
+/** One (target, shard) item of the Distributed Map; no shard: the whole target. */
+export const shardItemSchema = z
+  .object({
+    target: z.number().int().min(0, "target is a 0-based index into policy.targets"),
+    shard: shardSchema.optional(),
+  })
+  .strict();
+export type ShardItem = z.infer<typeof shardItemSchema>;
+
+/** What one child execution returns (the map collects these; kept small: a Map's output is capped at 256 KB). */
+export const shardSummarySchema = z
+  .object({
+    target: z.number().int().min(0),
+    /** null: the whole target (the state machine carries "no shard" as null). */
+    shard: shardSchema.nullish(),
+    ok: z.boolean(),
+    invocations: z.number().int().min(0),
+    purged: z.number().int().min(0),
+    wouldPurge: z.number().int().min(0),
+    skipped: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    error: z.string().optional(),
+  })
+  .strip();
+export type ShardSummary = z.infer<typeof shardSummarySchema>;
+
+export const mergeRequestSchema = z
+  .object({
+    /** Every item the map was given: a shard with no result (its child execution failed or timed out) is named. */
+    items: z.array(shardItemSchema),
+    /** The child executions' outputs; one that is not a summary counts as no result. */
+    results: z.array(z.unknown()),
+  })
+  .strict();
+export type MergeRequest = z.infer<typeof mergeRequestSchema>;
 
 export interface ShardedRunReport {
   kind: "sharded-run";

@@ -3,9 +3,9 @@
  * Bad material is refused with an error naming the secret and the field, never showing the value.
  */
 import { describe, expect, it } from "vitest";
+import { reminderBackupSettings } from "../../functions/reminder-backup/settings.ts";
+import { stuckReportSettings } from "../../functions/stuck-report/settings.ts";
 import { resolveEtcdSettings } from "../../shared/config/etcd.ts";
-import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
-import { stuckReportSettings } from "../../shared/config/stuck-report.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { parseEtcdTlsSecret, resolveEtcdTls } from "../../shared/scheduler/etcd-tls-secret.ts";

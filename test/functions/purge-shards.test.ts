@@ -12,10 +12,11 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
 });
 
-import { handler, type MergeResponse, type PurgeResponse } from "../../functions/purge/handler.ts";
+import { handler, type MergeResponse, type PurgeResponse, ports } from "../../functions/purge/handler.ts";
+import { purgeFunctionSettings } from "../../functions/purge/settings.ts";
 import { purgeShardItems } from "../../infra/config.ts";
-import { purgeFunctionSettings, type ShardItem, type ShardSummary } from "../../shared/config/purge-function.ts";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
+import type { ShardItem, ShardSummary } from "../../shared/jobs/purge-shards.ts";
 import { mergeShardResults } from "../../shared/jobs/purge-shards.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
@@ -136,8 +137,9 @@ describe("purge state machine logic: sharded purge = unsharded purge", () => {
     vi.stubEnv("REPORT_BUCKET", "");
     vi.stubEnv("SAFETY_MARGIN_MS", "1000");
   }, 120_000);
-  afterAll(() => {
+  afterAll(async () => {
     vi.unstubAllEnvs();
+    await ports.close();
   });
 
   it("4 + 2 shards run concurrently, then merged: the same instances purged, the same counts", async () => {

@@ -13,7 +13,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
 });
 
-import { handler, type MergeResponse, type PurgeResponse } from "../../functions/purge/handler.ts";
+import { handler, type MergeResponse, type PurgeResponse, ports } from "../../functions/purge/handler.ts";
 import { readAll } from "../../shared/object-store/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
@@ -77,6 +77,7 @@ describe("purge Lambda handler", () => {
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
+    await ports.close();
     await bucket?.close();
   });
 

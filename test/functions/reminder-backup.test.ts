@@ -5,23 +5,22 @@
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { handler, metrics, ports } from "../../functions/reminder-backup/handler.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import type { ReminderBackupResult } from "../../shared/jobs/reminder-backup.ts";
+import { readAll } from "../../shared/object-store/object-store.ts";
+import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
+import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
+import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
+import { SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
+import { lambdaContext } from "../support/lambda.ts";
 
 // Before the handler module is imported (its logger and metrics read these at construction): quiet test output.
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
 });
-
-import { handler, metrics, ports } from "../../functions/reminder-backup/handler.ts";
-import { HousekeeperError } from "../../shared/errors.ts";
-import type { ReminderBackupResult } from "../../shared/jobs/reminder-backup.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
-import { readAll } from "../../shared/object-store/object-store.ts";
-import { createS3Client, S3ObjectStore } from "../../shared/object-store/s3.ts";
-import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
-import { decodeExportFile } from "../../shared/scheduler/gob-decode.ts";
-import { SEED_ENTRIES, TestStores } from "../scheduler/support.ts";
-import { lambdaContext } from "../support/lambda.ts";
 
 let stores: TestStores;
 let source: EtcdSchedulerStore;

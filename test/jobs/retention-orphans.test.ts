@@ -8,7 +8,6 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
 import { type OpenTargetPorts, runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
-import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
 import type { SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
 import { buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
@@ -17,6 +16,7 @@ import type { SchedulerStore } from "../../shared/scheduler/store.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { schedulerReminderCleaner } from "../../shared/wiring/target-ports.ts";
 import { storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "shop", namespace: "default" };

@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
 import { buildSeeds, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
@@ -14,6 +13,7 @@ import type { SchedulerStore, StoredEntry } from "../../shared/scheduler/store.t
 import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { schedulerReminderCleaner } from "../../shared/wiring/target-ports.ts";
 import { storeFactories } from "../support/stores.ts";
 
 const APP: AppRef = { appId: "orders", namespace: "default" };

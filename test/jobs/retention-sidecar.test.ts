@@ -9,7 +9,6 @@ import type { Target } from "../../shared/config/target.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
 import type { TargetPorts } from "../../shared/jobs/retention-run.ts";
 import { runRetentionPolicy } from "../../shared/jobs/retention-run.ts";
-import { sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import type { InstanceSpec } from "../../shared/sample-data/instance-builder.ts";
 import { EXPECTED_STATUS, SCENARIOS } from "../../shared/sample-data/instance-builder.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
@@ -18,6 +17,7 @@ import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, KEY_SEPARATOR } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { sidecarPurger } from "../../shared/wiring/target-ports.ts";
 import { type SidecarStandin, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { dumpStore, storeFactories } from "../support/stores.ts";
 

@@ -10,7 +10,6 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { schedulerReminderCleaner } from "../../shared/jobs/target-ports.ts";
 import { buildSeeds, type SeedJob } from "../../shared/sample-data/scheduler-jobs.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { openEtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
@@ -19,6 +18,7 @@ import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { instanceKeyPrefix, multiEntryKey } from "../../shared/state-store/keys.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { schedulerReminderCleaner } from "../../shared/wiring/target-ports.ts";
 import { decodeMetadata, encodeMetadata } from "../../shared/workflow/history-event.ts";
 import { dumpStore, storeFactories } from "../support/stores.ts";
 

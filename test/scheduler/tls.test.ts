@@ -13,18 +13,18 @@ import { Command } from "commander";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { schedulerCommand } from "../../cli/scheduler/index.ts";
-import { reminderBackupSettings } from "../../shared/config/reminder-backup.ts";
+import { reminderBackupSettings } from "../../functions/reminder-backup/settings.ts";
 import { targetSchema } from "../../shared/config/target.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { runReminderBackup } from "../../shared/jobs/reminder-backup.ts";
-import { ReminderPortsCache } from "../../shared/jobs/reminder-backup-ports.ts";
-import { targetPortsOpener } from "../../shared/jobs/target-ports.ts";
 import { buildSeed, buildSeeds } from "../../shared/sample-data/scheduler-jobs.ts";
 import { writeInstances } from "../../shared/sample-data/writer.ts";
 import { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
 import { createSecretResolver } from "../../shared/util/secrets.ts";
+import { ReminderPortsCache } from "../../shared/wiring/reminder-storage-ports.ts";
+import { targetPortsOpener } from "../../shared/wiring/target-ports.ts";
 import { createPostgresDatabase, freePort, uniqueDatabaseName } from "../support/servers.ts";
 
 function has(binary: string): boolean {

@@ -4,11 +4,11 @@
  * GetInstanceHistory, terminate/purge with recursive and force), typed errors, the token and retries.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { SidecarError } from "../../shared/sidecar/errors.ts";
 import { GrpcSidecarClient, type GrpcSidecarClientOptions } from "../../shared/sidecar/grpc-client.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
+import { sidecarPurger } from "../../shared/wiring/target-ports.ts";
 import { type SidecarStandin, type SidecarStandinOptions, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { storeFactories } from "../support/stores.ts";
 import { storedEvents, types } from "./helpers.ts";

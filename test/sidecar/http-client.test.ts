@@ -5,10 +5,10 @@
  */
 import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { sidecarPurger } from "../../shared/jobs/target-ports.ts";
 import { SidecarError } from "../../shared/sidecar/errors.ts";
 import { HttpSidecarClient, type HttpSidecarClientOptions } from "../../shared/sidecar/http-client.ts";
 import type { StateBackend } from "../../shared/state-store/backend.ts";
+import { sidecarPurger } from "../../shared/wiring/target-ports.ts";
 import { type SidecarStandin, type SidecarStandinOptions, startSidecarStandin } from "../support/sidecar-standin.ts";
 import { storeFactories } from "../support/stores.ts";
 import { storedEvents, types } from "./helpers.ts";

@@ -1,7 +1,7 @@
 /** The routes config (zod, at start-up), the payload-shape subset, instance-ID templates and route matching. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { webhookFunctionSettings } from "../../shared/config/webhook.ts";
+import { webhookFunctionSettings } from "../../functions/webhook/settings.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import { decodedBodyLength, rawBody, type WebhookHttpEvent } from "../../shared/webhook/http-event.ts";
 import { expandSecret } from "../../shared/webhook/job.ts";

@@ -1,15 +1,18 @@
 /**
  * Configuration of the reminder restore function: the same storage environment as the backup (see
- * shared/config/reminder-backup.ts) plus the invocation's request, validated with zod.
+ * functions/reminder-backup/settings.ts) plus the invocation's request, validated with zod.
  *
  *   { "backupKey": "reminders/dapr-system/20260125T093015.123Z.bin" | "latest",
  *     "dryRun": false, "conflictPolicy": "skip-existing" | "overwrite", "prefix": "workflow/my-app",
  *     "daprNamespace": "default", "allowMissingManifest": false }
  */
 import { z } from "zod";
-import type { ReminderRestoreRequest } from "../jobs/reminder-restore.ts";
-import { parseOrThrow } from "./parse.ts";
-import { reminderStorageEnvSchema, type StorageSettings, storageSettings } from "./reminder-backup.ts";
+import type { ReminderRestoreRequest } from "../../shared/jobs/reminder-restore.ts";
+import { reminderStorageEnvSchema, type StorageSettings, storageSettings } from "../reminder-backup/settings.ts";
+import { parseOrThrow } from "../support/parse.ts";
+
+/** The restore reads the backups where the backup function writes them: the same storage environment. */
+export const reminderRestoreEnvSchema = reminderStorageEnvSchema;
 
 export const reminderRestoreEventSchema = z
   .object({
@@ -40,7 +43,7 @@ export interface ReminderRestoreSettings extends StorageSettings {
 
 /** Environment + invocation payload → validated settings; HousekeeperError("bad-input") naming every problem. */
 export function reminderRestoreSettings(env: NodeJS.ProcessEnv, event: unknown): ReminderRestoreSettings {
-  const e = parseOrThrow(reminderStorageEnvSchema, env, "environment");
+  const e = parseOrThrow(reminderRestoreEnvSchema, env, "environment");
   const input = parseOrThrow(reminderRestoreEventSchema, event ?? {}, "request");
   const request: ReminderRestoreRequest = {
     backupKey: input.backupKey,

@@ -8,48 +8,33 @@
  * - the merge step: `{policy, merge: {items, results}}` sums the shards' summaries into one run report.
  */
 import { z } from "zod";
-import { HousekeeperError } from "../errors.ts";
-import type { ObjectStoreConfig } from "../object-store/open.ts";
-import { formatShard, shardSchema } from "../workflow/shard.ts";
-import { parseOrThrow, scheduledEventInput } from "./parse.ts";
-import type { RetentionPolicy } from "./retention-policy.ts";
-import { parseRetentionPolicy } from "./retention-policy.ts";
+import type { RetentionPolicy } from "../../shared/config/retention-policy.ts";
+import { parseRetentionPolicy } from "../../shared/config/retention-policy.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import {
+  type MergeRequest,
+  mergeRequestSchema,
+  type ShardItem,
+  shardItemSchema,
+} from "../../shared/jobs/purge-shards.ts";
+import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
+import { formatShard, shardSchema } from "../../shared/workflow/shard.ts";
+import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
-/** One (target, shard) item of the Distributed Map; no shard: the whole target. */
-export const shardItemSchema = z
-  .object({
-    target: z.number().int().min(0, "target is a 0-based index into policy.targets"),
-    shard: shardSchema.optional(),
-  })
-  .strict();
-export type ShardItem = z.infer<typeof shardItemSchema>;
-
-/** What one child execution returns (the map collects these; kept small: a Map's output is capped at 256 KB). */
-export const shardSummarySchema = z
-  .object({
-    target: z.number().int().min(0),
-    /** null: the whole target (the state machine carries "no shard" as null). */
-    shard: shardSchema.nullish(),
-    ok: z.boolean(),
-    invocations: z.number().int().min(0),
-    purged: z.number().int().min(0),
-    wouldPurge: z.number().int().min(0),
-    skipped: z.number().int().min(0),
-    failed: z.number().int().min(0),
-    error: z.string().optional(),
-  })
-  .strip();
-export type ShardSummary = z.infer<typeof shardSummarySchema>;
-
-export const mergeRequestSchema = z
-  .object({
-    /** Every item the map was given: a shard with no result (its child execution failed or timed out) is named. */
-    items: z.array(shardItemSchema),
-    /** The child executions' outputs; one that is not a summary counts as no result. */
-    results: z.array(z.unknown()),
-  })
-  .strict();
-export type MergeRequest = z.infer<typeof mergeRequestSchema>;
+/**
+ * Environment (all optional):
+ *   RETENTION_POLICY   the default policy as JSON, when the event carries none
+ *   REPORT_BUCKET      S3 bucket for the run reports (none: logged only), under REPORT_PREFIX (`reports/purge`)
+ *   S3_ENDPOINT        custom endpoint of an S3-compatible store (path-style addressing is then used)
+ *   SAFETY_MARGIN_MS   stop this long before the invocation's time runs out (default 60000; a bad value: the default)
+ */
+export const purgeEnvSchema = z.object({
+  RETENTION_POLICY: z.string().optional(),
+  REPORT_BUCKET: z.string().optional(),
+  REPORT_PREFIX: z.string().optional(),
+  S3_ENDPOINT: z.string().optional(),
+  SAFETY_MARGIN_MS: z.string().optional(),
+});
 
 export const purgeEventSchema = z
   .object({
@@ -78,7 +63,8 @@ export interface PurgeFunctionSettings {
   safetyMarginMs: number;
 }
 
-export function purgeFunctionSettings(env: NodeJS.ProcessEnv, event: unknown): PurgeFunctionSettings {
+export function purgeFunctionSettings(processEnv: NodeJS.ProcessEnv, event: unknown): PurgeFunctionSettings {
+  const env = parseOrThrow(purgeEnvSchema, processEnv, "environment");
   const input = parseOrThrow(purgeEventSchema, scheduledEventInput(event), "purge event");
   let policyInput = input.policy;
   if (policyInput === undefined) {

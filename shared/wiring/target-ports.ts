@@ -1,11 +1,14 @@
 /**
  * Opens the real ports of a target: its state store (any of Dapr's forms), its sidecar (purges go through Dapr's own
- * purge API) and its Scheduler (reminders of directly purged instances). Used by the purge Lambda and
- * `housekeeper retention run`; tests open the same ports against the harness's real servers.
+ * purge API) and its Scheduler (reminders of directly purged instances), with the adapters that turn them into the
+ * purge's ports. Used by the purge Lambda (through its AdapterCache) and `housekeeper retention run`; tests open the
+ * same ports against the harness's real servers.
  */
 
 import { resolveEtcdSettings } from "../config/etcd.ts";
 import type { Target } from "../config/target.ts";
+import type { InstancePurger, InstanceRef, ReminderCleaner } from "../jobs/retention-purge.ts";
+import type { TargetPorts } from "../jobs/retention-run.ts";
 import { compareUtf8, instanceReminderSelection } from "../scheduler/keys.ts";
 import type { SchedulerStore, StoredEntry } from "../scheduler/store.ts";
 import { MAX_TXN_OPS } from "../scheduler/store.ts";
@@ -17,8 +20,7 @@ import { WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { traced } from "../tracing.ts";
 import type { SecretResolver } from "../util/secrets.ts";
 import { sidecarTimeoutOptions } from "../util/timeouts.ts";
-import type { InstancePurger, InstanceRef, ReminderCleaner } from "./retention-purge.ts";
-import type { TargetPorts } from "./retention-run.ts";
+import { type AdapterCache, settingsKey } from "./adapter-cache.ts";
 
 /** Dapr's purge API through a sidecar, with its typed errors turned into purge outcomes. */
 export function sidecarPurger(sidecar: Pick<WorkflowSidecar, "purge">): InstancePurger {
@@ -194,26 +196,50 @@ export type BackendOpener = (
   options: { tableName?: string | undefined },
 ) => Promise<StateBackend>;
 
-export function targetPortsOpener(secrets: SecretResolver, openBackend: BackendOpener = openStateBackend) {
+/**
+ * Opens a target's ports. With an AdapterCache (the purge Lambda holds one at module scope), the connections stay
+ * open for the next target and the next warm invocation, keyed by their resolved settings, and the ports' `close`
+ * leaves them open; without one (the CLI), `close` closes them.
+ */
+export function targetPortsOpener(
+  secrets: SecretResolver,
+  openBackend: BackendOpener = openStateBackend,
+  cache?: AdapterCache,
+) {
   return async (target: Target, needs: { sidecar: boolean }): Promise<TargetPorts> => {
     const closers: Array<() => Promise<void>> = [];
     const close = async () => {
       for (const c of closers.reverse()) await c().catch(() => {});
     };
+    /** Opens an adapter, from the cache when there is one (one slot per target and kind), else to close with the ports. */
+    const open = async <T extends { close(): Promise<void> }>(
+      kind: string,
+      key: unknown,
+      opener: () => Promise<T> | T,
+    ) => {
+      if (cache) {
+        return cache.get(`${kind} ${target.namespace}/${target.appId}`, settingsKey(key), opener, (a) => a.close());
+      }
+      const adapter = await opener();
+      closers.push(() => adapter.close());
+      return adapter;
+    };
     try {
       const connectionString = await secrets.resolve(target.stateStore.connectionString);
-      const backend = traced("store", await openBackend(connectionString, { tableName: target.stateStore.tableName }));
-      closers.push(() => backend.close());
+      const tableName = target.stateStore.tableName;
+      const backend = await open("store", [connectionString, tableName ?? null], async () =>
+        traced("store", await openBackend(connectionString, { tableName })),
+      );
       const store = new WorkflowStateStore(backend, { appId: target.appId, namespace: target.namespace });
       const ports: TargetPorts = { store, close };
       if (needs.sidecar && target.sidecar) {
         const { HttpSidecarClient } = await import("../sidecar/http-client.ts");
+        const url = target.sidecar.url;
         const apiToken = target.sidecar.apiToken ? await secrets.resolve(target.sidecar.apiToken) : undefined;
-        const sidecar = traced(
-          "sidecar",
-          new HttpSidecarClient({ ...sidecarTimeoutOptions().http, url: target.sidecar.url, apiToken }),
+        const timeouts = sidecarTimeoutOptions().http;
+        const sidecar = await open("sidecar", [url, apiToken ?? null, timeouts], () =>
+          traced("sidecar", new HttpSidecarClient({ ...timeouts, url, apiToken })),
         );
-        closers.push(() => sidecar.close());
         ports.purger = sidecarPurger(sidecar);
       }
       if (target.scheduler) {
@@ -223,8 +249,9 @@ export function targetPortsOpener(secrets: SecretResolver, openBackend: BackendO
           { endpoints: etcdEndpoints, ...(tlsSecret ? { tlsSecret } : {}) },
           secrets,
         );
-        const scheduler = traced("etcd", openEtcdSchedulerStore(etcd.options));
-        closers.push(() => scheduler.close());
+        const scheduler = await open("etcd", etcd.signature, () =>
+          traced("etcd", openEtcdSchedulerStore(etcd.options)),
+        );
         ports.reminders = schedulerReminderCleaner(scheduler);
         ports.scheduler = scheduler;
       }

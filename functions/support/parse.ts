@@ -1,7 +1,7 @@
 /** Shared pieces of turning a Lambda's environment and event into validated settings. */
 import type { z } from "zod";
-import { HousekeeperError } from "../errors.ts";
-import { formatIssues } from "../util/zod-issues.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import { formatIssues } from "../../shared/util/zod-issues.ts";
 
 /** zod issues as one line an operator can act on: `<where> <path>: <message>; …`. */
 export function describeIssues(error: z.ZodError, where: string): string {

@@ -12,20 +12,19 @@
  *                             environment only: say so in the logs). See shared/webhook/open-idempotency.ts.
  *   WEBHOOK_SECRET_MAX_AGE_SECONDS  how long a fetched secret is cached (default 300)
  */
-import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { errorMessage, HousekeeperError } from "../errors.ts";
-import { formatIssues } from "../util/zod-issues.ts";
-import { type IdempotencyBackend, idempotencyBackend } from "../webhook/open-idempotency.ts";
-import { parseWebhookConfig, type WebhookConfig } from "../webhook/routes.ts";
+import { HousekeeperError } from "../../shared/errors.ts";
+import { formatIssues } from "../../shared/util/zod-issues.ts";
+import { type IdempotencyBackend, idempotencyBackend } from "../../shared/webhook/idempotency-backend.ts";
+import { parseWebhookConfig, type WebhookConfig } from "../../shared/webhook/routes.ts";
+import { loadWebhookConfigFile } from "../../shared/webhook/routes-file.ts";
 
 const optionalText = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
-const envSchema = z
+export const webhookEnvSchema = z
   .object({
     WEBHOOK_ROUTES: optionalText,
     WEBHOOK_ROUTES_FILE: optionalText,
@@ -55,7 +54,7 @@ export interface WebhookFunctionSettings {
 }
 
 export function webhookFunctionSettings(env: NodeJS.ProcessEnv): WebhookFunctionSettings {
-  const parsed = envSchema.safeParse(env);
+  const parsed = webhookEnvSchema.safeParse(env);
   if (!parsed.success) {
     const issues = formatIssues(parsed.error, { root: "environment" });
     throw new HousekeeperError("bad-input", `webhook function settings are not valid: ${issues}`);
@@ -73,18 +72,4 @@ export function webhookFunctionSettings(env: NodeJS.ProcessEnv): WebhookFunction
     idempotency: idempotencyBackend({ redisUrl: e.IDEMPOTENCY_REDIS_URL, tableName: e.IDEMPOTENCY_TABLE }),
     secretMaxAgeSeconds: e.WEBHOOK_SECRET_MAX_AGE_SECONDS ?? 300,
   };
-}
-
-/** Reads and compiles a routes file (JSON). */
-export function loadWebhookConfigFile(path: string, baseDir?: string): WebhookConfig {
-  const full = isAbsolute(path) ? path : resolve(baseDir ?? process.cwd(), path);
-  let text: string;
-  try {
-    text = readFileSync(full, "utf8");
-  } catch (error) {
-    throw new HousekeeperError("bad-input", `cannot read the webhook routes file ${full}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  return parseWebhookConfig(text, `the webhook routes in ${full}`);
 }

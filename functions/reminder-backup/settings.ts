@@ -22,12 +22,12 @@
  */
 
 import { z } from "zod";
-import type { ReminderBackupConfig } from "../jobs/reminder-backup.ts";
-import type { ObjectStoreConfig } from "../object-store/open.ts";
-import { DURATION_DOORS } from "../util/duration.ts";
-import { durationSchema } from "../util/duration-schema.ts";
-import { type EtcdSettings, etcdSettingsFromEnv } from "./etcd.ts";
-import { parseOrThrow, scheduledEventInput } from "./parse.ts";
+import { type EtcdSettings, etcdSettingsFromEnv } from "../../shared/config/etcd.ts";
+import type { ReminderBackupConfig } from "../../shared/jobs/reminder-backup.ts";
+import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
+import { DURATION_DOORS } from "../../shared/util/duration.ts";
+import { durationSchema } from "../../shared/util/duration-schema.ts";
+import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
 /** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`); never negative. */
 const duration = durationSchema(DURATION_DOORS.age);
@@ -142,5 +142,3 @@ export function reminderBackupSettings(env: NodeJS.ProcessEnv, event: unknown): 
   };
   return { ...storageSettings(e), job };
 }
-
-export { parseOrThrow };
