@@ -135,6 +135,8 @@ export interface RetentionResult {
 const DEFAULT_CONCURRENCY = 20;
 const DIRECT_BATCH_SIZE = 100;
 const DIRECT_PARALLEL_BATCHES = 4;
+/** Direct mode: batches that may be outstanding at once (running or waiting for one of the parallel slots). */
+const DIRECT_WINDOW_BATCHES = 2 * DIRECT_PARALLEL_BATCHES;
 /** Sidecar mode: pages of purges that may be outstanding at once. */
 const SIDECAR_WINDOW_PAGES = 2;
 export const DEFAULT_SAFETY_MARGIN_MS = 30_000;
@@ -221,17 +223,36 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   // Sidecar purges slide across pages: the next page is decided while the last one's purges are still in flight, so
   // the concurrency never drains at a page boundary and one slow request holds up nothing but itself. At most
   // SIDECAR_WINDOW_PAGES pages' worth stay outstanding; a stop waits for all of them before it returns its token.
+  // Direct batches slide the same way (the next page is read and decided while this one's batches delete), at most
+  // DIRECT_WINDOW_BATCHES of them outstanding.
   const inFlight = new Set<Promise<void>>();
   let slotFreed: (() => void) | undefined;
-  const settleAll = () => Promise.all(inFlight);
-  const windowSize = Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
+  const windowSize =
+    mode === "direct" ? DIRECT_WINDOW_BATCHES : Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
+  // The first delete that failed as a whole (wrapped: a thrown value may itself be undefined).
+  let storeFailure: { error: unknown } | undefined;
+  /** Waits for everything in flight; then a store that failed a whole delete stops the run. */
+  const settleAll = async () => {
+    await Promise.all(inFlight);
+    if (storeFailure) {
+      // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
+      // timeout); the failed batches were reported one by one. A re-run resumes from the listing.
+      // Adapters name their store; a bare driver error gets the store's location so the line still says where.
+      const failure = storeFailure.error;
+      const named = failure instanceof HousekeeperError ? failure : undefined;
+      const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(failure)}`;
+      throw new HousekeeperError(
+        named?.code ?? "store-error",
+        `${message} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
+        { cause: failure },
+      );
+    }
+  };
   let pageStart = decodeToken(options.continuationToken, app, shard);
   const pages = options.instanceIds
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
-  // The first delete that failed as a whole (wrapped: a thrown value may itself be undefined).
-  let storeFailure: { error: unknown } | undefined;
   for await (const page of pages) {
     // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
     // Never before the first page, so every invocation moves forward.
@@ -250,6 +271,8 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     let stopped: RetentionResult["stoppedBecause"];
     // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
     // are purged on their own. This also keeps two tasks from ever deleting the same child.
+    // A parent deleted by a batch still in flight must be seen as gone, as it was when pages did not overlap.
+    if (mode === "direct" && page.instances.some((i) => i.parentInstanceId)) await settleAll();
     const livingParents =
       recursive && !options.instanceIds ? await parentsThatExist(ports.store, page.instances) : new Set<string>();
     for (const instance of page.instances) {
@@ -319,32 +342,16 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
         }),
       );
     }
-    if (mode === "direct" || stopped) {
-      await Promise.all(tasks);
-      if (storeFailure) {
-        // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
-        // timeout); the failed batches were reported one by one above. A re-run resumes from the listing.
-        // Adapters name their store; a bare driver error gets the store's location so the line still says where.
-        const failure = storeFailure.error;
-        const named = failure instanceof HousekeeperError ? failure : undefined;
-        const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(failure)}`;
-        throw new HousekeeperError(
-          named?.code ?? "store-error",
-          `${message} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
-          { cause: failure },
-        );
-      }
-    } else {
-      for (const task of tasks) {
-        inFlight.add(task);
-        void task.finally(() => {
-          inFlight.delete(task);
-          slotFreed?.();
-        });
-      }
-      // Woken by each settled task (a Promise.race over the whole window would cost O(window) per wake-up).
-      while (inFlight.size > windowSize) await new Promise<void>((resolve) => (slotFreed = resolve));
+    for (const task of tasks) {
+      inFlight.add(task);
+      void task.finally(() => {
+        inFlight.delete(task);
+        slotFreed?.();
+      });
     }
+    // Woken by each settled task (a Promise.race over the whole window would cost O(window) per wake-up).
+    while (inFlight.size > windowSize) await new Promise<void>((resolve) => (slotFreed = resolve));
+    if (storeFailure) await settleAll();
     if (stopped) {
       await settleAll();
       // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.

@@ -13,19 +13,13 @@ import type {
   EntryPage,
   GuardedDeletion,
   GuardedGroup,
+  GuardedOutcome,
   KeyPage,
   ScanEntriesRequest,
   ScanKeysRequest,
   StateBackend,
 } from "./backend.ts";
-import {
-  escapeLike,
-  guardKeys,
-  isStandardBase64,
-  planGuardedDeletion,
-  prefixUpperBound,
-  retryDeadlocks,
-} from "./backend.ts";
+import { escapeLike, isStandardBase64, prefixUpperBound, retryDeadlocks } from "./backend.ts";
 import { whatToCheck } from "./connect-hint.ts";
 
 export { prefixUpperBound } from "./backend.ts";
@@ -271,23 +265,73 @@ export class PostgresStateBackend implements StateBackend {
     return retryDeadlocks(() => this.deleteIfUnchangedOnce(groups), isDeadlock);
   }
 
-  private deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
-    return this.transaction(async (client) => {
-      const current = new Map<string, Uint8Array>();
-      const guards = guardKeys(groups);
-      for (let i = 0; i < guards.length; i += GET_CHUNK) {
-        await this.readChunk(guards.slice(i, i + GET_CHUNK), current, { client });
-      }
-      const plan = planGuardedDeletion(groups, current);
-      let keysDeleted = 0;
-      for (let i = 0; i < plan.keys.length; i += WRITE_CHUNK) {
-        const result = await client.query(`DELETE FROM ${this.table} WHERE key = ANY($1::text[])`, [
-          plan.keys.slice(i, i + WRITE_CHUNK),
-        ]);
-        keysDeleted += result.rowCount ?? 0;
-      }
-      return { outcomes: plan.outcomes, keysDeleted };
+  /**
+   * One statement, so one round trip and its own transaction: it locks the guard rows in key order (FOR UPDATE; in
+   * READ COMMITTED a row a concurrent transaction changed is waited for and compared in its committed version),
+   * decides each group in SQL exactly as planGuardedDeletion does, and deletes the keys of the groups still unchanged.
+   * The CTEs that decide read every locked row before the DELETE runs (it depends on their aggregates).
+   */
+  private async deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    const guardMember: number[] = [];
+    const guardKey: string[] = [];
+    const guardValue: Buffer[] = [];
+    const memberGroup: number[] = [];
+    const memberRoot: boolean[] = [];
+    const deleteMember: number[] = [];
+    const deleteKey: string[] = [];
+    groups.forEach((group, g) => {
+      group.forEach((member, i) => {
+        memberGroup.push(g);
+        memberRoot.push(i === 0);
+        const m = memberGroup.length; // 1-based, as WITH ORDINALITY counts
+        for (const [key, bytes] of member.expect) {
+          guardMember.push(m);
+          guardKey.push(key);
+          guardValue.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        }
+        for (const key of member.keys) {
+          deleteMember.push(m);
+          deleteKey.push(key);
+        }
+      });
     });
+    // The bytes a read returns (readChunk): v1 binary rows decode their base64 (absent unless standard base64).
+    const bytes =
+      this.layout === "v2"
+        ? "value"
+        : `CASE WHEN isbinary THEN CASE WHEN (value #>> '{}') ~ '^[A-Za-z0-9+/]*={0,2}$' AND length(value #>> '{}') % 4 = 0
+             THEN decode(value #>> '{}', 'base64') END ELSE convert_to(value::text, 'UTF8') END`;
+    const { rows } = await this.write<{ g: number; outcome: GuardedOutcome; deleted: number }>(
+      `WITH cur AS (
+         SELECT key, ${bytes} AS v FROM ${this.table} WHERE key = ANY($2::text[]) ${this.notExpired} ORDER BY key FOR UPDATE
+       ), guard AS (
+         SELECT g.m, g.v, cur.v AS now FROM unnest($1::int[], $2::text[], $3::bytea[]) AS g(m, k, v)
+           LEFT JOIN cur ON cur.key = g.k
+       ), member AS (
+         SELECT m.i, m.g, m.root,
+                CASE WHEN bool_and(guard.now IS NULL) THEN 'gone'
+                     WHEN bool_and(guard.now IS NOT NULL AND guard.now = guard.v) THEN 'same'
+                     ELSE 'changed' END AS state
+           FROM unnest($4::int[], $5::bool[]) WITH ORDINALITY AS m(g, root, i) JOIN guard ON guard.m = m.i
+          GROUP BY m.i, m.g, m.root
+       ), family AS (
+         SELECT g, CASE WHEN bool_or(root AND state = 'gone') THEN 'gone'
+                        WHEN bool_or(state = 'changed') THEN 'changed'
+                        ELSE 'deleted' END AS outcome
+           FROM member GROUP BY g
+       ), deleted AS (
+         DELETE FROM ${this.table} t USING (
+           SELECT DISTINCT d.k FROM unnest($6::int[], $7::text[]) AS d(m, k)
+             JOIN member ON member.i = d.m AND member.state = 'same'
+             JOIN family ON family.g = member.g AND family.outcome = 'deleted'
+         ) d WHERE t.key = d.k RETURNING 1
+       )
+       SELECT g, outcome, (SELECT count(*) FROM deleted)::int AS deleted FROM family`,
+      [guardMember, guardKey, guardValue, memberGroup, memberRoot, deleteMember, deleteKey],
+    );
+    const outcomes: GuardedOutcome[] = groups.map(() => "gone");
+    for (const row of rows) outcomes[row.g] = row.outcome;
+    return { outcomes, keysDeleted: rows[0]?.deleted ?? 0 };
   }
 
   async close(): Promise<void> {
@@ -299,6 +343,17 @@ export class PostgresStateBackend implements StateBackend {
       return await this.pool.query<R>(text, params);
     } catch (error) {
       throw new HousekeeperError("store-error", `PostgreSQL query on ${this.location} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** One statement that writes (its own transaction); errors read as a failed write, as a transaction's do. */
+  private async write<R extends pg.QueryResultRow>(text: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, params);
+    } catch (error) {
+      throw new HousekeeperError("store-error", `PostgreSQL write on ${this.location} failed: ${errorMessage(error)}`, {
         cause: error,
       });
     }
