@@ -160,8 +160,14 @@ async function captureByRanges(
     })),
   ];
   const ranges = slots.map(({ prefixes }) => {
-    const sorted = [...prefixes].sort(compareUtf8);
-    return { from: sorted[0]!, through: sorted.at(-1)! };
+    // The first and last in byte order: one pass, not a sort.
+    let from = prefixes[0]!;
+    let through = from;
+    for (const prefix of prefixes) {
+      if (compareUtf8(prefix, from) < 0) from = prefix;
+      else if (compareUtf8(prefix, through) > 0) through = prefix;
+    }
+    return { from, through };
   });
   const limit = chunk.length * RANGE_KEYS_PER_INSTANCE + 100;
   const read = await scheduler.readRanges(ranges, { limit, ...(revision ? { revision } : {}) });

@@ -6,6 +6,7 @@
  *   v2: key text PK, value bytea, etag uuid, created_at, updated_at, expires_at — raw bytes.
  * The layout is detected from the table's columns, so one connection string works for either.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
@@ -91,6 +92,7 @@ export class PostgresStateBackend implements StateBackend {
   /** What would make this table faster to list, said once by the doors; undefined when nothing would. */
   advice: string | undefined;
   private keyExpr = "key";
+  private guardedDelete: { name: string; text: string } | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -187,22 +189,11 @@ export class PostgresStateBackend implements StateBackend {
     return values;
   }
 
-  /**
-   * `lock`: read inside a transaction with FOR UPDATE. In READ COMMITTED a row that a concurrent transaction changed
-   * is waited for and then read in its committed version, so what is read stays true until this transaction ends.
-   */
-  private async readChunk(
-    chunk: string[],
-    into: Map<string, Uint8Array>,
-    lock?: { client: pg.PoolClient },
-  ): Promise<void> {
-    // In key order, so two purges locking overlapping keys take them in the same order.
-    const forUpdate = lock ? "ORDER BY key FOR UPDATE" : "";
-    const query = <R extends pg.QueryResultRow>(text: string) =>
-      lock ? lock.client.query<R>(text, [chunk]) : this.query<R>(text, [chunk]);
+  private async readChunk(chunk: string[], into: Map<string, Uint8Array>): Promise<void> {
+    const query = <R extends pg.QueryResultRow>(text: string) => this.query<R>(text, [chunk]);
     if (this.layout === "v2") {
       const result = await query<{ key: string; value: Buffer }>(
-        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired} ${forUpdate}`,
+        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
       );
       for (const row of result.rows) into.set(row.key, row.value);
       return;
@@ -210,7 +201,7 @@ export class PostgresStateBackend implements StateBackend {
     // Binary rows hold a JSON string of base64; other rows hold JSON whose text is the value (legacy state).
     const result = await query<{ key: string; isbinary: boolean; text: string | null }>(
       `SELECT key, isbinary, CASE WHEN isbinary THEN value #>> '{}' ELSE value::text END AS text
-         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired} ${forUpdate}`,
+         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
     );
     for (const row of result.rows) {
       // A binary row whose jsonb is not a string (e.g. null) holds no bytes: read as absent, so the instance it
@@ -295,43 +286,53 @@ export class PostgresStateBackend implements StateBackend {
         }
       });
     });
+    const params = [guardMember, guardKey, guardValue, memberGroup, memberRoot, deleteMember, deleteKey];
+    this.guardedDelete ??= this.guardedDeleteStatement();
+    const { rows } = await this.write<{ g: number; outcome: GuardedOutcome; deleted: number }>(
+      this.guardedDelete,
+      params,
+    );
+    const outcomes: GuardedOutcome[] = groups.map(() => "gone");
+    for (const row of rows) outcomes[row.g] = row.outcome;
+    return { outcomes, keysDeleted: rows[0]?.deleted ?? 0 };
+  }
+
+  /**
+   * The guarded deletion's statement, prepared once per connection (named by its text). Every step is a hash join or
+   * an `= ANY(array)`, never a nested loop over a CTE whose row count the planner cannot know.
+   */
+  private guardedDeleteStatement(): { name: string; text: string } {
     // The bytes a read returns (readChunk): v1 binary rows decode their base64 (absent unless standard base64).
     const bytes =
       this.layout === "v2"
         ? "value"
         : `CASE WHEN isbinary THEN CASE WHEN (value #>> '{}') ~ '^[A-Za-z0-9+/]*={0,2}$' AND length(value #>> '{}') % 4 = 0
              THEN decode(value #>> '{}', 'base64') END ELSE convert_to(value::text, 'UTF8') END`;
-    const { rows } = await this.write<{ g: number; outcome: GuardedOutcome; deleted: number }>(
-      `WITH cur AS (
+    const text = `WITH cur AS (
          SELECT key, ${bytes} AS v FROM ${this.table} WHERE key = ANY($2::text[]) ${this.notExpired} ORDER BY key FOR UPDATE
-       ), guard AS (
-         SELECT g.m, g.v, cur.v AS now FROM unnest($1::int[], $2::text[], $3::bytea[]) AS g(m, k, v)
-           LEFT JOIN cur ON cur.key = g.k
        ), member AS (
          SELECT m.i, m.g, m.root,
-                CASE WHEN bool_and(guard.now IS NULL) THEN 'gone'
-                     WHEN bool_and(guard.now IS NOT NULL AND guard.now = guard.v) THEN 'same'
+                CASE WHEN bool_and(cur.v IS NULL) THEN 'gone'
+                     WHEN bool_and(cur.v IS NOT NULL AND cur.v = e.v) THEN 'same'
                      ELSE 'changed' END AS state
-           FROM unnest($4::int[], $5::bool[]) WITH ORDINALITY AS m(g, root, i) JOIN guard ON guard.m = m.i
+           FROM unnest($4::int[], $5::bool[]) WITH ORDINALITY AS m(g, root, i)
+           JOIN unnest($1::int[], $2::text[], $3::bytea[]) AS e(m, k, v) ON e.m = m.i
+           LEFT JOIN cur ON cur.key = e.k
           GROUP BY m.i, m.g, m.root
-       ), family AS (
-         SELECT g, CASE WHEN bool_or(root AND state = 'gone') THEN 'gone'
-                        WHEN bool_or(state = 'changed') THEN 'changed'
-                        ELSE 'deleted' END AS outcome
-           FROM member GROUP BY g
+       ), decided AS (
+         SELECT i, g, state,
+                CASE WHEN bool_or(root AND state = 'gone') OVER family THEN 'gone'
+                     WHEN bool_or(state = 'changed') OVER family THEN 'changed'
+                     ELSE 'deleted' END AS outcome
+           FROM member WINDOW family AS (PARTITION BY g)
        ), deleted AS (
-         DELETE FROM ${this.table} t USING (
-           SELECT DISTINCT d.k FROM unnest($6::int[], $7::text[]) AS d(m, k)
-             JOIN member ON member.i = d.m AND member.state = 'same'
-             JOIN family ON family.g = member.g AND family.outcome = 'deleted'
-         ) d WHERE t.key = d.k RETURNING 1
+         DELETE FROM ${this.table} WHERE key = ANY(ARRAY(
+           SELECT d.k FROM unnest($6::int[], $7::text[]) AS d(m, k)
+            WHERE d.m = ANY(ARRAY(SELECT i FROM decided WHERE state = 'same' AND outcome = 'deleted'))
+         )) RETURNING 1
        )
-       SELECT g, outcome, (SELECT count(*) FROM deleted)::int AS deleted FROM family`,
-      [guardMember, guardKey, guardValue, memberGroup, memberRoot, deleteMember, deleteKey],
-    );
-    const outcomes: GuardedOutcome[] = groups.map(() => "gone");
-    for (const row of rows) outcomes[row.g] = row.outcome;
-    return { outcomes, keysDeleted: rows[0]?.deleted ?? 0 };
+       SELECT DISTINCT g, outcome, (SELECT count(*) FROM deleted)::int AS deleted FROM decided`;
+    return { name: `hk_guarded_delete_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`, text };
   }
 
   async close(): Promise<void> {
@@ -349,9 +350,12 @@ export class PostgresStateBackend implements StateBackend {
   }
 
   /** One statement that writes (its own transaction); errors read as a failed write, as a transaction's do. */
-  private async write<R extends pg.QueryResultRow>(text: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  private async write<R extends pg.QueryResultRow>(
+    statement: { name: string; text: string },
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, params);
+      return await this.pool.query<R>({ ...statement, values });
     } catch (error) {
       throw new HousekeeperError("store-error", `PostgreSQL write on ${this.location} failed: ${errorMessage(error)}`, {
         cause: error,
