@@ -16,7 +16,9 @@ import type { AppRef } from "../state-store/keys.ts";
 import type { InstancePage, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { formatAge } from "../util/format-age.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
-import { effectiveShard, formatShard, type Shard } from "../workflow/shard.ts";
+import { effectiveShard, type Shard } from "../workflow/shard.ts";
+import { type Chosen, directPurgeBatch, type Outcome, parentKey, parentsThatExist } from "./direct-purge.ts";
+import { decodeToken, encodeToken } from "./purge-token.ts";
 
 /** Purges one instance through the Dapr sidecar; "not found" and "not terminal" are outcomes, not errors. */
 export interface InstancePurger {
@@ -208,8 +210,8 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   const purgeOne = sidecarPurge(ports);
   const purgeBatch = directPurgeBatch(ports, options);
   const run = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
-  // Direct mode works in batches (one read, one reminder transaction and one delete transaction per batch); a few
-  // batches run side by side, bounded by the store's connection pool anyway.
+  // Direct mode works in batches (a Scheduler read, one delete statement or transaction in the store and one Scheduler
+  // transaction per batch); a few batches' store deletes run side by side, bounded by the store's pool anyway.
   const runBatch = pLimit(Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, DIRECT_PARALLEL_BATCHES));
   const account = (outcome: Outcome) => {
     result.keysDeleted += outcome.keysDeleted ?? 0;
@@ -324,22 +326,31 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     }
     for (let i = 0; i < batch.length; i += DIRECT_BATCH_SIZE) {
       const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
-      tasks.push(
+      // Only the store's delete takes one of the parallel slots: the Scheduler reads and deletes around it overlap
+      // with other batches' deletes.
+      const inSlot = <T>(work: () => Promise<T>) =>
         runBatch(async () => {
           // After a store-level failure the next batches would each wait out the same timeout: leave them.
+          if (storeFailure) return undefined;
+          return work();
+        });
+      tasks.push(
+        (async () => {
           if (storeFailure) {
             result.deferred += chunk.length;
             return;
           }
           try {
-            for (const outcome of await purgeBatch(chunk)) account(outcome);
+            const outcomes = await purgeBatch(chunk, inSlot);
+            if (!outcomes) result.deferred += chunk.length;
+            else for (const outcome of outcomes) account(outcome);
           } catch (error) {
             // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
             // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
             storeFailure ??= { error };
             for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
           }
-        }),
+        })(),
       );
     }
     for (const task of tasks) {
@@ -381,7 +392,7 @@ async function* pagesOf(
   yield { instances, unreadable: [], cursor: undefined };
 }
 
-type Selected = Omit<PurgeDecision, "action">;
+export type Selected = Omit<PurgeDecision, "action">;
 
 /** Decides whether an instance is due, and says by which rule. */
 function selector(retention: RetentionOptions["retention"], ageFrom: AgeFrom, now: Date) {
@@ -402,12 +413,6 @@ function selector(retention: RetentionOptions["retention"], ageFrom: AgeFrom, no
   };
 }
 
-interface Outcome {
-  decision: PurgeDecision;
-  keysDeleted?: number;
-  remindersDeleted?: number;
-}
-
 function sidecarPurge(ports: RetentionPorts) {
   return async (rule: Selected): Promise<Outcome> => {
     const outcome = await ports.purger!.purge(rule.instanceID);
@@ -417,204 +422,6 @@ function sidecarPurge(ports: RetentionPorts) {
     }
     return { decision: { ...rule, action: "purge" } };
   };
-}
-
-/** A due instance as the scan read it, with the rule that selected it. */
-interface Chosen {
-  rule: Selected;
-  instance: InstanceSummary;
-}
-
-/**
- * Direct mode, one batch, decided from the scan without reading the instances again: each instance with the child
- * workflows that go with it (all terminal, else it is skipped) is deleted in one store transaction that re-checks,
- * under lock, that every member is still what was read. Reminders are read before that transaction and deleted after
- * it, only for the families it deleted and only where unchanged.
- */
-function directPurgeBatch(ports: RetentionPorts, options: RetentionOptions) {
-  const { store } = ports;
-  const recursive = options.recursive ?? true;
-  return async (chosen: readonly Chosen[]): Promise<Outcome[]> => {
-    const outcomes: Outcome[] = [];
-    const families: Array<{ rule: Selected; members: InstanceSummary[] }> = [];
-    const appHasState = new Map<string, Promise<boolean>>();
-    for (const { rule, instance } of chosen) {
-      const children = recursive
-        ? await collectChildren(store, instance, appHasState)
-        : { members: [], blocker: undefined };
-      if (children.blocker) {
-        outcomes.push({ decision: { ...rule, action: "skip", reason: children.blocker } });
-        continue;
-      }
-      families.push({ rule, members: [instance, ...children.members] });
-    }
-    if (families.length === 0) return outcomes;
-    const captured = ports.reminders ? await ports.reminders.capture(families.flatMap((f) => f.members)) : undefined;
-    const deletion = await store.deleteFamilies(families.map((f) => f.members));
-    const deleted = families.filter((_, i) => deletion.outcomes[i] === "deleted");
-    let remindersDeleted = 0;
-    let reminderFailure: string | undefined;
-    if (captured && deleted.length > 0) {
-      try {
-        remindersDeleted = await captured.deleteFor(deleted.flatMap((f) => f.members));
-      } catch (error) {
-        reminderFailure = errorMessage(error);
-      }
-    }
-    families.forEach(({ rule, members }, i) => {
-      // Batch totals go with the first outcome so the run's sums stay exact.
-      const totals = i === 0 ? { keysDeleted: deletion.keysDeleted, remindersDeleted } : {};
-      switch (deletion.outcomes[i]) {
-        case "gone":
-          outcomes.push({ decision: { ...rule, action: "already-gone", reason: "already purged" }, ...totals });
-          return;
-        case "changed":
-          outcomes.push({
-            decision: { ...rule, action: "skip", reason: "changed since it was selected (a new event or a new run)" },
-            ...totals,
-          });
-          return;
-      }
-      const children = members
-        .slice(1)
-        .map((c) => (c.appId === store.app.appId ? c.instanceId : `${c.appId}/${c.instanceId}`));
-      const decision: PurgeDecision = reminderFailure
-        ? {
-            ...rule,
-            action: "fail",
-            reason: `its state was purged but its Scheduler reminders were not (${reminderFailure}); \`housekeeper scheduler orphans --delete\` removes them`,
-          }
-        : { ...rule, action: "purge" };
-      if (children.length > 0) decision.children = children;
-      outcomes.push({ decision, ...totals });
-    });
-    return outcomes;
-  };
-}
-
-/**
- * The child workflows that go with an instance (depth first, children before their own children's parents), each
- * terminal; else the reason not to purge it. As Dapr's recursive purge: a child that no longer exists is fine, one
- * that is not finished stops the purge, and a cross-app child is looked for in its own app (dapr
- * pkg/actors/targets/workflow/orchestrator/recursivepurge.go). When that app has no state at all in this store, its
- * state lives elsewhere and the child cannot be checked: the parent is skipped.
- */
-async function collectChildren(
-  store: WorkflowStateStore,
-  parent: InstanceSummary,
-  appHasState: Map<string, Promise<boolean>>,
-  depth = 0,
-): Promise<{ members: InstanceSummary[]; blocker: string | undefined }> {
-  if (parent.childWorkflows.length === 0) return { members: [], blocker: undefined };
-  if (depth >= 32) return { members: [], blocker: "child workflows nest deeper than 32 levels" };
-  const members: InstanceSummary[] = [];
-  const byApp = groupBy(parent.childWorkflows, (child) => child.appId);
-  for (const [appId, refs] of byApp) {
-    const childStore = store.forApp({ appId, namespace: parent.namespace });
-    const read = await childStore.readSummaries(refs.map((r) => r.instanceId));
-    const elsewhere = appId !== parent.appId ? ` (app ${appId})` : "";
-    const unreadable = read.unreadable[0];
-    if (unreadable) {
-      return {
-        members,
-        blocker: `child workflow ${unreadable.instanceId}${elsewhere} cannot be read: ${unreadable.reason}`,
-      };
-    }
-    if (elsewhere && read.instances.length < refs.length) {
-      if (!appHasState.has(appId)) appHasState.set(appId, childStore.hasAnyInstance());
-      if (!(await appHasState.get(appId))) {
-        const missing = refs.find((r) => !read.instances.some((i) => i.instanceId === r.instanceId))!;
-        return {
-          members,
-          blocker: `child workflow ${missing.instanceId} runs in app ${appId}, whose state is not in this store`,
-        };
-      }
-    }
-    for (const child of read.instances) {
-      if (!child.isTerminal) {
-        return { members, blocker: `child workflow ${child.instanceId}${elsewhere} is ${child.runtimeStatus}` };
-      }
-      const grandchildren = await collectChildren(store, child, appHasState, depth + 1);
-      if (grandchildren.blocker) return grandchildren;
-      members.push(child, ...grandchildren.members);
-    }
-  }
-  return { members, blocker: undefined };
-}
-
-/** `app||instance` of each instance's parent that still exists (same app or, for a cross-app child, the parent's). */
-async function parentsThatExist(
-  store: WorkflowStateStore,
-  instances: readonly InstanceSummary[],
-): Promise<Set<string>> {
-  const living = new Set<string>();
-  const withParent = instances.filter((i) => i.parentInstanceId);
-  const byApp = groupBy(withParent, (i) => i.parentAppId ?? i.appId);
-  for (const [appId, children] of byApp) {
-    const parentStore = store.forApp({ appId, namespace: store.app.namespace });
-    for (const id of await parentStore.existingInstanceIds(children.map((c) => c.parentInstanceId!))) {
-      living.add(`${appId}||${id}`);
-    }
-  }
-  return living;
-}
-
-/** Map.groupBy, which Node 20 lacks. */
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  return groups;
-}
-
-function parentKey(instance: InstanceSummary): string {
-  return `${instance.parentAppId ?? instance.appId}||${instance.parentInstanceId}`;
-}
-
-/**
- * Continuation tokens are opaque to callers: the store cursor, bound to the app and the shard it belongs to (a
- * sharded listing's cursor means nothing to another shard or shard count). Unsharded tokens carry no shard.
- */
-function encodeToken(cursor: string | undefined, app: AppRef, shard: Shard | undefined): string {
-  const token: Record<string, unknown> = { v: 1, app: app.appId, ns: app.namespace, cursor: cursor ?? null };
-  if (shard) token.shard = formatShard(shard);
-  return Buffer.from(JSON.stringify(token)).toString("base64url");
-}
-
-function decodeToken(token: string | undefined, app: AppRef, shard: Shard | undefined): string | undefined {
-  if (token === undefined || token === "") return undefined;
-  try {
-    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
-      v?: number;
-      app?: string;
-      ns?: string;
-      cursor?: string | null;
-      shard?: unknown;
-    };
-    if (parsed.v !== 1 || typeof parsed.app !== "string") throw new Error("unknown token version");
-    if (parsed.app !== app.appId || parsed.ns !== app.namespace) {
-      throw new HousekeeperError(
-        "bad-input",
-        `continuation token belongs to app "${parsed.app}" in namespace "${parsed.ns}", not "${app.appId}" in "${app.namespace}"`,
-      );
-    }
-    const expected = shard ? formatShard(shard) : undefined;
-    if ((parsed.shard ?? undefined) !== expected) {
-      const was = typeof parsed.shard === "string" ? `shard ${parsed.shard}` : "an unsharded run";
-      throw new HousekeeperError(
-        "bad-input",
-        `continuation token belongs to ${was}, not ${expected ? `shard ${expected}` : "an unsharded run"}`,
-      );
-    }
-    return parsed.cursor ?? undefined;
-  } catch (error) {
-    if (error instanceof HousekeeperError) throw error;
-    throw new HousekeeperError("bad-input", "continuation token is not one this tool issued");
-  }
 }
 
 export { formatAge } from "../util/format-age.ts";
