@@ -31,6 +31,7 @@ export function directPurgeBatch(ports: RetentionPorts, options: RetentionOption
   return async (
     chosen: readonly Chosen[],
     inSlot: <T>(work: () => Promise<T>) => Promise<T | undefined>,
+    schedulerFailed: (error: unknown) => void,
   ): Promise<Outcome[] | undefined> => {
     const outcomes: Outcome[] = [];
     const families: Array<{ rule: Selected; members: InstanceSummary[] }> = [];
@@ -57,6 +58,8 @@ export function directPurgeBatch(ports: RetentionPorts, options: RetentionOption
         remindersDeleted = await captured.deleteFor(deleted.flatMap((f) => f.members));
       } catch (error) {
         reminderFailure = errorMessage(error);
+        // The next batches' Scheduler reads and deletes would each wait out the same failure: the run stops there.
+        schedulerFailed(error);
       }
     }
     families.forEach(({ rule, members }, i) => {

@@ -255,122 +255,133 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
-  for await (const page of pages) {
-    // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
-    // Never before the first page, so every invocation moves forward.
-    if (!firstPage && outOfTime()) {
-      await settleAll();
-      result.stoppedBecause = "time-budget";
-      result.continuationToken = encodeToken(pageStart, app, shard);
-      return result;
-    }
-    firstPage = false;
-    for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
-    result.scanned += page.instances.length;
-    options.onScanned?.(result.scanned);
-    const tasks: Array<Promise<void>> = [];
-    const batch: Chosen[] = [];
-    let stopped: RetentionResult["stoppedBecause"];
-    // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
-    // are purged on their own. This also keeps two tasks from ever deleting the same child.
-    // A parent deleted by a batch still in flight must be seen as gone, as it was when pages did not overlap.
-    if (mode === "direct" && page.instances.some((i) => i.parentInstanceId)) await settleAll();
-    const livingParents =
-      recursive && !options.instanceIds ? await parentsThatExist(ports.store, page.instances) : new Set<string>();
-    for (const instance of page.instances) {
-      if (instance.parentInstanceId && livingParents.has(parentKey(instance))) continue;
-      const rule = select(instance);
-      if (!rule) {
-        if (options.instanceIds && !stopped) {
-          const reason = instance.isTerminal
-            ? `${instance.runtimeStatus} is younger than its retention`
-            : `${instance.runtimeStatus} is not a terminal status`;
-          record({ instanceID: instance.instanceId, runtimeStatus: instance.runtimeStatus, action: "skip", reason });
+  try {
+    for await (const page of pages) {
+      // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
+      // Never before the first page, so every invocation moves forward.
+      if (!firstPage && outOfTime()) {
+        await settleAll();
+        result.stoppedBecause = "time-budget";
+        result.continuationToken = encodeToken(pageStart, app, shard);
+        return result;
+      }
+      firstPage = false;
+      for (const u of page.unreadable)
+        result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
+      result.scanned += page.instances.length;
+      options.onScanned?.(result.scanned);
+      const tasks: Array<Promise<void>> = [];
+      const batch: Chosen[] = [];
+      let stopped: RetentionResult["stoppedBecause"];
+      // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
+      // are purged on their own. This also keeps two tasks from ever deleting the same child.
+      // A parent deleted by a batch still in flight must be seen as gone, as it was when pages did not overlap.
+      if (mode === "direct" && page.instances.some((i) => i.parentInstanceId)) await settleAll();
+      const livingParents =
+        recursive && !options.instanceIds ? await parentsThatExist(ports.store, page.instances) : new Set<string>();
+      for (const instance of page.instances) {
+        if (instance.parentInstanceId && livingParents.has(parentKey(instance))) continue;
+        const rule = select(instance);
+        if (!rule) {
+          if (options.instanceIds && !stopped) {
+            const reason = instance.isTerminal
+              ? `${instance.runtimeStatus} is younger than its retention`
+              : `${instance.runtimeStatus} is not a terminal status`;
+            record({ instanceID: instance.instanceId, runtimeStatus: instance.runtimeStatus, action: "skip", reason });
+          }
+          continue;
         }
-        continue;
+        if (stopped) {
+          // Left for the next run, which resumes at this page: only counted, for the backlog figure.
+          result.deferred++;
+          continue;
+        }
+        result.matched++;
+        if (dryRun) {
+          record({ ...rule, action: "would-purge" });
+          continue;
+        }
+        if (options.maxInstances !== undefined && attempts >= options.maxInstances) {
+          stopped = "max-instances";
+          result.deferred++;
+          continue;
+        }
+        if (outOfTime()) {
+          stopped = "time-budget";
+          result.deferred++;
+          continue;
+        }
+        attempts++;
+        if (mode === "direct") {
+          batch.push({ rule, instance });
+          continue;
+        }
+        tasks.push(
+          run(async () => {
+            try {
+              account(await purgeOne(rule));
+            } catch (error) {
+              record({ ...rule, action: "fail", reason: errorMessage(error) });
+            }
+          }),
+        );
       }
-      if (stopped) {
-        // Left for the next run, which resumes at this page: only counted, for the backlog figure.
-        result.deferred++;
-        continue;
+      for (let i = 0; i < batch.length; i += DIRECT_BATCH_SIZE) {
+        const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
+        // Only the store's delete takes one of the parallel slots: the Scheduler reads and deletes around it overlap
+        // with other batches' deletes.
+        const inSlot = <T>(work: () => Promise<T>) =>
+          runBatch(async () => {
+            // After a store-level failure the next batches would each wait out the same timeout: leave them.
+            if (storeFailure) return undefined;
+            return work();
+          });
+        tasks.push(
+          (async () => {
+            if (storeFailure) {
+              result.deferred += chunk.length;
+              return;
+            }
+            try {
+              const outcomes = await purgeBatch(chunk, inSlot, (error) => {
+                storeFailure ??= { error };
+              });
+              if (!outcomes) result.deferred += chunk.length;
+              else for (const outcome of outcomes) account(outcome);
+            } catch (error) {
+              // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
+              // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
+              storeFailure ??= { error };
+              for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
+            }
+          })(),
+        );
       }
-      result.matched++;
-      if (dryRun) {
-        record({ ...rule, action: "would-purge" });
-        continue;
-      }
-      if (options.maxInstances !== undefined && attempts >= options.maxInstances) {
-        stopped = "max-instances";
-        result.deferred++;
-        continue;
-      }
-      if (outOfTime()) {
-        stopped = "time-budget";
-        result.deferred++;
-        continue;
-      }
-      attempts++;
-      if (mode === "direct") {
-        batch.push({ rule, instance });
-        continue;
-      }
-      tasks.push(
-        run(async () => {
-          try {
-            account(await purgeOne(rule));
-          } catch (error) {
-            record({ ...rule, action: "fail", reason: errorMessage(error) });
-          }
-        }),
-      );
-    }
-    for (let i = 0; i < batch.length; i += DIRECT_BATCH_SIZE) {
-      const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
-      // Only the store's delete takes one of the parallel slots: the Scheduler reads and deletes around it overlap
-      // with other batches' deletes.
-      const inSlot = <T>(work: () => Promise<T>) =>
-        runBatch(async () => {
-          // After a store-level failure the next batches would each wait out the same timeout: leave them.
-          if (storeFailure) return undefined;
-          return work();
+      for (const task of tasks) {
+        inFlight.add(task);
+        void task.finally(() => {
+          inFlight.delete(task);
+          slotFreed?.();
         });
-      tasks.push(
-        (async () => {
-          if (storeFailure) {
-            result.deferred += chunk.length;
-            return;
-          }
-          try {
-            const outcomes = await purgeBatch(chunk, inSlot);
-            if (!outcomes) result.deferred += chunk.length;
-            else for (const outcome of outcomes) account(outcome);
-          } catch (error) {
-            // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
-            // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
-            storeFailure ??= { error };
-            for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
-          }
-        })(),
-      );
+      }
+      // Woken by each settled task (a Promise.race over the whole window would cost O(window) per wake-up).
+      while (inFlight.size > windowSize) await new Promise<void>((resolve) => (slotFreed = resolve));
+      if (storeFailure) await settleAll();
+      if (stopped) {
+        await settleAll();
+        // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.
+        result.stoppedBecause = stopped;
+        result.continuationToken = encodeToken(pageStart, app, shard);
+        return result;
+      }
+      pageStart = page.cursor;
     }
-    for (const task of tasks) {
-      inFlight.add(task);
-      void task.finally(() => {
-        inFlight.delete(task);
-        slotFreed?.();
-      });
-    }
-    // Woken by each settled task (a Promise.race over the whole window would cost O(window) per wake-up).
-    while (inFlight.size > windowSize) await new Promise<void>((resolve) => (slotFreed = resolve));
+  } catch (error) {
+    // A listing that failed while batches were still deleting: they finish (and report) first, and a failed delete's
+    // error, where the purge stopped, is the one the run ends with.
+    await Promise.all(inFlight);
     if (storeFailure) await settleAll();
-    if (stopped) {
-      await settleAll();
-      // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.
-      result.stoppedBecause = stopped;
-      result.continuationToken = encodeToken(pageStart, app, shard);
-      return result;
-    }
-    pageStart = page.cursor;
+    throw error;
   }
   await settleAll();
   result.isComplete = true;
