@@ -6,7 +6,6 @@
  *   v2: key text PK, value bytea, etag uuid, created_at, updated_at, expires_at — raw bytes.
  * The layout is detected from the table's columns, so one connection string works for either.
  */
-import { createHash } from "node:crypto";
 import pg from "pg";
 import { networkTimeouts } from "../config/timeouts.ts";
 import { errorMessage, HousekeeperError } from "../errors.ts";
@@ -92,7 +91,7 @@ export class PostgresStateBackend implements StateBackend {
   /** What would make this table faster to list, said once by the doors; undefined when nothing would. */
   advice: string | undefined;
   private keyExpr = "key";
-  private guardedDelete: { name: string; text: string } | undefined;
+  private guardedDelete: string | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -298,10 +297,11 @@ export class PostgresStateBackend implements StateBackend {
   }
 
   /**
-   * The guarded deletion's statement, prepared once per connection (named by its text). Every step is a hash join or
+   * The guarded deletion's statement, unnamed (a named prepared statement breaks behind PgBouncer's transaction
+   * pooling), built once per backend. Every step is a hash join or
    * an `= ANY(array)`, never a nested loop over a CTE whose row count the planner cannot know.
    */
-  private guardedDeleteStatement(): { name: string; text: string } {
+  private guardedDeleteStatement(): string {
     // The bytes a read returns (readChunk): v1 binary rows decode their base64 (absent unless standard base64).
     const bytes =
       this.layout === "v2"
@@ -332,7 +332,7 @@ export class PostgresStateBackend implements StateBackend {
          )) RETURNING 1
        )
        SELECT DISTINCT g, outcome, (SELECT count(*) FROM deleted)::int AS deleted FROM decided`;
-    return { name: `hk_guarded_delete_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`, text };
+    return text;
   }
 
   async close(): Promise<void> {
@@ -350,12 +350,9 @@ export class PostgresStateBackend implements StateBackend {
   }
 
   /** One statement that writes (its own transaction); errors read as a failed write, as a transaction's do. */
-  private async write<R extends pg.QueryResultRow>(
-    statement: { name: string; text: string },
-    values: unknown[],
-  ): Promise<pg.QueryResult<R>> {
+  private async write<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>({ ...statement, values });
+      return await this.pool.query<R>(text, values);
     } catch (error) {
       throw new HousekeeperError("store-error", `PostgreSQL write on ${this.location} failed: ${errorMessage(error)}`, {
         cause: error,
