@@ -16,7 +16,9 @@ import type { AppRef } from "../state-store/keys.ts";
 import type { InstancePage, InstanceSummary, WorkflowStateStore } from "../state-store/workflow-store.ts";
 import { formatAge } from "../util/format-age.ts";
 import type { RuntimeStatus } from "../workflow/runtime-status.ts";
-import { effectiveShard, formatShard, type Shard } from "../workflow/shard.ts";
+import { effectiveShard, type Shard } from "../workflow/shard.ts";
+import { type Chosen, directPurgeBatch, type Outcome, parentKey, parentsThatExist } from "./direct-purge.ts";
+import { decodeToken, encodeToken } from "./purge-token.ts";
 
 /** Purges one instance through the Dapr sidecar; "not found" and "not terminal" are outcomes, not errors. */
 export interface InstancePurger {
@@ -135,6 +137,8 @@ export interface RetentionResult {
 const DEFAULT_CONCURRENCY = 20;
 const DIRECT_BATCH_SIZE = 100;
 const DIRECT_PARALLEL_BATCHES = 4;
+/** Direct mode: batches that may be outstanding at once (running or waiting for one of the parallel slots). */
+const DIRECT_WINDOW_BATCHES = 2 * DIRECT_PARALLEL_BATCHES;
 /** Sidecar mode: pages of purges that may be outstanding at once. */
 const SIDECAR_WINDOW_PAGES = 2;
 export const DEFAULT_SAFETY_MARGIN_MS = 30_000;
@@ -206,8 +210,8 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   const purgeOne = sidecarPurge(ports);
   const purgeBatch = directPurgeBatch(ports, options);
   const run = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
-  // Direct mode works in batches (one read, one reminder transaction and one delete transaction per batch); a few
-  // batches run side by side, bounded by the store's connection pool anyway.
+  // Direct mode works in batches (a Scheduler read, one delete statement or transaction in the store and one Scheduler
+  // transaction per batch); a few batches' store deletes run side by side, bounded by the store's pool anyway.
   const runBatch = pLimit(Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, DIRECT_PARALLEL_BATCHES));
   const account = (outcome: Outcome) => {
     result.keysDeleted += outcome.keysDeleted ?? 0;
@@ -221,120 +225,138 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
   // Sidecar purges slide across pages: the next page is decided while the last one's purges are still in flight, so
   // the concurrency never drains at a page boundary and one slow request holds up nothing but itself. At most
   // SIDECAR_WINDOW_PAGES pages' worth stay outstanding; a stop waits for all of them before it returns its token.
+  // Direct batches slide the same way (the next page is read and decided while this one's batches delete), at most
+  // DIRECT_WINDOW_BATCHES of them outstanding.
   const inFlight = new Set<Promise<void>>();
   let slotFreed: (() => void) | undefined;
-  const settleAll = () => Promise.all(inFlight);
-  const windowSize = Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
+  const windowSize =
+    mode === "direct" ? DIRECT_WINDOW_BATCHES : Math.max(1, (options.pageSize ?? 200) * SIDECAR_WINDOW_PAGES);
+  // The first delete that failed as a whole (wrapped: a thrown value may itself be undefined).
+  let storeFailure: { error: unknown } | undefined;
+  /** Waits for everything in flight; then a store that failed a whole delete stops the run. */
+  const settleAll = async () => {
+    await Promise.all(inFlight);
+    if (storeFailure) {
+      // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
+      // timeout); the failed batches were reported one by one. A re-run resumes from the listing.
+      // Adapters name their store; a bare driver error gets the store's location so the line still says where.
+      const failure = storeFailure.error;
+      const named = failure instanceof HousekeeperError ? failure : undefined;
+      const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(failure)}`;
+      throw new HousekeeperError(
+        named?.code ?? "store-error",
+        `${message} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
+        { cause: failure },
+      );
+    }
+  };
   let pageStart = decodeToken(options.continuationToken, app, shard);
   const pages = options.instanceIds
     ? pagesOf(ports.store, options.instanceIds, record)
     : ports.store.listInstances({ cursor: pageStart, pageSize: options.pageSize, shard });
   let firstPage = true;
-  // The first delete that failed as a whole (wrapped: a thrown value may itself be undefined).
-  let storeFailure: { error: unknown } | undefined;
-  for await (const page of pages) {
-    // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
-    // Never before the first page, so every invocation moves forward.
-    if (!firstPage && outOfTime()) {
-      await settleAll();
-      result.stoppedBecause = "time-budget";
-      result.continuationToken = encodeToken(pageStart, app, shard);
-      return result;
-    }
-    firstPage = false;
-    for (const u of page.unreadable) result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
-    result.scanned += page.instances.length;
-    options.onScanned?.(result.scanned);
-    const tasks: Array<Promise<void>> = [];
-    const batch: Chosen[] = [];
-    let stopped: RetentionResult["stoppedBecause"];
-    // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
-    // are purged on their own. This also keeps two tasks from ever deleting the same child.
-    const livingParents =
-      recursive && !options.instanceIds ? await parentsThatExist(ports.store, page.instances) : new Set<string>();
-    for (const instance of page.instances) {
-      if (instance.parentInstanceId && livingParents.has(parentKey(instance))) continue;
-      const rule = select(instance);
-      if (!rule) {
-        if (options.instanceIds && !stopped) {
-          const reason = instance.isTerminal
-            ? `${instance.runtimeStatus} is younger than its retention`
-            : `${instance.runtimeStatus} is not a terminal status`;
-          record({ instanceID: instance.instanceId, runtimeStatus: instance.runtimeStatus, action: "skip", reason });
+  try {
+    for await (const page of pages) {
+      // Checked per page too, not only per due instance: a dry run, or pages with nothing due, must also stop in time.
+      // Never before the first page, so every invocation moves forward.
+      if (!firstPage && outOfTime()) {
+        await settleAll();
+        result.stoppedBecause = "time-budget";
+        result.continuationToken = encodeToken(pageStart, app, shard);
+        return result;
+      }
+      firstPage = false;
+      for (const u of page.unreadable)
+        result.unreadable.push({ instanceID: u.instanceId, key: u.key, reason: u.reason });
+      result.scanned += page.instances.length;
+      options.onScanned?.(result.scanned);
+      const tasks: Array<Promise<void>> = [];
+      const batch: Chosen[] = [];
+      let stopped: RetentionResult["stoppedBecause"];
+      // A child workflow whose parent still exists goes with its parent (Dapr's purge is recursive); only orphans
+      // are purged on their own. This also keeps two tasks from ever deleting the same child.
+      // A parent deleted by a batch still in flight must be seen as gone, as it was when pages did not overlap.
+      if (mode === "direct" && page.instances.some((i) => i.parentInstanceId)) await settleAll();
+      const livingParents =
+        recursive && !options.instanceIds ? await parentsThatExist(ports.store, page.instances) : new Set<string>();
+      for (const instance of page.instances) {
+        if (instance.parentInstanceId && livingParents.has(parentKey(instance))) continue;
+        const rule = select(instance);
+        if (!rule) {
+          if (options.instanceIds && !stopped) {
+            const reason = instance.isTerminal
+              ? `${instance.runtimeStatus} is younger than its retention`
+              : `${instance.runtimeStatus} is not a terminal status`;
+            record({ instanceID: instance.instanceId, runtimeStatus: instance.runtimeStatus, action: "skip", reason });
+          }
+          continue;
         }
-        continue;
-      }
-      if (stopped) {
-        // Left for the next run, which resumes at this page: only counted, for the backlog figure.
-        result.deferred++;
-        continue;
-      }
-      result.matched++;
-      if (dryRun) {
-        record({ ...rule, action: "would-purge" });
-        continue;
-      }
-      if (options.maxInstances !== undefined && attempts >= options.maxInstances) {
-        stopped = "max-instances";
-        result.deferred++;
-        continue;
-      }
-      if (outOfTime()) {
-        stopped = "time-budget";
-        result.deferred++;
-        continue;
-      }
-      attempts++;
-      if (mode === "direct") {
-        batch.push({ rule, instance });
-        continue;
-      }
-      tasks.push(
-        run(async () => {
-          try {
-            account(await purgeOne(rule));
-          } catch (error) {
-            record({ ...rule, action: "fail", reason: errorMessage(error) });
-          }
-        }),
-      );
-    }
-    for (let i = 0; i < batch.length; i += DIRECT_BATCH_SIZE) {
-      const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
-      tasks.push(
-        runBatch(async () => {
-          // After a store-level failure the next batches would each wait out the same timeout: leave them.
-          if (storeFailure) {
-            result.deferred += chunk.length;
-            return;
-          }
-          try {
-            for (const outcome of await purgeBatch(chunk)) account(outcome);
-          } catch (error) {
-            // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
-            // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
-            storeFailure ??= { error };
-            for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
-          }
-        }),
-      );
-    }
-    if (mode === "direct" || stopped) {
-      await Promise.all(tasks);
-      if (storeFailure) {
-        // A store that failed a whole delete is not asked again in this run (each batch would wait out the same
-        // timeout); the failed batches were reported one by one above. A re-run resumes from the listing.
-        // Adapters name their store; a bare driver error gets the store's location so the line still says where.
-        const failure = storeFailure.error;
-        const named = failure instanceof HousekeeperError ? failure : undefined;
-        const message = named ? named.message : `${ports.store.backend.location}: ${errorMessage(failure)}`;
-        throw new HousekeeperError(
-          named?.code ?? "store-error",
-          `${message} (the purge stopped there: ${result.purged} purged in this run, ${result.failedCount} not purged, the rest left for the next run)`,
-          { cause: failure },
+        if (stopped) {
+          // Left for the next run, which resumes at this page: only counted, for the backlog figure.
+          result.deferred++;
+          continue;
+        }
+        result.matched++;
+        if (dryRun) {
+          record({ ...rule, action: "would-purge" });
+          continue;
+        }
+        if (options.maxInstances !== undefined && attempts >= options.maxInstances) {
+          stopped = "max-instances";
+          result.deferred++;
+          continue;
+        }
+        if (outOfTime()) {
+          stopped = "time-budget";
+          result.deferred++;
+          continue;
+        }
+        attempts++;
+        if (mode === "direct") {
+          batch.push({ rule, instance });
+          continue;
+        }
+        tasks.push(
+          run(async () => {
+            try {
+              account(await purgeOne(rule));
+            } catch (error) {
+              record({ ...rule, action: "fail", reason: errorMessage(error) });
+            }
+          }),
         );
       }
-    } else {
+      for (let i = 0; i < batch.length; i += DIRECT_BATCH_SIZE) {
+        const chunk = batch.slice(i, i + DIRECT_BATCH_SIZE);
+        // Only the store's delete takes one of the parallel slots: the Scheduler reads and deletes around it overlap
+        // with other batches' deletes.
+        const inSlot = <T>(work: () => Promise<T>) =>
+          runBatch(async () => {
+            // After a store-level failure the next batches would each wait out the same timeout: leave them.
+            if (storeFailure) return undefined;
+            return work();
+          });
+        tasks.push(
+          (async () => {
+            if (storeFailure) {
+              result.deferred += chunk.length;
+              return;
+            }
+            try {
+              const outcomes = await purgeBatch(chunk, inSlot, (error) => {
+                storeFailure ??= { error };
+              });
+              if (!outcomes) result.deferred += chunk.length;
+              else for (const outcome of outcomes) account(outcome);
+            } catch (error) {
+              // The batch's delete transaction failed: rolled back, or (a lost acknowledgement) committed unseen. Either
+              // way its reminders are kept; a re-run skips what is gone and `scheduler orphans` finds those reminders.
+              storeFailure ??= { error };
+              for (const { rule } of chunk) record({ ...rule, action: "fail", reason: errorMessage(error) });
+            }
+          })(),
+        );
+      }
       for (const task of tasks) {
         inFlight.add(task);
         void task.finally(() => {
@@ -344,15 +366,22 @@ export async function runRetentionPurge(ports: RetentionPorts, options: Retentio
       }
       // Woken by each settled task (a Promise.race over the whole window would cost O(window) per wake-up).
       while (inFlight.size > windowSize) await new Promise<void>((resolve) => (slotFreed = resolve));
+      if (storeFailure) await settleAll();
+      if (stopped) {
+        await settleAll();
+        // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.
+        result.stoppedBecause = stopped;
+        result.continuationToken = encodeToken(pageStart, app, shard);
+        return result;
+      }
+      pageStart = page.cursor;
     }
-    if (stopped) {
-      await settleAll();
-      // Resume at this page: what was purged is gone and will not be seen again; the rest is picked up.
-      result.stoppedBecause = stopped;
-      result.continuationToken = encodeToken(pageStart, app, shard);
-      return result;
-    }
-    pageStart = page.cursor;
+  } catch (error) {
+    // A listing that failed while batches were still deleting: they finish (and report) first, and a failed delete's
+    // error, where the purge stopped, is the one the run ends with.
+    await Promise.all(inFlight);
+    if (storeFailure) await settleAll();
+    throw error;
   }
   await settleAll();
   result.isComplete = true;
@@ -374,7 +403,7 @@ async function* pagesOf(
   yield { instances, unreadable: [], cursor: undefined };
 }
 
-type Selected = Omit<PurgeDecision, "action">;
+export type Selected = Omit<PurgeDecision, "action">;
 
 /** Decides whether an instance is due, and says by which rule. */
 function selector(retention: RetentionOptions["retention"], ageFrom: AgeFrom, now: Date) {
@@ -395,12 +424,6 @@ function selector(retention: RetentionOptions["retention"], ageFrom: AgeFrom, no
   };
 }
 
-interface Outcome {
-  decision: PurgeDecision;
-  keysDeleted?: number;
-  remindersDeleted?: number;
-}
-
 function sidecarPurge(ports: RetentionPorts) {
   return async (rule: Selected): Promise<Outcome> => {
     const outcome = await ports.purger!.purge(rule.instanceID);
@@ -410,204 +433,6 @@ function sidecarPurge(ports: RetentionPorts) {
     }
     return { decision: { ...rule, action: "purge" } };
   };
-}
-
-/** A due instance as the scan read it, with the rule that selected it. */
-interface Chosen {
-  rule: Selected;
-  instance: InstanceSummary;
-}
-
-/**
- * Direct mode, one batch, decided from the scan without reading the instances again: each instance with the child
- * workflows that go with it (all terminal, else it is skipped) is deleted in one store transaction that re-checks,
- * under lock, that every member is still what was read. Reminders are read before that transaction and deleted after
- * it, only for the families it deleted and only where unchanged.
- */
-function directPurgeBatch(ports: RetentionPorts, options: RetentionOptions) {
-  const { store } = ports;
-  const recursive = options.recursive ?? true;
-  return async (chosen: readonly Chosen[]): Promise<Outcome[]> => {
-    const outcomes: Outcome[] = [];
-    const families: Array<{ rule: Selected; members: InstanceSummary[] }> = [];
-    const appHasState = new Map<string, Promise<boolean>>();
-    for (const { rule, instance } of chosen) {
-      const children = recursive
-        ? await collectChildren(store, instance, appHasState)
-        : { members: [], blocker: undefined };
-      if (children.blocker) {
-        outcomes.push({ decision: { ...rule, action: "skip", reason: children.blocker } });
-        continue;
-      }
-      families.push({ rule, members: [instance, ...children.members] });
-    }
-    if (families.length === 0) return outcomes;
-    const captured = ports.reminders ? await ports.reminders.capture(families.flatMap((f) => f.members)) : undefined;
-    const deletion = await store.deleteFamilies(families.map((f) => f.members));
-    const deleted = families.filter((_, i) => deletion.outcomes[i] === "deleted");
-    let remindersDeleted = 0;
-    let reminderFailure: string | undefined;
-    if (captured && deleted.length > 0) {
-      try {
-        remindersDeleted = await captured.deleteFor(deleted.flatMap((f) => f.members));
-      } catch (error) {
-        reminderFailure = errorMessage(error);
-      }
-    }
-    families.forEach(({ rule, members }, i) => {
-      // Batch totals go with the first outcome so the run's sums stay exact.
-      const totals = i === 0 ? { keysDeleted: deletion.keysDeleted, remindersDeleted } : {};
-      switch (deletion.outcomes[i]) {
-        case "gone":
-          outcomes.push({ decision: { ...rule, action: "already-gone", reason: "already purged" }, ...totals });
-          return;
-        case "changed":
-          outcomes.push({
-            decision: { ...rule, action: "skip", reason: "changed since it was selected (a new event or a new run)" },
-            ...totals,
-          });
-          return;
-      }
-      const children = members
-        .slice(1)
-        .map((c) => (c.appId === store.app.appId ? c.instanceId : `${c.appId}/${c.instanceId}`));
-      const decision: PurgeDecision = reminderFailure
-        ? {
-            ...rule,
-            action: "fail",
-            reason: `its state was purged but its Scheduler reminders were not (${reminderFailure}); \`housekeeper scheduler orphans --delete\` removes them`,
-          }
-        : { ...rule, action: "purge" };
-      if (children.length > 0) decision.children = children;
-      outcomes.push({ decision, ...totals });
-    });
-    return outcomes;
-  };
-}
-
-/**
- * The child workflows that go with an instance (depth first, children before their own children's parents), each
- * terminal; else the reason not to purge it. As Dapr's recursive purge: a child that no longer exists is fine, one
- * that is not finished stops the purge, and a cross-app child is looked for in its own app (dapr
- * pkg/actors/targets/workflow/orchestrator/recursivepurge.go). When that app has no state at all in this store, its
- * state lives elsewhere and the child cannot be checked: the parent is skipped.
- */
-async function collectChildren(
-  store: WorkflowStateStore,
-  parent: InstanceSummary,
-  appHasState: Map<string, Promise<boolean>>,
-  depth = 0,
-): Promise<{ members: InstanceSummary[]; blocker: string | undefined }> {
-  if (parent.childWorkflows.length === 0) return { members: [], blocker: undefined };
-  if (depth >= 32) return { members: [], blocker: "child workflows nest deeper than 32 levels" };
-  const members: InstanceSummary[] = [];
-  const byApp = groupBy(parent.childWorkflows, (child) => child.appId);
-  for (const [appId, refs] of byApp) {
-    const childStore = store.forApp({ appId, namespace: parent.namespace });
-    const read = await childStore.readSummaries(refs.map((r) => r.instanceId));
-    const elsewhere = appId !== parent.appId ? ` (app ${appId})` : "";
-    const unreadable = read.unreadable[0];
-    if (unreadable) {
-      return {
-        members,
-        blocker: `child workflow ${unreadable.instanceId}${elsewhere} cannot be read: ${unreadable.reason}`,
-      };
-    }
-    if (elsewhere && read.instances.length < refs.length) {
-      if (!appHasState.has(appId)) appHasState.set(appId, childStore.hasAnyInstance());
-      if (!(await appHasState.get(appId))) {
-        const missing = refs.find((r) => !read.instances.some((i) => i.instanceId === r.instanceId))!;
-        return {
-          members,
-          blocker: `child workflow ${missing.instanceId} runs in app ${appId}, whose state is not in this store`,
-        };
-      }
-    }
-    for (const child of read.instances) {
-      if (!child.isTerminal) {
-        return { members, blocker: `child workflow ${child.instanceId}${elsewhere} is ${child.runtimeStatus}` };
-      }
-      const grandchildren = await collectChildren(store, child, appHasState, depth + 1);
-      if (grandchildren.blocker) return grandchildren;
-      members.push(child, ...grandchildren.members);
-    }
-  }
-  return { members, blocker: undefined };
-}
-
-/** `app||instance` of each instance's parent that still exists (same app or, for a cross-app child, the parent's). */
-async function parentsThatExist(
-  store: WorkflowStateStore,
-  instances: readonly InstanceSummary[],
-): Promise<Set<string>> {
-  const living = new Set<string>();
-  const withParent = instances.filter((i) => i.parentInstanceId);
-  const byApp = groupBy(withParent, (i) => i.parentAppId ?? i.appId);
-  for (const [appId, children] of byApp) {
-    const parentStore = store.forApp({ appId, namespace: store.app.namespace });
-    for (const id of await parentStore.existingInstanceIds(children.map((c) => c.parentInstanceId!))) {
-      living.add(`${appId}||${id}`);
-    }
-  }
-  return living;
-}
-
-/** Map.groupBy, which Node 20 lacks. */
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  return groups;
-}
-
-function parentKey(instance: InstanceSummary): string {
-  return `${instance.parentAppId ?? instance.appId}||${instance.parentInstanceId}`;
-}
-
-/**
- * Continuation tokens are opaque to callers: the store cursor, bound to the app and the shard it belongs to (a
- * sharded listing's cursor means nothing to another shard or shard count). Unsharded tokens carry no shard.
- */
-function encodeToken(cursor: string | undefined, app: AppRef, shard: Shard | undefined): string {
-  const token: Record<string, unknown> = { v: 1, app: app.appId, ns: app.namespace, cursor: cursor ?? null };
-  if (shard) token.shard = formatShard(shard);
-  return Buffer.from(JSON.stringify(token)).toString("base64url");
-}
-
-function decodeToken(token: string | undefined, app: AppRef, shard: Shard | undefined): string | undefined {
-  if (token === undefined || token === "") return undefined;
-  try {
-    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
-      v?: number;
-      app?: string;
-      ns?: string;
-      cursor?: string | null;
-      shard?: unknown;
-    };
-    if (parsed.v !== 1 || typeof parsed.app !== "string") throw new Error("unknown token version");
-    if (parsed.app !== app.appId || parsed.ns !== app.namespace) {
-      throw new HousekeeperError(
-        "bad-input",
-        `continuation token belongs to app "${parsed.app}" in namespace "${parsed.ns}", not "${app.appId}" in "${app.namespace}"`,
-      );
-    }
-    const expected = shard ? formatShard(shard) : undefined;
-    if ((parsed.shard ?? undefined) !== expected) {
-      const was = typeof parsed.shard === "string" ? `shard ${parsed.shard}` : "an unsharded run";
-      throw new HousekeeperError(
-        "bad-input",
-        `continuation token belongs to ${was}, not ${expected ? `shard ${expected}` : "an unsharded run"}`,
-      );
-    }
-    return parsed.cursor ?? undefined;
-  } catch (error) {
-    if (error instanceof HousekeeperError) throw error;
-    throw new HousekeeperError("bad-input", "continuation token is not one this tool issued");
-  }
 }
 
 export { formatAge } from "../util/format-age.ts";

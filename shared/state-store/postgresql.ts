@@ -13,19 +13,13 @@ import type {
   EntryPage,
   GuardedDeletion,
   GuardedGroup,
+  GuardedOutcome,
   KeyPage,
   ScanEntriesRequest,
   ScanKeysRequest,
   StateBackend,
 } from "./backend.ts";
-import {
-  escapeLike,
-  guardKeys,
-  isStandardBase64,
-  planGuardedDeletion,
-  prefixUpperBound,
-  retryDeadlocks,
-} from "./backend.ts";
+import { escapeLike, isStandardBase64, prefixUpperBound, retryDeadlocks } from "./backend.ts";
 import { whatToCheck } from "./connect-hint.ts";
 
 export { prefixUpperBound } from "./backend.ts";
@@ -97,6 +91,7 @@ export class PostgresStateBackend implements StateBackend {
   /** What would make this table faster to list, said once by the doors; undefined when nothing would. */
   advice: string | undefined;
   private keyExpr = "key";
+  private guardedDelete: string | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -193,22 +188,11 @@ export class PostgresStateBackend implements StateBackend {
     return values;
   }
 
-  /**
-   * `lock`: read inside a transaction with FOR UPDATE. In READ COMMITTED a row that a concurrent transaction changed
-   * is waited for and then read in its committed version, so what is read stays true until this transaction ends.
-   */
-  private async readChunk(
-    chunk: string[],
-    into: Map<string, Uint8Array>,
-    lock?: { client: pg.PoolClient },
-  ): Promise<void> {
-    // In key order, so two purges locking overlapping keys take them in the same order.
-    const forUpdate = lock ? "ORDER BY key FOR UPDATE" : "";
-    const query = <R extends pg.QueryResultRow>(text: string) =>
-      lock ? lock.client.query<R>(text, [chunk]) : this.query<R>(text, [chunk]);
+  private async readChunk(chunk: string[], into: Map<string, Uint8Array>): Promise<void> {
+    const query = <R extends pg.QueryResultRow>(text: string) => this.query<R>(text, [chunk]);
     if (this.layout === "v2") {
       const result = await query<{ key: string; value: Buffer }>(
-        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired} ${forUpdate}`,
+        `SELECT key, value FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
       );
       for (const row of result.rows) into.set(row.key, row.value);
       return;
@@ -216,7 +200,7 @@ export class PostgresStateBackend implements StateBackend {
     // Binary rows hold a JSON string of base64; other rows hold JSON whose text is the value (legacy state).
     const result = await query<{ key: string; isbinary: boolean; text: string | null }>(
       `SELECT key, isbinary, CASE WHEN isbinary THEN value #>> '{}' ELSE value::text END AS text
-         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired} ${forUpdate}`,
+         FROM ${this.table} WHERE key = ANY($1::text[]) ${this.notExpired}`,
     );
     for (const row of result.rows) {
       // A binary row whose jsonb is not a string (e.g. null) holds no bytes: read as absent, so the instance it
@@ -271,23 +255,84 @@ export class PostgresStateBackend implements StateBackend {
     return retryDeadlocks(() => this.deleteIfUnchangedOnce(groups), isDeadlock);
   }
 
-  private deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
-    return this.transaction(async (client) => {
-      const current = new Map<string, Uint8Array>();
-      const guards = guardKeys(groups);
-      for (let i = 0; i < guards.length; i += GET_CHUNK) {
-        await this.readChunk(guards.slice(i, i + GET_CHUNK), current, { client });
-      }
-      const plan = planGuardedDeletion(groups, current);
-      let keysDeleted = 0;
-      for (let i = 0; i < plan.keys.length; i += WRITE_CHUNK) {
-        const result = await client.query(`DELETE FROM ${this.table} WHERE key = ANY($1::text[])`, [
-          plan.keys.slice(i, i + WRITE_CHUNK),
-        ]);
-        keysDeleted += result.rowCount ?? 0;
-      }
-      return { outcomes: plan.outcomes, keysDeleted };
+  /**
+   * One statement, so one round trip and its own transaction: it locks the guard rows in key order (FOR UPDATE; in
+   * READ COMMITTED a row a concurrent transaction changed is waited for and compared in its committed version),
+   * decides each group in SQL exactly as planGuardedDeletion does, and deletes the keys of the groups still unchanged.
+   * The CTEs that decide read every locked row before the DELETE runs (it depends on their aggregates).
+   */
+  private async deleteIfUnchangedOnce(groups: readonly GuardedGroup[]): Promise<GuardedDeletion> {
+    const guardMember: number[] = [];
+    const guardKey: string[] = [];
+    const guardValue: Buffer[] = [];
+    const memberGroup: number[] = [];
+    const memberRoot: boolean[] = [];
+    const deleteMember: number[] = [];
+    const deleteKey: string[] = [];
+    groups.forEach((group, g) => {
+      group.forEach((member, i) => {
+        memberGroup.push(g);
+        memberRoot.push(i === 0);
+        const m = memberGroup.length; // 1-based, as WITH ORDINALITY counts
+        for (const [key, bytes] of member.expect) {
+          guardMember.push(m);
+          guardKey.push(key);
+          guardValue.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        }
+        for (const key of member.keys) {
+          deleteMember.push(m);
+          deleteKey.push(key);
+        }
+      });
     });
+    const params = [guardMember, guardKey, guardValue, memberGroup, memberRoot, deleteMember, deleteKey];
+    this.guardedDelete ??= this.guardedDeleteStatement();
+    const { rows } = await this.write<{ g: number; outcome: GuardedOutcome; deleted: number }>(
+      this.guardedDelete,
+      params,
+    );
+    const outcomes: GuardedOutcome[] = groups.map(() => "gone");
+    for (const row of rows) outcomes[row.g] = row.outcome;
+    return { outcomes, keysDeleted: rows[0]?.deleted ?? 0 };
+  }
+
+  /**
+   * The guarded deletion's statement, unnamed (a named prepared statement breaks behind PgBouncer's transaction
+   * pooling), built once per backend. Every step is a hash join or
+   * an `= ANY(array)`, never a nested loop over a CTE whose row count the planner cannot know.
+   */
+  private guardedDeleteStatement(): string {
+    // The bytes a read returns (readChunk): v1 binary rows decode their base64 (absent unless standard base64).
+    const bytes =
+      this.layout === "v2"
+        ? "value"
+        : `CASE WHEN isbinary THEN CASE WHEN (value #>> '{}') ~ '^[A-Za-z0-9+/]*={0,2}$' AND length(value #>> '{}') % 4 = 0
+             THEN decode(value #>> '{}', 'base64') END ELSE convert_to(value::text, 'UTF8') END`;
+    const text = `WITH cur AS (
+         SELECT key, ${bytes} AS v FROM ${this.table} WHERE key = ANY($2::text[]) ${this.notExpired} ORDER BY key FOR UPDATE
+       ), member AS (
+         SELECT m.i, m.g, m.root,
+                CASE WHEN bool_and(cur.v IS NULL) THEN 'gone'
+                     WHEN bool_and(cur.v IS NOT NULL AND cur.v = e.v) THEN 'same'
+                     ELSE 'changed' END AS state
+           FROM unnest($4::int[], $5::bool[]) WITH ORDINALITY AS m(g, root, i)
+           JOIN unnest($1::int[], $2::text[], $3::bytea[]) AS e(m, k, v) ON e.m = m.i
+           LEFT JOIN cur ON cur.key = e.k
+          GROUP BY m.i, m.g, m.root
+       ), decided AS (
+         SELECT i, g, state,
+                CASE WHEN bool_or(root AND state = 'gone') OVER family THEN 'gone'
+                     WHEN bool_or(state = 'changed') OVER family THEN 'changed'
+                     ELSE 'deleted' END AS outcome
+           FROM member WINDOW family AS (PARTITION BY g)
+       ), deleted AS (
+         DELETE FROM ${this.table} WHERE key = ANY(ARRAY(
+           SELECT d.k FROM unnest($6::int[], $7::text[]) AS d(m, k)
+            WHERE d.m = ANY(ARRAY(SELECT i FROM decided WHERE state = 'same' AND outcome = 'deleted'))
+         )) RETURNING 1
+       )
+       SELECT DISTINCT g, outcome, (SELECT count(*) FROM deleted)::int AS deleted FROM decided`;
+    return text;
   }
 
   async close(): Promise<void> {
@@ -299,6 +344,17 @@ export class PostgresStateBackend implements StateBackend {
       return await this.pool.query<R>(text, params);
     } catch (error) {
       throw new HousekeeperError("store-error", `PostgreSQL query on ${this.location} failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** One statement that writes (its own transaction); errors read as a failed write, as a transaction's do. */
+  private async write<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw new HousekeeperError("store-error", `PostgreSQL write on ${this.location} failed: ${errorMessage(error)}`, {
         cause: error,
       });
     }

@@ -80,22 +80,66 @@ export function schedulerReminderCleaner(scheduler: SchedulerStore): ReminderCle
       }
       return {
         async deleteFor(deleted) {
-          let jobsDeleted = 0;
+          const seen = new Set<string>();
+          const found: Captured[] = [];
           for (const instance of deleted) {
-            const found = captured.get(instanceKey(instance));
-            if (!found) continue;
-            for (let i = 0; i < Math.max(found.jobs.length, found.counters.length); i += MAX_TXN_OPS / 2) {
-              const jobs = found.jobs.slice(i, i + MAX_TXN_OPS / 2);
-              const counters = found.counters.slice(i, i + MAX_TXN_OPS / 2);
-              if (jobs.length === 0) await scheduler.deleteKeys(counters);
-              else if (await scheduler.deleteIfUnchanged(jobs, counters)) jobsDeleted += jobs.length;
-            }
+            const id = instanceKey(instance);
+            const entries = captured.get(id);
+            if (entries && !seen.has(id)) found.push(entries);
+            seen.add(id);
           }
-          return jobsDeleted;
+          return deleteCaptured(scheduler, found);
         },
       };
     },
   };
+}
+
+/**
+ * Deletes captured reminders, many instances' in one etcd transaction that compares every job (one round trip for a
+ * batch, not one per instance). A transaction whose compare fails (some job was rewritten meanwhile) is redone
+ * instance by instance, so only the changed instances' reminders stay, exactly as one transaction each would leave.
+ */
+async function deleteCaptured(scheduler: SchedulerStore, found: readonly Captured[]): Promise<number> {
+  let jobsDeleted = 0;
+  let chunk: Captured[] = [];
+  let ops = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    // A key can belong to two instances of the chunk (one ID a prefix of another's reminder key): sent once.
+    const jobs = [...new Map(chunk.flatMap((c) => c.jobs).map((job) => [job.key, job])).values()];
+    const jobKeys = new Set(jobs.map((job) => job.key));
+    const counters = [...new Set(chunk.flatMap((c) => c.counters))].filter((key) => !jobKeys.has(key));
+    if (jobs.length === 0) await scheduler.deleteKeys(counters);
+    else if (await scheduler.deleteIfUnchanged(jobs, counters)) jobsDeleted += jobs.length;
+    else for (const one of chunk) jobsDeleted += await deleteOne(scheduler, one);
+    chunk = [];
+    ops = 0;
+  };
+  for (const one of found) {
+    const size = one.jobs.length + one.counters.length;
+    if (size > MAX_TXN_OPS) {
+      jobsDeleted += await deleteOne(scheduler, one);
+      continue;
+    }
+    if (ops + size > MAX_TXN_OPS) await flush();
+    chunk.push(one);
+    ops += size;
+  }
+  await flush();
+  return jobsDeleted;
+}
+
+/** One instance's reminders, in transactions of up to MAX_TXN_OPS keys; returns how many jobs went. */
+async function deleteOne(scheduler: SchedulerStore, found: Captured): Promise<number> {
+  let jobsDeleted = 0;
+  for (let i = 0; i < Math.max(found.jobs.length, found.counters.length); i += MAX_TXN_OPS / 2) {
+    const jobs = found.jobs.slice(i, i + MAX_TXN_OPS / 2);
+    const counters = found.counters.slice(i, i + MAX_TXN_OPS / 2);
+    if (jobs.length === 0) await scheduler.deleteKeys(counters);
+    else if (await scheduler.deleteIfUnchanged(jobs, counters)) jobsDeleted += jobs.length;
+  }
+  return jobsDeleted;
 }
 
 /**
@@ -118,8 +162,14 @@ async function captureByRanges(
     })),
   ];
   const ranges = slots.map(({ prefixes }) => {
-    const sorted = [...prefixes].sort(compareUtf8);
-    return { from: sorted[0]!, through: sorted.at(-1)! };
+    // The first and last in byte order: one pass, not a sort.
+    let from = prefixes[0]!;
+    let through = from;
+    for (const prefix of prefixes) {
+      if (compareUtf8(prefix, from) < 0) from = prefix;
+      else if (compareUtf8(prefix, through) > 0) through = prefix;
+    }
+    return { from, through };
   });
   const limit = chunk.length * RANGE_KEYS_PER_INSTANCE + 100;
   const read = await scheduler.readRanges(ranges, { limit, ...(revision ? { revision } : {}) });

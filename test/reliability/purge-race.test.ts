@@ -174,8 +174,26 @@ for (const factory of storeFactories(13)) {
         }
       })();
 
+      // Each guarded deletion waits for one more restart to be written, so the restarts keep racing the purge however
+      // fast it runs.
+      let seen = 0;
+      const racing = new Proxy(backend, {
+        get(target, property, receiver) {
+          if (property === "deleteIfUnchanged") {
+            return async (groups: Parameters<StateBackend["deleteIfUnchanged"]>[0]) => {
+              while (!stop && written.length <= seen && written.length < restarted.length) {
+                await new Promise((resolve) => setTimeout(resolve, 1));
+              }
+              seen = written.length;
+              return target.deleteIfUnchanged(groups);
+            };
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
       const result = await runRetentionPurge(
-        { store },
+        { store: new WorkflowStateStore(racing, app) },
         { retention: RETENTION, mode: "direct", now: NOW, reportLimit: 2000, pageSize: 50 },
       );
       stop = true;
