@@ -27,7 +27,7 @@ import type { ReminderBackupConfig } from "../../shared/jobs/reminder-backup.ts"
 import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
 import { DURATION_DOORS } from "../../shared/util/duration.ts";
 import { durationSchema } from "../../shared/util/duration-schema.ts";
-import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
+import { objectStoreFromEnv, parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
 /** Milliseconds of a Go duration (`720h`, `90m`) or a whole number of days (`30d`); never negative. */
 const duration = durationSchema(DURATION_DOORS.age);
@@ -100,15 +100,7 @@ export interface ReminderBackupSettings extends StorageSettings {
 }
 
 export function storageSettings(env: z.output<typeof reminderStorageEnvSchema>): StorageSettings {
-  const objectStore: ObjectStoreConfig = env.BACKUP_BUCKET
-    ? {
-        kind: "s3",
-        bucket: env.BACKUP_BUCKET,
-        ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
-        ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
-        ...(env.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: env.S3_FORCE_PATH_STYLE } : {}),
-      }
-    : { kind: "filesystem", ...(env.BACKUP_DIR ? { root: env.BACKUP_DIR } : {}) };
+  const objectStore = objectStoreFromEnv(env.BACKUP_BUCKET, env, env.BACKUP_DIR);
   return {
     etcd: etcdSettingsFromEnv(env),
     objectStore,

@@ -40,13 +40,12 @@ import { REPORT_FORMATS } from "../../shared/jobs/stuck-report/formats/writer.ts
 import type { WatchedStatus } from "../../shared/jobs/stuck-report/model.ts";
 import { WATCHED_STATUSES } from "../../shared/jobs/stuck-report/model.ts";
 import type { PublishOptions } from "../../shared/jobs/stuck-report/publish.ts";
-import type { ObjectStoreConfig } from "../../shared/object-store/open.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { DURATION_DOORS, parseStatusDurations } from "../../shared/util/duration.ts";
 import { durationSchema } from "../../shared/util/duration-schema.ts";
 import type { StuckReportPortSettings } from "../../shared/wiring/stuck-report-ports.ts";
 import type { RuntimeStatus } from "../../shared/workflow/runtime-status.ts";
-import { parseOrThrow, scheduledEventInput } from "../support/parse.ts";
+import { objectStoreFromEnv, parseOrThrow, scheduledEventInput } from "../support/parse.ts";
 
 export const DEFAULT_REPORT_DIR = "./.housekeeper/reports/";
 
@@ -196,15 +195,7 @@ export function stuckReportSettings(env: NodeJS.ProcessEnv, event: unknown): Stu
     ...(e.READ_CONCURRENCY !== undefined ? { readConcurrency: e.READ_CONCURRENCY } : {}),
   };
 
-  const objectStore: ObjectStoreConfig = e.REPORT_BUCKET
-    ? {
-        kind: "s3",
-        bucket: e.REPORT_BUCKET,
-        ...(e.AWS_REGION ? { region: e.AWS_REGION } : {}),
-        ...(e.S3_ENDPOINT ? { endpoint: e.S3_ENDPOINT } : {}),
-        ...(e.S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: e.S3_FORCE_PATH_STYLE } : {}),
-      }
-    : { kind: "filesystem", root: e.REPORT_DIR ?? DEFAULT_REPORT_DIR };
+  const objectStore = objectStoreFromEnv(e.REPORT_BUCKET, e, e.REPORT_DIR ?? DEFAULT_REPORT_DIR);
 
   const settings: StuckReportSettings = {
     connection: {
