@@ -76,6 +76,8 @@ export interface DurationRules {
   days: boolean;
   /** The smallest value accepted, in milliseconds; without it any sign is taken. */
   min?: number;
+  /** The largest value accepted, in milliseconds, with how to say it in the error. */
+  max?: { ms: number; why: string };
   /** Names the value in the error: a flag, an environment variable, a field (default `duration`). */
   what?: string;
 }
@@ -84,7 +86,8 @@ export interface DurationRules {
 export const DURATION_DOORS = {
   age: { days: true, min: 0 },
   signed: { days: true },
-  timeout: { days: false, min: 1 },
+  // Node's timers (and PostgreSQL's statement_timeout) hold at most 2^31-1 ms; a longer one fires at once.
+  timeout: { days: false, min: 1, max: { ms: 2_147_483_647, why: "596h31m23s, the longest timer Node.js can set" } },
 } as const satisfies Record<string, DurationRules>;
 
 /**
@@ -107,6 +110,7 @@ export function parseDuration(text: string, rules: DurationRules): number {
   if (rules.min !== undefined && ms < rules.min) {
     return fail(rules.min === 0 ? "must not be negative" : `must be at least ${rules.min}ms`);
   }
+  if (rules.max !== undefined && ms > rules.max.ms) return fail(`must be at most ${rules.max.why}`);
   return ms;
 }
 

@@ -136,6 +136,11 @@ describe("what each door takes", () => {
     expect(() => parseTimeout("30d", "--connect-timeout")).toThrow(
       /^invalid --connect-timeout "30d": unknown unit "d"/,
     );
+    // Node's timers hold at most 2^31-1 ms: 720h would fire at once (TimeoutOverflowWarning), so it is refused.
+    expect(parseTimeout("596h", "--request-timeout")).toBe(596 * H);
+    expect(() => parseTimeout("720h", "--request-timeout")).toThrow(
+      'invalid --request-timeout "720h": must be at most 596h31m23s, the longest timer Node.js can set',
+    );
     // retention policy values
     expect(retentionRulesSchema.parse({ COMPLETED: "30d", FAILED: "1h30m" })).toEqual({
       COMPLETED: 30 * 24 * H,
