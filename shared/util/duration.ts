@@ -7,7 +7,7 @@
  *   age             yes   0          ages, thresholds, retentions, policy values ("older than -1h" would select all)
  *   signed          yes   any sign   --start-time (an offset from now); --all-older-than / --filter-max-age, whose
  *                                    parseAgeThreshold refuses a negative age in its own words
- *   timeout         no    1ms        network timeouts: Go durations only, like Dapr's own timeout flags
+ *   timeout         yes   1ms        network timeouts, at most 2^31-1 ms (596h31m23s): Node's longest timer
  */
 import { HousekeeperError } from "../errors.ts";
 
@@ -87,7 +87,7 @@ export const DURATION_DOORS = {
   age: { days: true, min: 0 },
   signed: { days: true },
   // Node's timers (and PostgreSQL's statement_timeout) hold at most 2^31-1 ms; a longer one fires at once.
-  timeout: { days: false, min: 1, max: { ms: 2_147_483_647, why: "596h31m23s, the longest timer Node.js can set" } },
+  timeout: { days: true, min: 1, max: { ms: 2_147_483_647, why: "596h31m23s, the longest timer Node.js can set" } },
 } as const satisfies Record<string, DurationRules>;
 
 /**
@@ -102,9 +102,12 @@ export function parseDuration(text: string, rules: DurationRules): number {
     throw new HousekeeperError("bad-input", `invalid ${rules.what ?? "duration"} "${text}": ${why}`);
   };
   if (typeof ms !== "number") {
-    const forms = rules.days
-      ? "a Go duration like 90m, 1h30m or 720h, or whole days like 30d"
-      : "a Go duration like 10s, 1m30s or 500ms";
+    const forms =
+      rules.max !== undefined
+        ? "a Go duration like 10s, 1m30s or 500ms, or whole days like 1d"
+        : rules.days
+          ? "a Go duration like 90m, 1h30m or 720h, or whole days like 30d"
+          : "a Go duration like 10s, 1m30s or 500ms";
     return fail(`${ms.why}; use ${forms}`);
   }
   if (rules.min !== undefined && ms < rules.min) {

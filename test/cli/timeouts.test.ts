@@ -178,7 +178,7 @@ describe("timeout settings", () => {
     });
     expect(env.code).toBe(2);
     expect(env.stderr).toBe(
-      'Error: invalid HOUSEKEEPER_REQUEST_TIMEOUT "soon": expected a number; use a Go duration like 10s, 1m30s or 500ms\n',
+      'Error: invalid HOUSEKEEPER_REQUEST_TIMEOUT "soon": expected a number; use a Go duration like 10s, 1m30s or 500ms, or whole days like 1d\n',
     );
   });
 });
