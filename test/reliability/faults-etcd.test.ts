@@ -106,8 +106,10 @@ describe("etcd mid direct purge", () => {
       const app = { appId: `etcd-purge-${randomUUID().slice(0, 6)}`, namespace: "default" };
       const store = scheduler();
       try {
-        const seeded = await seedApp(backend, app, { due: 500, kept: 100 }, store);
-        const total = 600;
+        // More due batches than the direct purge keeps in flight (8 of 100), so the fault stops it with instances left
+        // whatever the timing: a batch reads its reminders through etcd before it deletes anything.
+        const seeded = await seedApp(backend, app, { due: 1500, kept: 100 }, store);
+        const total = 1600;
         const p = await viaProxy(5);
         const purge = (endpoint: string) => [
           "workflow",
