@@ -137,17 +137,54 @@ describe("a PostgreSQL v1 row whose base64 is not base64", () => {
   });
 });
 
+/** A fresh MariaDB database with Dapr's table, its backend and an admin connection to damage rows with. */
+async function withMariaDbState(
+  name: string,
+  work: (backend: Awaited<ReturnType<typeof openMysqlBackend>>, admin: mysql.Connection) => Promise<void>,
+): Promise<void> {
+  const info = await createMysqlDatabase(inject("mysql"), uniqueDatabaseName(name));
+  const connection = { host: info.host, port: info.port, user: info.user, password: info.password };
+  await createMysqlDaprTable(connection, info.database, "state");
+  const backend = await openMysqlBackend({ ...connection, database: info.database, tableName: "state" });
+  const admin = await mysql.createConnection({ ...connection, database: info.database });
+  try {
+    await work(backend, admin);
+  } finally {
+    await admin.end();
+    await backend.close();
+  }
+}
+
+/** Every instance ID listed and every unreadable one (`<id> <key>`), over all pages of each listing. */
+async function listAll(store: WorkflowStateStore, optionsList: ListOptions[]) {
+  const listed: string[] = [];
+  const unreadable: string[] = [];
+  for (const options of optionsList) {
+    for await (const page of store.listInstances(options)) {
+      listed.push(...page.instances.map((i) => i.instanceId));
+      unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}`));
+    }
+  }
+  return { listed: listed.sort(), unreadable };
+}
+
+/** The same backend without its range scan, so the listing takes key pages and then reads by key. */
+function withoutRangeScan(backend: StateBackend): StateBackend {
+  return new Proxy(backend, {
+    get(target, property) {
+      if (property === "scanEntries") return undefined;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 describe("MariaDB rows that are not Dapr's encoding", () => {
   it.each([
     ["a JSON null", "null"],
     ["bad base64", '"!!!not base64!!!"'],
   ])("a history row holding %s makes only its instance unreadable, named by key", async (_what, json) => {
-    const info = await createMysqlDatabase(inject("mysql"), uniqueDatabaseName("bad_rows"));
-    const connection = { host: info.host, port: info.port, user: info.user, password: info.password };
-    await createMysqlDaprTable(connection, info.database, "state");
-    const backend = await openMysqlBackend({ ...connection, database: info.database, tableName: "state" });
-    const admin = await mysql.createConnection({ ...connection, database: info.database });
-    try {
+    await withMariaDbState("bad_rows", async (backend, admin) => {
       const app = { appId: "rows", namespace: "default" };
       const old = new Date(Date.now() - 60 * DAY);
       await writeInstances(backend, app, [
@@ -157,37 +194,20 @@ describe("MariaDB rows that are not Dapr's encoding", () => {
       const badKey = `${instanceKeyPrefix(app, "bad-1")}history-000001`;
       await admin.execute("UPDATE state SET value = ? WHERE id = ?", [json, badKey]);
       const store = new WorkflowStateStore(backend, app);
-      const listed: string[] = [];
-      const unreadable: string[] = [];
-      for await (const page of store.listInstances()) {
-        listed.push(...page.instances.map((i) => i.instanceId));
-        unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}`));
-      }
-      expect(listed).toEqual(["ok-1"]);
-      expect(unreadable).toEqual([`bad-1 ${badKey}`]);
+      expect(await listAll(store, [{}])).toEqual({ listed: ["ok-1"], unreadable: [`bad-1 ${badKey}`] });
       const result = await runRetentionPurge({ store }, { retention: { COMPLETED: 30 * DAY }, mode: "direct" });
       expect(result.purged).toBe(1);
       expect(result.unreadable.map((u) => u.instanceID)).toEqual(["bad-1"]);
-    } finally {
-      await admin.end();
-      await backend.close();
-    }
+    });
   });
-});
 
-describe("MariaDB metadata rows that are not Dapr's encoding", () => {
   it.each([
     ["a JSON null", "null"],
     ["bad base64", '"!!!not base64!!!"'],
   ])(
     "a metadata row holding %s is named unreadable by its key, by the range scan, key pages and shards, and left",
     async (_what, json) => {
-      const info = await createMysqlDatabase(inject("mysql"), uniqueDatabaseName("bad_meta"));
-      const connection = { host: info.host, port: info.port, user: info.user, password: info.password };
-      await createMysqlDaprTable(connection, info.database, "state");
-      const backend = await openMysqlBackend({ ...connection, database: info.database, tableName: "state" });
-      const admin = await mysql.createConnection({ ...connection, database: info.database });
-      try {
+      await withMariaDbState("bad_meta", async (backend, admin) => {
         const app = { appId: "rows", namespace: "default" };
         const old = new Date(Date.now() - 60 * DAY);
         // Case variants of one ID around the damaged one: in the table's case-insensitive order their rows interleave.
@@ -199,59 +219,29 @@ describe("MariaDB metadata rows that are not Dapr's encoding", () => {
         ]);
         const badKey = `${instanceKeyPrefix(app, "Bad-1")}metadata`;
         await admin.execute("UPDATE state SET value = ? WHERE id = ?", [json, badKey]);
-        const before = await admin.query("SELECT id, value FROM state ORDER BY id");
-        const store = new WorkflowStateStore(backend, app);
-        // The same backend without its range scan: key pages, then reads by key.
-        const keyPaged = new WorkflowStateStore(
-          {
-            kind: backend.kind,
-            location: backend.location,
-            scanKeys: (request) => backend.scanKeys(request),
-            getMany: (keys) => backend.getMany(keys),
-            getManyReporting: (keys) => backend.getManyReporting!(keys),
-            setMany: (entries) => backend.setMany(entries),
-            deleteMany: (keys) => backend.deleteMany(keys),
-            deleteIfUnchanged: (groups) => backend.deleteIfUnchanged(groups),
-            close: async () => {},
-          },
-          app,
-        );
-        const shards = [1, 2, 3].map((index) => ({ index, count: 3 }));
-        const runs: Array<[WorkflowStateStore, ListOptions]> = [
-          ...[{ pageSize: 1 }, { pageSize: 2 }, {}].map((o) => [store, o] as [WorkflowStateStore, ListOptions]),
-          [keyPaged, { pageSize: 1 }],
-          [keyPaged, {}],
+        const [before] = (await admin.query("SELECT id, value FROM state ORDER BY id")) as unknown as [
+          Array<{ id: string }>,
         ];
-        const listed: string[] = [];
-        const unreadable: string[] = [];
-        const listAll = async (on: WorkflowStateStore, options: ListOptions) => {
-          for await (const page of on.listInstances(options)) {
-            listed.push(...page.instances.map((i) => i.instanceId));
-            unreadable.push(...page.unreadable.map((u) => `${u.instanceId} ${u.key}`));
-          }
-        };
-        for (const [on, options] of runs) {
-          listed.length = 0;
-          unreadable.length = 0;
-          await listAll(on, options);
-          expect(listed.sort(), JSON.stringify(options)).toEqual(["a-ok", "bad-1x", "z-ok"]);
-          expect(unreadable, JSON.stringify(options)).toEqual([`Bad-1 ${badKey}`]);
+        const store = new WorkflowStateStore(backend, app);
+        const keyPaged = new WorkflowStateStore(withoutRangeScan(backend), app);
+        const expected = { listed: ["a-ok", "bad-1x", "z-ok"], unreadable: [`Bad-1 ${badKey}`] };
+        const shards = [1, 2, 3].map((index) => ({ shard: { index, count: 3 } }));
+        for (const [on, optionsList, what] of [
+          [store, [{ pageSize: 1 }], "range scan, 1 a page"],
+          [store, [{ pageSize: 2 }], "range scan, 2 a page"],
+          [store, [{}], "range scan"],
+          [keyPaged, [{ pageSize: 1 }], "key pages, 1 a page"],
+          [keyPaged, [{}], "key pages"],
+          [store, shards, "3 shards"],
+        ] as Array<[WorkflowStateStore, ListOptions[], string]>) {
+          expect(await listAll(on, optionsList), what).toEqual(expected);
         }
-        listed.length = 0;
-        unreadable.length = 0;
-        for (const shard of shards) await listAll(store, { shard });
-        expect(listed.sort(), "3 shards").toEqual(["a-ok", "bad-1x", "z-ok"]);
-        expect(unreadable, "3 shards").toEqual([`Bad-1 ${badKey}`]);
         const result = await runRetentionPurge({ store }, { retention: { COMPLETED: 30 * DAY }, mode: "direct" });
         expect(result.purged).toBe(3);
         expect(result.unreadable.map((u) => u.instanceID)).toEqual(["Bad-1"]);
         const [left] = await admin.query("SELECT id, value FROM state ORDER BY id");
-        const [kept] = before as unknown as [Array<{ id: string }>];
-        expect(left).toEqual(kept.filter((r) => r.id.startsWith(instanceKeyPrefix(app, "Bad-1"))));
-      } finally {
-        await admin.end();
-        await backend.close();
-      }
+        expect(left).toEqual(before.filter((r) => r.id.startsWith(instanceKeyPrefix(app, "Bad-1"))));
+      });
     },
   );
 });
