@@ -7,7 +7,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { Command, CommanderError } from "commander";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -24,19 +23,12 @@ import type { AppRef } from "../../shared/state-store/keys.ts";
 import { createPostgresDaprTable, openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { parseCsv } from "../report/samples.ts";
 import { EXPECTED, expectedWithoutScheduler, stuckFixture, writeFixture } from "../report/stuck-fixtures.ts";
+import { Capture } from "../support/capture.ts";
 import { createPostgresDatabase, uniqueDatabaseName } from "../support/servers.ts";
 
 const APP: AppRef = { appId: "clishop", namespace: "default" };
 const NOW = new Date("2026-06-15T12:00:00Z");
 const fixture = stuckFixture(NOW, APP);
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 let url: string;
 let scheduler: EtcdSchedulerStore;

@@ -8,7 +8,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { reportCommand } from "../../cli/report/index.ts";
@@ -24,20 +23,13 @@ import type { StateBackend } from "../../shared/state-store/backend.ts";
 import type { AppRef } from "../../shared/state-store/keys.ts";
 import { openPostgresBackend } from "../../shared/state-store/postgresql.ts";
 import { WorkflowStateStore } from "../../shared/state-store/workflow-store.ts";
+import { Capture } from "../support/capture.ts";
 import { createPostgresStateDatabase } from "../support/stores.ts";
 import { RETENTION, stuckFixture, writeFixture } from "./stuck-fixtures.ts";
 
 const APP: AppRef = { appId: "goldenshop", namespace: "default" };
 const NOW = new Date("2026-06-15T12:00:00Z");
 const fixture = stuckFixture(NOW, APP);
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 let url: string;
 let backend: StateBackend;

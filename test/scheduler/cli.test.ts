@@ -5,7 +5,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
@@ -15,17 +14,10 @@ import { SHORT_HEADERS } from "../../cli/scheduler/rows.ts";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { EtcdSchedulerStore } from "../../shared/scheduler/etcd-store.ts";
 import { encodeExportFile } from "../../shared/scheduler/gob-encode.ts";
+import { Capture } from "../support/capture.ts";
 import { dumpStore, SEED_ENTRIES, TestStores } from "./support.ts";
 
 const NOW = new Date("2026-01-01T12:00:00Z");
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 let stores: TestStores;
 let endpoint: string;
