@@ -78,16 +78,27 @@ export function sidecarFlags(command: Command): SidecarFlags {
   };
 }
 
-/** Runs `fn` with a sidecar client for the command's flags; the client is closed afterwards, whatever happens. */
-export async function withSidecar(command: Command, fn: (sidecar: DualSidecarClient) => Promise<void>): Promise<void> {
+/**
+ * A sidecar client for the command's flags and the configured timeouts; `http` adds to the HTTP client's options
+ * (the app ID to route to, a pool size for a concurrent purge). The caller closes it.
+ */
+export async function openSidecar(
+  command: Command,
+  http: { appId?: string | undefined; connections?: number } = {},
+): Promise<DualSidecarClient> {
   const flags = sidecarFlags(command);
   const timeouts = sidecarTimeoutOptions();
   // Imported when a command runs: the command tree (and `--help`) must not load undici and @grpc/grpc-js.
   const { DualSidecarClient } = await import("../../shared/sidecar/dual-client.ts");
-  const sidecar = new DualSidecarClient({
-    http: { ...timeouts.http, url: flags.sidecarUrl, apiToken: flags.apiToken, appId: flags.appId },
+  return new DualSidecarClient({
+    http: { ...timeouts.http, url: flags.sidecarUrl, apiToken: flags.apiToken, ...http },
     grpc: { ...timeouts.grpc, address: flags.sidecarGrpcAddress, apiToken: flags.apiToken },
   });
+}
+
+/** Runs `fn` with a sidecar client for the command's flags (routed to its app ID); closed afterwards, whatever happens. */
+export async function withSidecar(command: Command, fn: (sidecar: DualSidecarClient) => Promise<void>): Promise<void> {
+  const sidecar = await openSidecar(command, { appId: sidecarFlags(command).appId });
   try {
     await fn(sidecar);
   } finally {

@@ -3,9 +3,8 @@ import type { Command } from "commander";
 import { HousekeeperError } from "../../shared/errors.ts";
 import type { PurgeDecision, RetentionOptions } from "../../shared/jobs/retention-purge.ts";
 import { runRetentionPurge } from "../../shared/jobs/retention-purge.ts";
-import { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
+import type { DualSidecarClient } from "../../shared/sidecar/dual-client.ts";
 import { count } from "../../shared/util/count.ts";
-import { sidecarTimeoutOptions } from "../../shared/util/timeouts.ts";
 import { schedulerReminderCleaner, sidecarPurger } from "../../shared/wiring/target-ports.ts";
 import { parseAgeThreshold, parseRuntimeStatus } from "../../shared/workflow/instance-filter.ts";
 import { TERMINAL_STATUSES } from "../../shared/workflow/runtime-status.ts";
@@ -13,7 +12,7 @@ import { FINISHED_STATUSES } from "../../shared/workflow/status-names.ts";
 import type { EtcdFlags } from "../flags/etcd.ts";
 import { ETCD_ENDPOINTS_ENV, openStoreFromFlags, optionalEtcdFlags } from "../flags/etcd.ts";
 import { shardFlag } from "../flags/shard-parse.ts";
-import { sidecarFlags } from "../flags/sidecar.ts";
+import { openSidecar, withSidecar } from "../flags/sidecar.ts";
 import { connectionFlags, requireNamedStore, withWorkflowStore } from "../flags/state-store.ts";
 import { writeAppHint } from "../output/app-hint.ts";
 import { Progress } from "../output/progress-line.ts";
@@ -63,17 +62,7 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
 
   if (!bulk && flags.mode === "sidecar" && !flags.dryRun) {
     // By ID through the sidecar: exactly the Dapr CLI's behaviour (in order, stop at the first error).
-    const s = sidecarFlags(cmd);
-    const timeouts = sidecarTimeoutOptions();
-    const sidecar = new DualSidecarClient({
-      http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, appId: s.appId },
-      grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
-    });
-    try {
-      await purgeInstances(sidecar, instanceIds, { force: flags.force === true }, print);
-    } finally {
-      await sidecar.close();
-    }
+    await withSidecar(cmd, (sidecar) => purgeInstances(sidecar, instanceIds, { force: flags.force === true }, print));
     return;
   }
   if (flags.force) throw new HousekeeperError("bad-input", "--force is only for purging by ID through the sidecar");
@@ -117,12 +106,7 @@ export async function runPurge(cmd: Command, instanceIds: string[], flags: Purge
     await withWorkflowStore(connection, async (store) => {
       const ports: Parameters<typeof runRetentionPurge>[0] = { store };
       if (flags.mode === "sidecar" && !flags.dryRun) {
-        const s = sidecarFlags(cmd);
-        const timeouts = sidecarTimeoutOptions();
-        sidecar = new DualSidecarClient({
-          http: { ...timeouts.http, url: s.sidecarUrl, apiToken: s.apiToken, connections: Math.max(concurrency, 16) },
-          grpc: { ...timeouts.grpc, address: s.sidecarGrpcAddress, apiToken: s.apiToken },
-        });
+        sidecar = await openSidecar(cmd, { connections: Math.max(concurrency, 16) });
         ports.purger = sidecarPurger(sidecar);
       }
       if (etcd && !flags.dryRun) {
