@@ -8,7 +8,7 @@ import {
   orphanDeleteRefusal,
   scanOrphanReminders,
 } from "../../shared/jobs/orphan-reminders.ts";
-import { compareUtf8 } from "../../shared/scheduler/keys.ts";
+import { compareUtf8 } from "../../shared/util/compare-utf8.ts";
 import { count } from "../../shared/util/count.ts";
 import { DEFAULT_RUN_SIZE, externalSort } from "../../shared/util/external-sort.ts";
 import { etcdFlags, withSchedulerStore } from "../flags/etcd.ts";

@@ -10,7 +10,7 @@
  * Order: namespace, then begin, then name (Go string order).
  */
 import type { JobRecord } from "../../shared/scheduler/jobs.ts";
-import { compareUtf8 } from "../../shared/scheduler/keys.ts";
+import { compareUtf8 } from "../../shared/util/compare-utf8.ts";
 import { GO_ZERO_TIME, humanizeDuration, rfc3339FromSeconds } from "../output/go-format.ts";
 
 /** Go's zero time (0001-01-01T00:00:00Z) in Unix seconds. */

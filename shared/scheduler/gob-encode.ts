@@ -6,6 +6,7 @@
  * those up front (see shared/scheduler/export.ts for the two ways our exports learn them).
  */
 import { HousekeeperError } from "../errors.ts";
+import { compareUtf8 } from "../util/compare-utf8.ts";
 import {
   FIELD_NAMES,
   GO_MAP_NAME,
@@ -18,7 +19,6 @@ import {
   T_BYTES,
   T_STRING,
 } from "./gob-wire.ts";
-import { compareUtf8 } from "./keys.ts";
 
 const utf8 = new TextEncoder();
 

@@ -4,11 +4,11 @@
  * one response, and tolerant of values that do not decode (reported per key; the CLI aborts the whole listing).
  */
 import { HousekeeperError } from "../errors.ts";
+import { compareUtf8 } from "../util/compare-utf8.ts";
 import type { FilterKind, JobKind, KeySelection } from "./keys.ts";
 import {
   ALL_KEYS,
   COUNTERS_PREFIX,
-  compareUtf8,
   deleteAllSelection,
   displayName,
   JOBS_PREFIX,

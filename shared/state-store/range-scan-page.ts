@@ -4,6 +4,7 @@
  * its metadata row.
  */
 import { errorMessage } from "../errors.ts";
+import { compareUtf8 } from "../util/compare-utf8.ts";
 import type { EntryPage } from "./backend.ts";
 import {
   buildRecord,
@@ -139,9 +140,5 @@ function mergeUnreadable(page: EntryPage): Array<{ key: string; value?: Uint8Arr
     return rows;
   }
   rows.push(...unreadable.map((u) => ({ key: u.key, bad: u.reason })));
-  return rows.sort((a, b) => compareBytes(a.key, b.key));
-}
-
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  return rows.sort((a, b) => compareUtf8(a.key, b.key));
 }

@@ -5,7 +5,6 @@
 import { describe, expect, it } from "vitest";
 import { buildSeed, seedKeyAndMetadata } from "../../shared/sample-data/scheduler-jobs.ts";
 import {
-  compareUtf8,
   counterKeyOf,
   deleteAllSelection,
   displayName,
@@ -26,6 +25,7 @@ import {
   encodeStoredCounter,
   JOB_METADATA_TYPE_URL,
 } from "../../shared/scheduler/schema.ts";
+import { compareUtf8 } from "../../shared/util/compare-utf8.ts";
 
 const WF = "dapr.internal.default.my-app.workflow";
 const ACT = "dapr.internal.default.my-app.activity";
