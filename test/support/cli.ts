@@ -5,9 +5,11 @@
 import { execFile } from "node:child_process";
 
 export interface CliRun {
+  /** The exit code; 1 also when a signal ended the process (then `signal` names it). */
   code: number;
   stdout: string;
   stderr: string;
+  signal?: NodeJS.Signals;
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -29,7 +31,8 @@ export function runHousekeeper(args: readonly string[], env: Record<string, stri
       // Output of large listings runs to megabytes (execFile stops at 1 MB by default).
       { cwd: ROOT, env: childEnv, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        done(error?.signal ? { code, stdout, stderr, signal: error.signal } : { code, stdout, stderr });
       },
     );
   });

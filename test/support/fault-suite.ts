@@ -199,7 +199,7 @@ export async function runWithFault(args: string[], fault: () => Promise<void>): 
 export function expectNamedFailure(run: CliRun, name: RegExp): void {
   expect(run.code, run.stderr).not.toBe(0);
   const lines = run.stderr.trimEnd().split("\n");
-  expect(lines.at(-1), run.stderr).toMatch(/^Error: /);
+  expect(lines.at(-1), `${run.signal ? `ended by ${run.signal}; ` : ""}stderr:\n${run.stderr}`).toMatch(/^Error: /);
   expect(lines.at(-1)).toMatch(name);
   expect(run.stderr).not.toMatch(/^\s+at /m);
 }
